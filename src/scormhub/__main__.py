@@ -1,0 +1,3 @@
+from scormhub.cli import main
+
+main()

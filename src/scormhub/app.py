@@ -1,0 +1,169 @@
+"""The composition root: settings + adapters wired into routes, partials and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.middleware import DefineMiddleware
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
+from litestar_saq.config import TaskQueues
+from litestar_saq.controllers import build_controller
+from saq import Queue
+from saq.job import Job
+from saq.types import QueueInfo
+
+from scormhub.domain.ports import Clock
+from scormhub.integrations.clock import SystemClock
+from scormhub.integrations.db.database import engine
+from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
+from scormhub.jobs.runtime import build_worker, stop_gracefully
+from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
+from scormhub.routes.auth import AuthController
+from scormhub.routes.health import healthz
+from scormhub.routes.pages import AdminPages, root
+from scormhub.services import Services
+from scormhub.settings import Settings
+from scormhub.web import RequestLogMiddleware, SecurityHeadersMiddleware, Sessions, admin_guard
+
+log = logging.getLogger(__name__)
+
+SAQ_STATIC = __import__("saq.web.common", fromlist=["STATIC_PATH"]).STATIC_PATH
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    """Build the web app. The database must already be configured (`integrations.db.database.configure`)."""
+    services = Services(
+        settings=settings,
+        sessions=Sessions(settings),
+        clock=clock or SystemClock(),
+        queue=(queue := create_queue(_database_url(), pool_size=max(4, settings.db_pool_size))),
+        jobs=SaqJobQueue(queue),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = engine()
+        await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+        await services.queue.connect()
+        if settings.in_process_worker:
+            services.worker = build_worker(
+                services.queue,
+                concurrency=settings.worker_concurrency,
+                context=services.job_context(),
+            )
+            services.worker_task = asyncio.create_task(services.worker.start())
+        try:
+            yield
+        finally:
+            if services.worker is not None:
+                # Jobs in flight finish within the grace period, or go back to the queue.
+                await stop_gracefully(services.worker)
+                if services.worker_task is not None:
+                    await services.worker_task
+            await services.queue.disconnect()
+            await db.close_connection_pool()
+
+    jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[admin_guard])
+
+    return Litestar(
+        route_handlers=[
+            root,
+            healthz,
+            AuthController,
+            AdminPages,
+            jobs_ui,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+            create_static_files_router(
+                path="/app/jobs/static", directories=[SAQ_STATIC], guards=[admin_guard], name="jobs-static"
+            ),
+        ],
+        dependencies={
+            "services": Provide(lambda: services, sync_to_thread=False),
+            "task_queues": Provide(lambda: TaskQueues(queues={"scormhub": services.queue}), sync_to_thread=False),
+        },
+        # litestar-saq's controller annotates with strings; Litestar resolves them in this namespace.
+        signature_namespace={
+            "TaskQueues": TaskQueues, "Queue": Queue, "Job": Job, "QueueInfo": QueueInfo
+        },
+        state=_state(services),
+        lifespan=[lifespan],
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        plugins=[HTMXPlugin()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.uses_https,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            # Machine-to-machine endpoints authenticate by signature or credentials instead.
+            exclude=["/hooks/", "/healthz"],
+        ),
+        middleware=[
+            RequestLogMiddleware,
+            DefineMiddleware(SecurityHeadersMiddleware, settings=settings),
+        ],
+        exception_handlers={
+            NotAuthorizedException: _signed_out,
+            NotFoundException: _not_found,
+            HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
+        },
+        # Logging is configured once by the CLI (scormhub.logs); Litestar must not add its own handlers.
+        logging_config=None,
+        debug=False,
+    )
+
+
+def _state(services: Services) -> Any:
+    from litestar.datastructures import State
+
+    return State({"services": services, "sessions": services.sessions, "settings": services.settings})
+
+
+def _database_url() -> str:
+    import os
+
+    return os.environ["DATABASE_URL"]
+
+
+def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if request.headers.get("hx-request") == "true":
+        # A partial cannot show a sign-in page in place; make htmx load the page itself.
+        return Response(content="", status_code=401, headers={"HX-Redirect": "/signed-out"})
+    if request.url.path.startswith("/app"):
+        return Redirect(path="/signed-out", status_code=303)
+    return _error_page(request, 401, "Not signed in", str(exc.detail))
+
+
+def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    return _error_page(request, 404, "Not found", "There is nothing here. Check the link, or go back.")
+
+
+def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return _error_page(request, exc.status_code, "That did not work", str(exc.detail))
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_page(
+        request, 500, "Something went wrong", "We could not finish that. Try again in a moment."
+    )
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+    if request.headers.get("accept", "").startswith("application/json"):
+        return Response(content={"error": title, "detail": message}, status_code=status)
+    return Template(
+        template_name="pages/error.html",
+        context={"title": title, "message": message, "status": status},
+        status_code=status,
+    )

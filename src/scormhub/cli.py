@@ -1,0 +1,206 @@
+"""The `scormhub` command: serve, worker, migrate, login-link, package check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
+
+from scormhub.settings import ConfigError, Settings
+
+log = logging.getLogger("scormhub")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        sys.exit(2)
+    if args.command == "package":
+        from scormhub.package_check import run_package_check
+
+        sys.exit(run_package_check(args.file, as_json=args.json, out=sys.stdout))
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", code=2)
+    from scormhub.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    handlers = {"serve": _serve, "worker": _worker, "migrate": _migrate, "login-link": _login_link}
+    handlers[args.command](settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scormhub", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the web app (and, by default, the job worker)")
+    serve.add_argument("--host", help="interface to listen on (default SCORMHUB_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default PORT)")
+    commands.add_parser("worker", help="run only the job worker (set SCORMHUB_IN_PROCESS_WORKER=false on web)")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("login-link", help="print a one-time admin login link for the standalone workspace")
+    package = commands.add_parser("package", help="SCORM package tools")
+    package_commands = package.add_subparsers(dest="package_command", required=True)
+    check = package_commands.add_parser("check", help="validate a SCORM zip without importing it")
+    check.add_argument("file", help="path to the .zip")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _fail(message: str, *, code: int = 1) -> NoReturn:
+    print(f"scormhub: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[tuple[str, bool]]:
+    """Yield (url, embedded): DATABASE_URL as given, or an embedded server that stops on exit."""
+    from scormhub.integrations.db.database import (
+        DatabaseUnavailable,
+        EmbeddedPostgres,
+        check_connection,
+        configure,
+        ensure_database,
+    )
+
+    embedded: EmbeddedPostgres | None = None
+    try:
+        if settings.database_url:
+            url = settings.database_url
+        else:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            try:
+                url = ensure_database(embedded.start(), "scormhub")
+            except Exception as exc:  # noqa: BLE001 - turn any start-up failure into one readable line
+                _fail(f"could not start the embedded PostgreSQL in {settings.data_dir / 'pgdata'}: {exc}")
+        try:
+            asyncio.run(check_connection(url))
+        except DatabaseUnavailable as exc:
+            _fail(f"{exc}. Is PostgreSQL running, and is DATABASE_URL right?")
+        configure(url)
+        yield url, embedded is not None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import dataclasses
+    import os
+
+    import uvicorn
+
+    if args.port and not os.environ.get("SCORMHUB_PUBLIC_URL"):
+        # Links we print and send must point at the port we actually listen on.
+        settings = dataclasses.replace(settings, port=args.port, public_url=f"http://127.0.0.1:{args.port}")
+
+    from scormhub.app import create_app
+    from scormhub.integrations.db.database import migrate
+
+    with _database(settings) as (_, embedded):
+        if embedded:
+            # The zero-setup default migrates itself; with DATABASE_URL, `scormhub migrate` runs on release.
+            asyncio.run(migrate())
+        if not settings.is_production:
+            print(_login_message(settings, asyncio.run(_new_login_link(settings))), flush=True)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host=args.host or settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                proxy_headers=True,
+                timeout_graceful_shutdown=30,
+            )
+        )
+        # uvicorn re-raises the signal it caught once it has shut down; with the default SIGTERM action
+        # the process would die before the embedded PostgreSQL is stopped, so exit through Python.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        server.run()
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    with _database(settings):
+        asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    import os
+
+    from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.db.database import engine
+    from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
+    from scormhub.jobs.runtime import build_worker, stop_gracefully
+    from scormhub.services import Services
+    from scormhub.web import Sessions
+
+    queue = create_queue(os.environ["DATABASE_URL"], pool_size=max(4, settings.db_pool_size))
+    services = Services(
+        settings=settings,
+        sessions=Sessions(settings),
+        clock=SystemClock(),
+        queue=queue,
+        jobs=SaqJobQueue(queue),
+    )
+    db = engine()
+    await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+    await queue.connect()
+    worker = build_worker(queue, concurrency=settings.worker_concurrency, context=services.job_context())
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: stopping.append(loop.create_task(stop_gracefully(worker))))
+    log.info("worker started (pid %s); stop it with SIGTERM", os.getpid())
+    try:
+        await worker.start()  # returns once stop_gracefully() has let running jobs finish or requeued them
+        if stopping:
+            await asyncio.gather(*stopping)
+    finally:
+        await queue.disconnect()
+        await db.close_connection_pool()
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from scormhub.integrations.db.database import migrate
+
+    with _database(settings):
+        asyncio.run(migrate())
+    print("Migrations applied.")
+
+
+def _login_link(settings: Settings, args: argparse.Namespace) -> None:
+    with _database(settings):
+        link = asyncio.run(_new_login_link(settings))
+    print(link)
+
+
+async def _new_login_link(settings: Settings) -> str:
+    from scormhub.domain.workspaces import ensure_standalone_workspace, issue_login_token
+    from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.db.uow import PiccoloUnitOfWork
+
+    clock = SystemClock()
+    workspace, _ = await ensure_standalone_workspace(uow=PiccoloUnitOfWork(), clock=clock)
+    token = await issue_login_token(workspace.id, uow=PiccoloUnitOfWork(), clock=clock)
+    return f"{settings.public_url}/login/{token}"
+
+
+def _login_message(settings: Settings, link: str) -> str:
+    return (
+        "\n  SCORM Hub is starting at " + settings.public_url + "\n"
+        "  Sign in with this one-time link (valid for 24 hours):\n\n"
+        f"    {link}\n\n"
+        "  Need another? Run: scormhub login-link\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

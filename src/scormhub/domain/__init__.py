@@ -1,0 +1,1 @@
+"""Framework-free domain logic: plain Python that the web, CLI and workers all share."""

@@ -1,0 +1,113 @@
+"""Ports: what the domain needs from the outside world, declared as Protocols.
+
+Adapters live in `scormhub.integrations`; in-memory fakes for unit tests live in `tests/unit/fakes.py`.
+Ports for later capabilities (engine, CRM, storage, documents) grow with the issues that use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from scormhub.domain.model import LoginToken, Workspace
+
+
+class Clock(Protocol):
+    """Time, injected so tests can move it."""
+
+    def now(self) -> datetime:
+        """An aware UTC datetime."""
+        ...
+
+
+class WorkspaceRepository(Protocol):
+    async def get(self, workspace_id: UUID) -> Workspace | None: ...
+
+    async def get_standalone(self) -> Workspace | None: ...
+
+    async def add(self, workspace: Workspace) -> None: ...
+
+
+class LoginTokenRepository(Protocol):
+    async def add(self, token: LoginToken) -> None: ...
+
+    async def get_for_update(self, token_hash: str) -> LoginToken | None:
+        """Read and lock the row, so two tabs redeeming one link cannot both succeed."""
+        ...
+
+    async def mark_used(self, token_hash: str, used_at: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; nothing is kept unless `commit()` is called inside the block."""
+
+    workspaces: WorkspaceRepository
+    login_tokens: LoginTokenRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class JobQueue(Protocol):
+    """Background work. A `key` collapses duplicates: enqueueing the same key twice runs the job once."""
+
+    async def enqueue(
+        self,
+        job: str,
+        *,
+        key: str | None = None,
+        timeout_s: int = 600,
+        retries: int = 3,
+        **kwargs: Any,
+    ) -> str | None:
+        """Return the job id, or None when a job with that key is already queued or running."""
+        ...
+
+
+class PackageStorage(Protocol):
+    """Uploaded packages, addressed by keys we generate (never the user's file name)."""
+
+    async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
+        """Store a stream; stop and discard it once it passes `max_bytes`. Returns (key, size)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class DeliveryEngine(Protocol):
+    """Where courses are imported and played: SCORM Cloud, or the built-in player."""
+
+    async def import_course(self, *, course_id: str, package_key: str) -> str:
+        """Start an import; return a handle to poll."""
+        ...
+
+    async def delete_course(self, course_id: str) -> None: ...
+
+
+class Crm(Protocol):
+    """Where learners live and where results are written: HighLevel, or the local contact book."""
+
+    async def add_tags(self, contact_id: str, tags: list[str]) -> None: ...
+
+    async def remove_tags(self, contact_id: str, tags: list[str]) -> None: ...
+
+    async def add_note(self, contact_id: str, body: str) -> None: ...
+
+
+class DocumentRenderer(Protocol):
+    """PDF documents (certificates, branded reports); implementations render off the event loop."""
+
+    async def render(self, template: str, context: Mapping[str, Any]) -> bytes: ...

@@ -1,0 +1,1 @@
+"""Adapters behind the domain ports: database, engines, CRMs, storage, documents, crypto."""

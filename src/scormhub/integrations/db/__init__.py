@@ -1,0 +1,1 @@
+"""PostgreSQL through Piccolo: tables, migrations, the unit of work."""

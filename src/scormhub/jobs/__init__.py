@@ -1,0 +1,11 @@
+"""SAQ tasks: thin wrappers that call use cases with the adapters in the job context. Registered here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from scormhub.jobs.system import probe_worker
+
+# Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
+TASKS: tuple[Callable[..., Any], ...] = (probe_worker,)

@@ -1,0 +1,1 @@
+"""htmx fragment endpoints; each partial's template lives in templates/partials/<area>/."""

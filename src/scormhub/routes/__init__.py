@@ -1,0 +1,1 @@
+"""Full pages and form posts (Litestar controllers), webhooks and OAuth."""

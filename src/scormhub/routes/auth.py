@@ -1,0 +1,38 @@
+"""Standalone admin access: one-time login links, sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from scormhub.domain.workspaces import redeem_login_token
+from scormhub.services import Services
+
+LINK_HELP = "Run `scormhub login-link` on the server for a new link."
+
+
+class AuthController(Controller):
+    @get("/login/{token:str}", cache=False)
+    async def login(self, token: str, services: Services) -> Response[Any]:
+        workspace = await redeem_login_token(token, uow=services.uow(), clock=services.clock)
+        if workspace is None:
+            return Template(
+                template_name="pages/auth/link_used.html",
+                context={"help": LINK_HELP},
+                status_code=410,
+            )
+        response: Response[Any] = Redirect(path="/app/courses", status_code=303)
+        response.set_cookie(services.sessions.cookie(services.sessions.issue(workspace.id)))
+        return response
+
+    @post("/logout")
+    async def logout(self, services: Services) -> Response[Any]:
+        response: Response[Any] = Redirect(path="/signed-out", status_code=303)
+        response.set_cookie(services.sessions.cleared_cookie())
+        return response
+
+    @get("/signed-out", cache=False)
+    async def signed_out(self, request: Request[Any, Any, Any]) -> Template:
+        return Template(template_name="pages/auth/signed_out.html", context={"help": LINK_HELP})

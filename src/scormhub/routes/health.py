@@ -1,0 +1,36 @@
+"""/healthz: is the database answering, and is the job queue usable?"""
+
+from __future__ import annotations
+
+import asyncio
+from litestar import Response, get
+
+from scormhub.integrations.db.database import engine
+from scormhub.services import Services
+
+CHECK_TIMEOUT_S = 2.0
+
+
+async def _database_ok() -> bool:
+    try:
+        await asyncio.wait_for(engine().run_ddl("SELECT 1"), timeout=CHECK_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - any failure here means "unhealthy", and that is the answer
+        return False
+    return True
+
+
+async def _queue_ok(services: Services) -> bool:
+    try:
+        await asyncio.wait_for(services.queue.count("queued"), timeout=CHECK_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - same: report, don't raise
+        return False
+    return True
+
+
+@get("/healthz", cache=False, include_in_schema=False)
+async def healthz(services: Services) -> Response[dict[str, str]]:
+    database, queue = await asyncio.gather(_database_ok(), _queue_ok(services))
+    body = {"database": "ok" if database else "failing", "queue": "ok" if queue else "failing"}
+    healthy = database and queue
+    body["status"] = "ok" if healthy else "unhealthy"
+    return Response(content=body, status_code=200 if healthy else 503)

@@ -1,0 +1,51 @@
+"""The admin pages' frame: Courses, Reports, Settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.exceptions import NotAuthorizedException
+from litestar.response import Redirect, Template
+
+from scormhub.services import Services
+from scormhub.web import admin_guard, current_admin
+
+
+@get("/", cache=False, include_in_schema=False)
+async def root(request: Request[Any, Any, Any], services: Services) -> Redirect:
+    signed_in = services.sessions.from_connection(request) is not None
+    return Redirect(path="/app/courses" if signed_in else "/signed-out", status_code=303)
+
+
+class AdminPages(Controller):
+    path = "/app"
+    guards = [admin_guard]
+
+    async def _workspace(self, request: Request[Any, Any, Any], services: Services) -> Any:
+        async with services.uow() as uow:
+            workspace = await uow.workspaces.get(current_admin(request).workspace_id)
+        if workspace is None:
+            # The workspace was removed after the session was issued.
+            raise NotAuthorizedException("This workspace no longer exists.")
+        return workspace
+
+    @get("/courses", cache=False)
+    async def courses(self, request: Request[Any, Any, Any], services: Services) -> Template:
+        workspace = await self._workspace(request, services)
+        return Template(
+            template_name="pages/courses/list.html",
+            context={"workspace": workspace, "nav": "courses", "courses": []},
+        )
+
+    @get("/reports", cache=False)
+    async def reports(self, request: Request[Any, Any, Any], services: Services) -> Template:
+        workspace = await self._workspace(request, services)
+        return Template(template_name="pages/reports/index.html", context={"workspace": workspace, "nav": "reports"})
+
+    @get("/settings", cache=False)
+    async def settings(self, request: Request[Any, Any, Any], services: Services) -> Template:
+        workspace = await self._workspace(request, services)
+        return Template(
+            template_name="pages/settings/index.html", context={"workspace": workspace, "nav": "settings"}
+        )

@@ -1,0 +1,196 @@
+"""Configuration from the environment: one frozen dataclass, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+DEFAULT_FRAME_ANCESTORS = (
+    "'self' https://app.gohighlevel.com https://*.gohighlevel.com https://*.leadconnectorhq.com"
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and what it expects."""
+
+    def __init__(self, variable: str, expected: str) -> None:
+        super().__init__(f"{variable}: {expected}")
+        self.variable = variable
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process reads from its environment (see the README's table)."""
+
+    data_dir: Path
+    secret_key: str = field(repr=False)
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    in_process_worker: bool = True
+    worker_concurrency: int = 10
+    db_pool_size: int = 10
+    max_package_mb: int = 50
+    frame_ancestors: str = DEFAULT_FRAME_ANCESTORS
+    log_level: str = "INFO"
+    scorm_cloud_api_url: str = "https://cloud.scorm.com/api/v2"
+    highlevel_api_url: str = "https://services.leadconnectorhq.com"
+    highlevel_marketplace_url: str = "https://marketplace.gohighlevel.com"
+    highlevel_client_id: str | None = None
+    highlevel_client_secret: str | None = field(default=None, repr=False)
+    highlevel_sso_key: str | None = field(default=None, repr=False)
+    highlevel_webhook_public_key: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def max_package_bytes(self) -> int:
+        return self.max_package_mb * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        mode = reader.choice("SCORMHUB_ENV", ("development", "production"), "development")
+        data_dir = Path(reader.text("SCORMHUB_DATA_DIR", "./.scormhub")).expanduser().resolve()
+        port = reader.integer("PORT", 8000, minimum=1, maximum=65535)
+        database_url = reader.optional("DATABASE_URL")
+        if database_url is not None:
+            database_url = _check_database_url(database_url)
+        elif mode == "production":
+            raise ConfigError("DATABASE_URL", "required in production (postgresql://user:pass@host/db)")
+        public_url = reader.url("SCORMHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        return cls(
+            env=mode,  # type: ignore[arg-type]
+            data_dir=data_dir,
+            secret_key=_secret_key(reader, mode, data_dir),
+            database_url=database_url,
+            public_url=public_url,
+            host=reader.text("SCORMHUB_HOST", "0.0.0.0" if mode == "production" else "127.0.0.1"),  # noqa: S104 - a server listens on all interfaces in production by design
+            port=port,
+            in_process_worker=reader.boolean("SCORMHUB_IN_PROCESS_WORKER", True),
+            worker_concurrency=reader.integer("SCORMHUB_WORKER_CONCURRENCY", 10, minimum=1, maximum=200),
+            db_pool_size=reader.integer("SCORMHUB_DB_POOL_SIZE", 10, minimum=2, maximum=200),
+            max_package_mb=reader.integer("SCORMHUB_MAX_PACKAGE_MB", 50, minimum=1, maximum=2048),
+            frame_ancestors=reader.text("SCORMHUB_FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS),
+            log_level=reader.choice(
+                "SCORMHUB_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
+            ),
+            scorm_cloud_api_url=reader.url("SCORM_CLOUD_API_URL", "https://cloud.scorm.com/api/v2"),
+            highlevel_api_url=reader.url("HIGHLEVEL_API_URL", "https://services.leadconnectorhq.com"),
+            highlevel_marketplace_url=reader.url(
+                "HIGHLEVEL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"
+            ),
+            highlevel_client_id=reader.optional("HIGHLEVEL_CLIENT_ID"),
+            highlevel_client_secret=reader.optional("HIGHLEVEL_CLIENT_SECRET"),
+            highlevel_sso_key=reader.optional("HIGHLEVEL_SSO_KEY"),
+            highlevel_webhook_public_key=reader.optional("HIGHLEVEL_WEBHOOK_PUBLIC_KEY"),
+        )
+
+
+class _Reader:
+    """Reads typed values and turns every malformed one into a ConfigError naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"a whole number from {minimum} to {maximum}, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(name, f"a whole number from {minimum} to {maximum}, got {value}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"true or false, got {raw!r}")
+
+    def choice(self, name: str, options: tuple[str, ...], default: str, *, upper: bool = False) -> str:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        value = raw.upper() if upper else raw.lower()
+        if value not in options:
+            raise ConfigError(name, f"one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(name, f"an absolute http(s) URL such as https://example.com, got {raw!r}")
+        return raw.rstrip("/")
+
+
+def _check_database_url(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme == "postgres":
+        # Heroku still hands out postgres:// URLs; psycopg and SAQ only accept the long scheme.
+        return "postgresql" + url[len("postgres") :]
+    if scheme != "postgresql":
+        raise ConfigError("DATABASE_URL", f"a postgresql:// URL, got scheme {scheme or 'none'!r}")
+    return url
+
+
+def _secret_key(reader: _Reader, mode: str, data_dir: Path) -> str:
+    key = reader.optional("SCORMHUB_SECRET_KEY")
+    if key is not None:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "SCORMHUB_SECRET_KEY",
+                f"at least {MIN_SECRET_KEY_LENGTH} characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')",
+            )
+        return key
+    if mode == "production":
+        raise ConfigError("SCORMHUB_SECRET_KEY", "required in production (at least 32 random characters)")
+    return _development_secret(data_dir)
+
+
+def _development_secret(data_dir: Path) -> str:
+    """Generate the key once and keep it, so sessions and encrypted rows survive a restart."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
