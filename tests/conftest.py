@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh PostgreSQL database for the run (embedded by default, or TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from scormhub.integrations.db import database
+from scormhub.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
+APP_TABLES = ("login_token", "workspace")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database for the whole run, migrated once; tests clean what they use through `db`."""
+    name = f"scormhub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    given = os.environ.get("TEST_DATABASE_URL")
+    embedded = None
+    if given:
+        server_url = given
+    else:
+        embedded = database.EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+        server_url = embedded.start()
+    url = database.ensure_database(server_url, name)
+    database.configure(url)
+    asyncio.run(database.migrate())
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        else:
+            asyncio.run(_drop_database(server_url, name))
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The run's database, emptied before the test so each test starts from nothing."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        tables = ", ".join(APP_TABLES)
+        has_saq = await conn.fetchval("SELECT to_regclass('saq_jobs') IS NOT NULL")
+        await conn.execute(f"TRUNCATE {tables}{', saq_jobs' if has_saq else ''} CASCADE")
+    finally:
+        await conn.close()
+    return database_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,
+        public_url="http://testserver.local",
+        in_process_worker=False,
+        db_pool_size=4,
+    )

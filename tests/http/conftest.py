@@ -1,0 +1,32 @@
+"""HTTP fixtures: the real app from create_app() on the run's PostgreSQL, driven over ASGI by httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from litestar import Litestar
+from support import login_link_token, serving
+
+from scormhub.app import create_app
+from scormhub.settings import Settings
+
+
+@pytest.fixture
+def app(db: str, settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The client, signed in to the standalone workspace through a real login link."""
+    response = await client.get(f"/login/{await login_link_token()}")
+    assert response.status_code == 303
+    return client

@@ -1,0 +1,92 @@
+"""Configuration: every malformed value stops start-up with one line naming the variable."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from scormhub.settings import ConfigError, Settings
+
+GOOD_KEY = "k" * 40
+
+
+def env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {"SCORMHUB_DATA_DIR": str(tmp_path), **values}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PORT", "eighty", "a whole number from 1 to 65535"),
+        ("PORT", "70000", "a whole number from 1 to 65535"),
+        ("SCORMHUB_MAX_PACKAGE_MB", "0", "a whole number from 1 to 2048"),
+        ("SCORMHUB_IN_PROCESS_WORKER", "maybe", "true or false"),
+        ("SCORMHUB_ENV", "staging", "one of development, production"),
+        ("SCORMHUB_PUBLIC_URL", "example.com", "an absolute http(s) URL"),
+        ("SCORM_CLOUD_API_URL", "ftp://cloud", "an absolute http(s) URL"),
+        ("DATABASE_URL", "mysql://db/x", "a postgresql:// URL"),
+        ("SCORMHUB_SECRET_KEY", "short", "at least 32 characters"),
+    ],
+)
+def test_a_malformed_setting_names_the_variable_and_what_it_expects(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env(tmp_path, **{variable: value}))
+
+    assert caught.value.variable == variable
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith(f"{variable}: ")
+
+
+@pytest.mark.parametrize("missing", ["SCORMHUB_SECRET_KEY", "DATABASE_URL"])
+def test_production_refuses_to_start_without_its_required_settings(tmp_path: Path, missing: str) -> None:
+    values = {
+        "SCORMHUB_ENV": "production",
+        "SCORMHUB_SECRET_KEY": GOOD_KEY,
+        "DATABASE_URL": "postgresql://db/x",
+    }
+    del values[missing]
+
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env(tmp_path, **values))
+
+    assert caught.value.variable == missing
+
+
+def test_development_generates_a_secret_key_once_and_keeps_it_private(tmp_path: Path) -> None:
+    first = Settings.from_env(env(tmp_path))
+    second = Settings.from_env(env(tmp_path))
+
+    key_file = tmp_path / "secret_key"
+    assert first.secret_key == second.secret_key
+    assert len(first.secret_key) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_heroku_style_postgres_urls_are_accepted(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(tmp_path, DATABASE_URL="postgres://u:p@db:5432/app"))
+
+    assert settings.database_url == "postgresql://u:p@db:5432/app"
+
+
+def test_defaults_run_the_zero_setup_mode(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(tmp_path))
+
+    assert settings.database_url is None
+    assert settings.in_process_worker is True
+    assert settings.max_package_mb == 50
+    assert settings.host == "127.0.0.1"
+    assert "frame-ancestors" not in settings.frame_ancestors  # the value only; the header adds the name
+    assert "https://*.leadconnectorhq.com" in settings.frame_ancestors
+
+
+def test_secrets_never_appear_in_the_settings_repr(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(tmp_path, SCORMHUB_SECRET_KEY=GOOD_KEY, HIGHLEVEL_CLIENT_SECRET="client-secret-value")
+    )
+
+    assert GOOD_KEY not in repr(settings)
+    assert "client-secret-value" not in repr(settings)
