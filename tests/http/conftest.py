@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from litestar import Litestar
-from support import login_link_token, serving
 
+from appserver import login_link_token, serving
 from scormhub.app import create_app
 from scormhub.settings import Settings
 

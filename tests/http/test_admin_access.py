@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from support import csrf_of, login_link_token
+
+from appserver import csrf_of, login_link_token
 
 
 async def test_the_login_link_signs_in_and_lands_on_the_courses_empty_state(

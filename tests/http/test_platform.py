@@ -6,8 +6,8 @@ import dataclasses
 
 import httpx
 from litestar import Litestar
-from support import serving
 
+from appserver import serving
 from scormhub.app import create_app
 from scormhub.integrations.db.database import engine
 from scormhub.settings import Settings

@@ -1,4 +1,4 @@
-"""Helpers for HTTP tests: serve the app in-process, mint login links, read the CSRF token.
+"""Helpers for HTTP-level tests: serve the app in-process, mint login links, read the CSRF token.
 
 Litestar's AsyncTestClient runs the app in a thread with its own event loop; the app's database pool
 would then live on another loop than the test's own queries. `serving` keeps everything on one loop.

@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed here:
+# uv into .tools/ (kept apart from the app's .venv, which `uv sync` owns), the locked dependencies,
+# and, for the browser tests, Debian's Chromium.
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PYTHON ?= python3
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: help run test lint typecheck unit bench sync
+
+help:
+	@echo "make run   - start SCORM Hub (embedded PostgreSQL, built-in player, prints a login link)"
+	@echo "make test  - lint, type-check and run every test (installs what the tests need)"
+	@echo "make bench - run the benchmarks and rewrite bench/RESULTS.md"
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+sync: .venv/.synced
+
+run: .venv/.synced
+	$(UV) run --frozen --no-sync scormhub serve
+
+lint: .venv/.synced
+	$(UV) run --frozen --no-sync ruff check src tests bench
+	$(UV) run --frozen --no-sync ruff format --check src tests bench
+
+typecheck: .venv/.synced
+	$(UV) run --frozen --no-sync mypy
+
+test: .venv/.synced lint typecheck
+	scripts/ensure-chromium
+	$(UV) run --frozen --no-sync pytest
+
+unit: .venv/.synced
+	$(UV) run --frozen --no-sync pytest tests/unit -q
+
+bench: .venv/.synced
+	$(UV) run --frozen --no-sync python -m bench
