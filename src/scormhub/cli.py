@@ -99,9 +99,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    if args.port and not os.environ.get("SCORMHUB_PUBLIC_URL"):
-        # Links we print and send must point at the port we actually listen on.
-        settings = dataclasses.replace(settings, port=args.port, public_url=f"http://127.0.0.1:{args.port}")
+    if args.port:
+        settings = dataclasses.replace(settings, port=args.port)
+        if not os.environ.get("SCORMHUB_PUBLIC_URL"):
+            # Links we print and send must point at the port we actually listen on.
+            settings = dataclasses.replace(settings, public_url=f"http://127.0.0.1:{args.port}")
 
     from scormhub.app import create_app
     from scormhub.integrations.db.database import migrate
@@ -139,19 +141,12 @@ async def _run_worker(settings: Settings) -> None:
 
     from scormhub.integrations.clock import SystemClock
     from scormhub.integrations.db.database import configured_url, engine
-    from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
+    from scormhub.integrations.jobqueue import create_queue
     from scormhub.jobs.runtime import build_worker, stop_gracefully
-    from scormhub.services import Services
-    from scormhub.web import Sessions
+    from scormhub.services import build_services
 
     queue = create_queue(configured_url(), pool_size=max(4, settings.db_pool_size))
-    services = Services(
-        settings=settings,
-        sessions=Sessions(settings),
-        clock=SystemClock(),
-        queue=queue,
-        jobs=SaqJobQueue(queue),
-    )
+    services = build_services(settings, clock=SystemClock(), queue=queue)
     db = engine()
     await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
     await queue.connect()
