@@ -25,18 +25,20 @@ from saq import Queue
 from saq.job import Job
 from saq.types import QueueInfo
 
+from scormhub.domain.errors import NotFound
 from scormhub.domain.ports import Clock
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import configured_url, engine
-from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
+from scormhub.integrations.jobqueue import create_queue
 from scormhub.jobs.runtime import build_worker, stop_gracefully
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
+from scormhub.routes.courses import CourseController
 from scormhub.routes.health import healthz
 from scormhub.routes.pages import AdminPages, root
-from scormhub.services import Services
+from scormhub.services import Services, build_services
 from scormhub.settings import Settings
-from scormhub.web import RequestLogMiddleware, SecurityHeadersMiddleware, Sessions, admin_guard
+from scormhub.web import RequestLogMiddleware, SecurityHeadersMiddleware, admin_guard
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,10 @@ SAQ_STATIC = __import__("saq.web.common", fromlist=["STATIC_PATH"]).STATIC_PATH
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     """Build the web app. The database must already be configured (`integrations.db.database.configure`)."""
-    services = Services(
-        settings=settings,
-        sessions=Sessions(settings),
+    services = build_services(
+        settings,
         clock=clock or SystemClock(),
-        queue=(queue := create_queue(configured_url(), pool_size=max(4, settings.db_pool_size))),
-        jobs=SaqJobQueue(queue),
+        queue=create_queue(configured_url(), pool_size=max(4, settings.db_pool_size)),
     )
 
     @contextlib.asynccontextmanager
@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             healthz,
             AuthController,
             AdminPages,
+            CourseController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         exception_handlers={
             NotAuthorizedException: _signed_out,
             NotFoundException: _not_found,
+            NotFound: _not_found,
             HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
         },
         # Logging is configured once by the CLI (scormhub.logs); Litestar must not add its own handlers.
@@ -140,7 +142,7 @@ def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) ->
     return _error_page(request, 401, "Not signed in", str(exc.detail))
 
 
-def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _error_page(request, 404, "Not found", "There is nothing here. Check the link, or go back.")
 
 

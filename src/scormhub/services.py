@@ -10,9 +10,12 @@ from litestar.di import NamedDependency
 from saq import Queue, Worker
 from saq.types import Context
 
+from scormhub.domain.packages import PackageLimits
 from scormhub.domain.ports import Clock
+from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.jobqueue import SaqJobQueue
+from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.settings import Settings
 from scormhub.web import Sessions
 
@@ -24,6 +27,9 @@ class Services:
     clock: Clock
     queue: Queue
     jobs: SaqJobQueue
+    storage: FilesystemPackageStorage
+    engines: Engines
+    package_limits: PackageLimits
     worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -32,6 +38,26 @@ class Services:
 
     def job_context(self) -> dict[str, Any]:
         return {"services": self}
+
+    @property
+    def builtin(self) -> BuiltinEngine:
+        return self.engines.builtin
+
+
+def build_services(settings: Settings, *, clock: Clock, queue: Queue) -> Services:
+    """Every adapter of one process, from settings. The database must be configured already."""
+    limits = PackageLimits(max_compressed_bytes=settings.max_package_bytes)
+    storage = FilesystemPackageStorage(settings.data_dir / "packages")
+    return Services(
+        settings=settings,
+        sessions=Sessions(settings),
+        clock=clock,
+        queue=queue,
+        jobs=SaqJobQueue(queue),
+        storage=storage,
+        engines=Engines(BuiltinEngine(settings.data_dir / "content", storage, limits)),
+        package_limits=limits,
+    )
 
 
 # Handlers take `services: ServicesDep`; Litestar injects the one instance registered in create_app().

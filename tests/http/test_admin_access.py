@@ -14,7 +14,7 @@ async def test_the_login_link_signs_in_and_lands_on_the_courses_empty_state(
 
     assert response.status_code == 200
     assert "Upload your first course" in response.text
-    assert 'href="/app/courses/new"' in response.text
+    assert 'enctype="multipart/form-data"' in response.text
 
 
 async def test_the_session_cookie_is_httponly_and_not_readable_by_scripts(

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from uuid import UUID
 
-from scormhub.domain.model import LoginToken, Workspace, WorkspaceKind
+from scormhub.domain.courses import (
+    Course,
+    CourseStatus,
+    ImportFailed,
+    ImportState,
+    ImportStatus,
+    PackageTooLarge,
+)
+from scormhub.domain.errors import EngineUnavailable, NotFound
+from scormhub.domain.model import EngineKind, LoginToken, Workspace, WorkspaceKind
+from scormhub.domain.packages import PackageLimits, PackageReport, Problem, Sco
 
 
 class FakeClock:
@@ -28,6 +39,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.workspaces: dict[UUID, Workspace] = {}
         self.login_tokens: dict[str, LoginToken] = {}
+        self.courses: dict[UUID, Course] = {}
 
 
 class FakeWorkspaceRepository:
@@ -58,6 +70,37 @@ class FakeLoginTokenRepository:
         self.staged[token_hash] = replace(self.staged[token_hash], used_at=used_at)
 
 
+class FakeCourseRepository:
+    def __init__(self, staged: dict[UUID, Course]) -> None:
+        self.staged = staged
+
+    async def add(self, course: Course) -> None:
+        self.staged[course.id] = course
+
+    async def get(self, workspace_id: UUID, course_id: UUID) -> Course | None:
+        course = self.staged.get(course_id)
+        return course if course is not None and course.workspace_id == workspace_id else None
+
+    get_for_update = get
+
+    async def save(self, course: Course) -> None:
+        self.staged[course.id] = course
+
+    async def delete(self, workspace_id: UUID, course_id: UUID) -> None:
+        if await self.get(workspace_id, course_id) is not None:
+            del self.staged[course_id]
+
+    async def list_for_workspace(self, workspace_id: UUID) -> list[Course]:
+        return [c for c in self.staged.values() if c.workspace_id == workspace_id]
+
+    async def list_processing_since(self, updated_before: datetime) -> list[Course]:
+        return [
+            c
+            for c in self.staged.values()
+            if c.status is CourseStatus.PROCESSING and c.updated_at < updated_before
+        ]
+
+
 class FakeUnitOfWork:
     """Stages changes in copies and publishes them to the store only on commit."""
 
@@ -68,6 +111,7 @@ class FakeUnitOfWork:
     async def __aenter__(self) -> Self:
         self.workspaces = FakeWorkspaceRepository(dict(self.store.workspaces))
         self.login_tokens = FakeLoginTokenRepository(dict(self.store.login_tokens))
+        self.courses = FakeCourseRepository(dict(self.store.courses))
         return self
 
     async def __aexit__(
@@ -81,7 +125,106 @@ class FakeUnitOfWork:
     async def commit(self) -> None:
         self.store.workspaces = dict(self.workspaces.staged)
         self.store.login_tokens = dict(self.login_tokens.staged)
+        self.store.courses = dict(self.courses.staged)
         self.committed = True
 
     async def rollback(self) -> None:
         self.committed = False
+
+
+class FakeJobs:
+    """Records what was enqueued; a key that is already queued is ignored, as in SAQ."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    async def enqueue(
+        self,
+        job: str,
+        *,
+        key: str | None = None,
+        timeout_s: int = 600,
+        retries: int = 3,
+        delay_s: float = 0,
+        **kwargs: Any,
+    ) -> str | None:
+        if key is not None and any(k == key for _, k, _ in self.enqueued):
+            return None
+        self.enqueued.append((job, key, kwargs))
+        return f"job-{len(self.enqueued)}"
+
+
+VALID_REPORT = PackageReport(
+    valid=True,
+    standard="scorm12",
+    edition=None,
+    title="Golf Explained",
+    scos=(Sco(identifier="sco-1", title="Lesson 1", launch="index.html"),),
+    mastery_score=80.0,
+    warnings=(Problem(code="P9-missing-file", message="A listed file is missing."),),
+    errors=(),
+)
+
+
+class FakeStorage:
+    """Keeps packages in memory; `report` is what inspecting any package returns."""
+
+    def __init__(self, report: PackageReport = VALID_REPORT) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.report = report
+
+    async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
+        data = bytearray()
+        async for chunk in chunks:
+            data += chunk
+            if len(data) > max_bytes:
+                raise PackageTooLarge(max_bytes)
+        key = f"key{len(self.blobs) + 1}"
+        self.blobs[key] = bytes(data)
+        return key, len(data)
+
+    async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
+        return self.report
+
+    async def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)
+
+
+class FakeEngine:
+    """An engine whose imports finish after `polls_until_done` polls, or fail as told."""
+
+    def __init__(
+        self, *, polls_until_done: int = 0, fail_with: str | None = None, down: bool = False
+    ) -> None:
+        self.started: list[UUID] = []
+        self.deleted: list[UUID] = []
+        self.polls_until_done = polls_until_done
+        self.fail_with = fail_with
+        self.down = down
+
+    async def start_import(self, course: Course) -> str:
+        if self.down:
+            raise EngineUnavailable("connection refused")
+        if self.fail_with:
+            raise ImportFailed(self.fail_with)
+        self.started.append(course.id)
+        return f"handle-{course.id}"
+
+    async def poll_import(self, handle: str) -> ImportStatus:
+        if self.polls_until_done > 0:
+            self.polls_until_done -= 1
+            return ImportStatus(state=ImportState.RUNNING)
+        return ImportStatus(state=ImportState.COMPLETE, title="Golf Explained (engine)")
+
+    async def delete_course(self, course: Course) -> None:
+        if course.id in self.deleted:
+            raise NotFound("course")
+        self.deleted.append(course.id)
+
+
+class FakeEngines:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def for_kind(self, kind: EngineKind) -> FakeEngine:
+        return self.engine

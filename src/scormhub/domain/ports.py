@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
-from scormhub.domain.model import LoginToken, Workspace
+from scormhub.domain.model import EngineKind, LoginToken, Workspace
+from scormhub.domain.packages import PackageLimits, PackageReport
+
+if TYPE_CHECKING:
+    from scormhub.domain.courses import Course, ImportStatus
 
 
 class Clock(Protocol):
@@ -41,6 +45,28 @@ class LoginTokenRepository(Protocol):
     async def mark_used(self, token_hash: str, used_at: datetime) -> None: ...
 
 
+class CourseRepository(Protocol):
+    """Every read is scoped by workspace: another workspace's course id is simply not found."""
+
+    async def add(self, course: Course) -> None: ...
+
+    async def get(self, workspace_id: UUID, course_id: UUID) -> Course | None: ...
+
+    async def get_for_update(self, workspace_id: UUID, course_id: UUID) -> Course | None:
+        """Read and lock the row until the transaction ends."""
+        ...
+
+    async def save(self, course: Course) -> None: ...
+
+    async def delete(self, workspace_id: UUID, course_id: UUID) -> None: ...
+
+    async def list_for_workspace(self, workspace_id: UUID) -> list[Course]: ...
+
+    async def list_processing_since(self, updated_before: datetime) -> list[Course]:
+        """Processing courses of every workspace not touched since then (for the recovery job), locked."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless `commit()` is called inside the block."""
 
@@ -50,6 +76,9 @@ class UnitOfWork(Protocol):
 
     @property
     def login_tokens(self) -> LoginTokenRepository: ...
+
+    @property
+    def courses(self) -> CourseRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -75,6 +104,7 @@ class JobQueue(Protocol):
         key: str | None = None,
         timeout_s: int = 600,
         retries: int = 3,
+        delay_s: float = 0,
         **kwargs: Any,
     ) -> str | None:
         """Return the job id, or None when a job with that key is already queued or running."""
@@ -85,20 +115,39 @@ class PackageStorage(Protocol):
     """Uploaded packages, addressed by keys we generate (never the user's file name)."""
 
     async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
-        """Store a stream; stop and discard it once it passes `max_bytes`. Returns (key, size)."""
+        """Store a stream; past `max_bytes` stop reading, discard it and raise PackageTooLarge.
+
+        Returns (key, size in bytes).
+        """
         ...
 
-    async def delete(self, key: str) -> None: ...
+    async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
+        """Validate a stored package (off the event loop: it reads the whole zip)."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove a package; a missing key is fine (deletes are retried)."""
+        ...
 
 
 class DeliveryEngine(Protocol):
     """Where courses are imported and played: SCORM Cloud, or the built-in player."""
 
-    async def import_course(self, *, course_id: str, package_key: str) -> str:
-        """Start an import; return a handle to poll."""
+    async def start_import(self, course: Course) -> str:
+        """Start importing the course's package; return a handle for poll_import. Idempotent per course."""
         ...
 
-    async def delete_course(self, course_id: str) -> None: ...
+    async def poll_import(self, handle: str) -> ImportStatus: ...
+
+    async def delete_course(self, course: Course) -> None:
+        """Remove the course and its content; raise NotFound when the engine has no such course."""
+        ...
+
+
+class EngineRegistry(Protocol):
+    """The engine holding a course: a workspace may move to SCORM Cloud; old courses stay where they are."""
+
+    def for_kind(self, kind: EngineKind) -> DeliveryEngine: ...
 
 
 class Crm(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from saq import Queue
@@ -36,10 +37,20 @@ class SaqJobQueue:
         key: str | None = None,
         timeout_s: int = 600,
         retries: int = 3,
+        delay_s: float = 0,
         **kwargs: Any,
     ) -> str | None:
-        options: dict[str, Any] = {"timeout": timeout_s, "retries": retries, "kwargs": kwargs}
+        options: dict[str, Any] = {
+            "timeout": timeout_s,
+            "retries": retries,
+            "kwargs": kwargs,
+            # Transient failures come back after 1 s, 2 s, 4 s … (capped), not in a tight loop.
+            "retry_delay": 1.0,
+            "retry_backoff": 60.0,
+        }
         if key is not None:
             options["key"] = key
+        if delay_s > 0:
+            options["scheduled"] = int(time.time() + delay_s)
         enqueued: Job | None = await self._queue.enqueue(Job(function=job, **options))
         return enqueued.id if enqueued is not None else None

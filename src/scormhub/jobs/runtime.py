@@ -10,7 +10,7 @@ from typing import Any
 from saq import Queue, Worker
 from saq.types import Context
 
-from scormhub.jobs import TASKS
+from scormhub.jobs import CRON_JOBS, TASKS
 
 log = logging.getLogger("scormhub.job")
 
@@ -35,7 +35,7 @@ async def _after(ctx: Context) -> None:
     log.info(
         "job %s %s %.1fms attempt=%s workspace=%s",
         job.function,
-        job.status,
+        getattr(job.status, "value", job.status),
         elapsed_ms,
         job.attempts,
         workspace,
@@ -46,6 +46,7 @@ def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> 
     worker: Worker[Context] = Worker(
         queue,
         functions=list(TASKS),
+        cron_jobs=list(CRON_JOBS),
         concurrency=concurrency,
         before_process=[_before],
         after_process=[_after],

@@ -30,14 +30,6 @@ class AdminPages(Controller):
             raise NotAuthorizedException("This workspace no longer exists.")
         return workspace
 
-    @get("/courses", cache=False)
-    async def courses(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-        workspace = await self._workspace(request, services)
-        return Template(
-            template_name="pages/courses/list.html",
-            context={"workspace": workspace, "nav": "courses", "courses": []},
-        )
-
     @get("/reports", cache=False)
     async def reports(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)

@@ -1,6 +1,6 @@
 """Piccolo tables. They never leave `integrations/db`: repositories map them to domain dataclasses."""
 
-from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, BigInt, Float, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -23,4 +23,26 @@ class LoginTokenRow(Table, tablename="login_token"):
     used_at = Timestamptz(null=True, default=None)
 
 
-TABLES: tuple[type[Table], ...] = (WorkspaceRow, LoginTokenRow)
+class CourseRow(Table, tablename="course"):
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    title = Varchar(length=300)
+    standard = Varchar(length=20)
+    edition = Varchar(length=10, null=True, default=None)
+    status = Varchar(length=20)
+    status_message = Text(null=True, default=None)
+    engine = Varchar(length=20)
+    package_key = Varchar(length=100)
+    package_bytes = BigInt()
+    file_name = Varchar(length=255)
+    self_enroll_token = Varchar(length=64, unique=True)
+    warnings = JSONB(default=[])
+    scos = JSONB(default=[])
+    mastery_score = Float(null=True, default=None)
+    import_handle = Varchar(length=200, null=True, default=None)
+    import_attempts = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz(index=True)
+
+
+TABLES: tuple[type[Table], ...] = (WorkspaceRow, LoginTokenRow, CourseRow)

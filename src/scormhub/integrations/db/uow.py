@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.model import (
     CrmKind,
     EngineKind,
@@ -15,8 +16,9 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
+from scormhub.domain.packages import Problem, Sco
 from scormhub.integrations.db.database import engine
-from scormhub.integrations.db.tables import LoginTokenRow, WorkspaceRow
+from scormhub.integrations.db.tables import CourseRow, LoginTokenRow, WorkspaceRow
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:
@@ -76,14 +78,14 @@ class PiccoloLoginTokenRepository:
         )
 
     async def get_for_update(self, token_hash: str) -> LoginToken | None:
-        rows = await LoginTokenRow.raw(
-            "SELECT token_hash, workspace_id, expires_at, used_at FROM login_token "
-            "WHERE token_hash = {} FOR UPDATE",
-            token_hash,
+        row = (
+            await LoginTokenRow.select()
+            .where(LoginTokenRow.token_hash == token_hash)
+            .lock_rows("UPDATE")
+            .first()
         )
-        if not rows:
+        if row is None:
             return None
-        row = rows[0]
         return LoginToken(
             token_hash=row["token_hash"],
             workspace_id=row["workspace_id"],
@@ -97,12 +99,115 @@ class PiccoloLoginTokenRepository:
         )
 
 
+def _course(row: dict[str, Any]) -> Course:
+    warnings, scos = row["warnings"], row["scos"]
+    return Course(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        title=row["title"],
+        standard=row["standard"],
+        edition=row["edition"],
+        status=CourseStatus(row["status"]),
+        engine=EngineKind(row["engine"]),
+        package_key=row["package_key"],
+        package_bytes=row["package_bytes"],
+        file_name=row["file_name"],
+        self_enroll_token=row["self_enroll_token"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        status_message=row["status_message"],
+        warnings=tuple(Problem(code=w["code"], message=w["message"]) for w in warnings),
+        scos=tuple(Sco(identifier=s["identifier"], title=s["title"], launch=s["launch"]) for s in scos),
+        mastery_score=row["mastery_score"],
+        import_handle=row["import_handle"],
+        import_attempts=row["import_attempts"],
+    )
+
+
+def _course_values(course: Course) -> dict[str, Any]:
+    return {
+        "title": course.title,
+        "standard": course.standard,
+        "edition": course.edition,
+        "status": course.status.value,
+        "status_message": course.status_message,
+        "engine": course.engine.value,
+        "package_key": course.package_key,
+        "package_bytes": course.package_bytes,
+        "file_name": course.file_name,
+        "self_enroll_token": course.self_enroll_token,
+        "warnings": [{"code": w.code, "message": w.message} for w in course.warnings],
+        "scos": [{"identifier": s.identifier, "title": s.title, "launch": s.launch} for s in course.scos],
+        "mastery_score": course.mastery_score,
+        "import_handle": course.import_handle,
+        "import_attempts": course.import_attempts,
+        "created_at": course.created_at,
+        "updated_at": course.updated_at,
+    }
+
+
+class PiccoloCourseRepository:
+    async def add(self, course: Course) -> None:
+        values = _course_values(course)
+        await CourseRow.insert(CourseRow(id=course.id, workspace_id=course.workspace_id, **values))
+
+    async def get(self, workspace_id: UUID, course_id: UUID) -> Course | None:
+        row = (
+            await CourseRow.select()
+            .where((CourseRow.workspace_id == workspace_id) & (CourseRow.id == course_id))
+            .output(load_json=True)
+            .first()
+        )
+        return _course(row) if row else None
+
+    async def get_for_update(self, workspace_id: UUID, course_id: UUID) -> Course | None:
+        row = (
+            await CourseRow.select()
+            .where((CourseRow.workspace_id == workspace_id) & (CourseRow.id == course_id))
+            .lock_rows("UPDATE")
+            .output(load_json=True)
+            .first()
+        )
+        return _course(row) if row else None
+
+    async def save(self, course: Course) -> None:
+        values = _course_values(course)
+        await CourseRow.update({getattr(CourseRow, k): v for k, v in values.items()}).where(
+            (CourseRow.workspace_id == course.workspace_id) & (CourseRow.id == course.id)
+        )
+
+    async def delete(self, workspace_id: UUID, course_id: UUID) -> None:
+        await CourseRow.delete().where((CourseRow.workspace_id == workspace_id) & (CourseRow.id == course_id))
+
+    async def list_for_workspace(self, workspace_id: UUID) -> list[Course]:
+        rows = (
+            await CourseRow.select()
+            .where(CourseRow.workspace_id == workspace_id)
+            .order_by(CourseRow.created_at, ascending=False)
+            .output(load_json=True)
+        )
+        return [_course(row) for row in rows]
+
+    async def list_processing_since(self, updated_before: datetime) -> list[Course]:
+        # SKIP LOCKED: a course being imported right now is not stuck, and two recoverers never collide.
+        rows = (
+            await CourseRow.select()
+            .where((CourseRow.status == "processing") & (CourseRow.updated_at < updated_before))
+            .order_by(CourseRow.updated_at)
+            .limit(100)
+            .lock_rows("UPDATE", skip_locked=True)
+            .output(load_json=True)
+        )
+        return [_course(row) for row in rows]
+
+
 class PiccoloUnitOfWork:
     """A Piccolo transaction: queries inside the block share it through Piccolo's contextvar."""
 
     def __init__(self) -> None:
         self.workspaces = PiccoloWorkspaceRepository()
         self.login_tokens = PiccoloLoginTokenRepository()
+        self.courses = PiccoloCourseRepository()
         self._transaction: Any = None
         self._committed = False
 

@@ -1,0 +1,138 @@
+"""The built-in delivery engine: packages are extracted into a content store and played by scorm-again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import anyio
+
+from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
+from scormhub.domain.errors import NotFound
+from scormhub.domain.model import EngineKind
+from scormhub.domain.packages import PackageLimits, Problem, plan_extraction, validate_package
+from scormhub.domain.ports import DeliveryEngine
+from scormhub.integrations.storage import FilesystemPackageStorage
+
+_COPY_CHUNK = 256 * 1024
+_RECORD = ".scormhub.json"
+
+
+class ExtractionError(Exception):
+    """The zip no longer matches what was validated, or a file escaped its folder."""
+
+
+class BuiltinEngine:
+    """Imports are synchronous: start_import extracts, so poll_import finds the result at once."""
+
+    def __init__(self, content_root: Path, storage: FilesystemPackageStorage, limits: PackageLimits) -> None:
+        self.content_root = content_root
+        self.storage = storage
+        self.limits = limits
+        self.content_root.mkdir(parents=True, exist_ok=True)
+
+    def course_dir(self, course_id: UUID) -> Path:
+        return self.content_root / str(course_id)
+
+    async def start_import(self, course: Course) -> str:
+        try:
+            await anyio.to_thread.run_sync(self._extract, course)
+        except (ExtractionError, zipfile.BadZipFile, ValueError) as exc:
+            raise ImportFailed(f"The package could not be unpacked: {exc}. Upload it again.") from None
+        except FileNotFoundError:
+            raise ImportFailed("The uploaded package is missing from storage. Upload it again.") from None
+        return str(course.id)
+
+    async def poll_import(self, handle: str) -> ImportStatus:
+        record = self.course_dir(UUID(handle)) / _RECORD
+        if not record.exists():
+            return ImportStatus(
+                state=ImportState.ERROR, message="The extracted course is missing. Upload it again."
+            )
+        data: dict[str, Any] = json.loads(record.read_text())
+        if data.get("error"):
+            return ImportStatus(state=ImportState.ERROR, message=data["error"])
+        return ImportStatus(
+            state=ImportState.COMPLETE,
+            title=data.get("title"),
+            warnings=tuple(Problem(code=w["code"], message=w["message"]) for w in data.get("warnings", [])),
+        )
+
+    async def delete_course(self, course: Course) -> None:
+        target = self.course_dir(course.id)
+        if not target.exists():
+            raise NotFound("course content")
+        await anyio.to_thread.run_sync(shutil.rmtree, target)
+
+    def content_file(self, course_id: UUID, relative: str) -> Path | None:
+        """The file a content URL names, or None: never a path outside the course's own folder."""
+        root = self.course_dir(course_id).resolve()
+        if not relative or "\x00" in relative:
+            return None
+        candidate = (root / relative).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file() or candidate.name == _RECORD:
+            return None
+        return candidate
+
+    # --- extraction (runs in a worker thread) --------------------------------------------------------
+
+    def _extract(self, course: Course) -> None:
+        final = self.course_dir(course.id)
+        if (final / _RECORD).exists():
+            return  # imported already: a retried job must not extract twice
+        source = self.storage.path(course.package_key)
+        if not source.exists():
+            raise FileNotFoundError(source)
+        report = validate_package(source, self.limits)
+        staging = self.content_root / f".{course.id}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            if not report.valid:
+                raise ExtractionError("; ".join(p.message for p in report.errors))
+            with zipfile.ZipFile(source) as zf:
+                for info, target in plan_extraction(zf, report, limits=self.limits):
+                    self._write_member(zf, info, staging, target)
+            record = {
+                "title": report.title,
+                "standard": report.standard,
+                "edition": report.edition,
+                "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+            }
+            (staging / _RECORD).write_text(json.dumps(record))
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)  # atomic: players never see a half-extracted course
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _write_member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, target: str) -> None:
+        destination = (root / target).resolve()
+        # Last line of defence (Z3): whatever the validator said, nothing lands outside the course.
+        if not destination.is_relative_to(root.resolve()):
+            raise ExtractionError(f"{target!r} would be written outside the course folder")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        remaining = info.file_size
+        with zf.open(info) as member, open(destination, "xb") as out:
+            while chunk := member.read(min(_COPY_CHUNK, remaining + 1)):
+                remaining -= len(chunk)
+                if remaining < 0:
+                    raise ExtractionError(f"{target!r} is larger than its header says")
+                out.write(chunk)
+
+
+class Engines:
+    """EngineRegistry: the built-in engine always; SCORM Cloud joins when a workspace connects it."""
+
+    def __init__(self, builtin: BuiltinEngine) -> None:
+        self.builtin = builtin
+
+    def for_kind(self, kind: EngineKind) -> DeliveryEngine:
+        if kind is EngineKind.BUILTIN:
+            return self.builtin
+        raise NotFound(f"no {kind.value} engine is configured")

@@ -1,0 +1,57 @@
+"""PackageStorage on the local filesystem (the data dir). Keys are ours; the user's file name never is."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+
+from scormhub.domain.courses import PackageTooLarge
+from scormhub.domain.packages import PackageLimits, PackageReport, validate_package
+
+# Writes are batched so the thread hop costs little; a batch is the most a request holds in memory.
+WRITE_BATCH = 1024 * 1024
+
+
+class FilesystemPackageStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        if not key.isalnum():  # our keys are token_hex; anything else did not come from us
+            raise ValueError("malformed package key")
+        return self.root / f"{key}.zip"
+
+    async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
+        key = secrets.token_hex(16)
+        partial = self.root / f".{key}.part"
+        size = 0
+        pending = bytearray()
+        try:
+            async with await anyio.open_file(partial, "wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        # Stop reading here: the rest of an oversized upload is never received.
+                        raise PackageTooLarge(max_bytes)
+                    pending += chunk
+                    if len(pending) >= WRITE_BATCH:
+                        await out.write(bytes(pending))
+                        pending.clear()
+                if pending:
+                    await out.write(bytes(pending))
+            os.replace(partial, self.path(key))
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return key, size
+
+    async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
+        return await anyio.to_thread.run_sync(validate_package, self.path(key), limits)
+
+    async def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)

@@ -1,0 +1,250 @@
+"""The Courses tab: list, upload, detail with live status, delete, preview."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import File, Redirect, Template
+
+from scormhub.domain import courses as course_cases
+from scormhub.domain.courses import Course, PackageRejected, PackageTooLarge
+from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.domain.model import Workspace
+from scormhub.services import Services, ServicesDep
+from scormhub.uploads import StreamedUpload, UploadRefused
+from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
+
+# Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
+# only our player may frame it.
+CONTENT_CSP = (
+    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; img-src 'self' data: blob: https:; "
+    "media-src 'self' data: blob: https:; frame-ancestors 'self'"
+)
+# The multipart envelope around the file: boundaries, headers and the CSRF field.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+class CourseController(Controller):
+    path = "/app/courses"
+    guards = [admin_guard]
+
+    @get("", cache=False)
+    async def list_courses(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+        workspace = await _workspace(request, services)
+        async with services.uow() as uow:
+            items = await uow.courses.list_for_workspace(workspace.id)
+        return _page(
+            "pages/courses/list.html",
+            workspace,
+            services,
+            courses=items,
+            deleted=request.query_params.get("deleted"),
+        )
+
+    @post(
+        "",
+        opt={"exclude_from_csrf": True},  # checked by StreamedUpload before anything is stored
+        request_max_body_size=None,  # the package cap is enforced while streaming instead
+    )
+    async def upload(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        settings = services.settings
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > settings.max_package_bytes + FORM_OVERHEAD_BYTES:
+            # Refuse before reading a byte: a browser shows this instead of uploading for minutes.
+            return _upload_error(
+                request, workspace, services, 413, str(PackageTooLarge(settings.max_package_bytes))
+            )
+        upload = StreamedUpload(request=request, secret=settings.secret_key)
+        try:
+            course = await course_cases.upload_course(
+                workspace_id=workspace.id,
+                upload=upload,
+                max_bytes=settings.max_package_bytes,
+                limits=services.package_limits,
+                uow=services.uow(),
+                storage=services.storage,
+                jobs=services.jobs,
+                clock=services.clock,
+            )
+        except UploadRefused as refused:
+            return _upload_error(request, workspace, services, refused.status, str(refused))
+        except PackageTooLarge as too_large:
+            return _upload_error(request, workspace, services, 413, str(too_large))
+        except PackageRejected as rejected:
+            return _upload_error(
+                request,
+                workspace,
+                services,
+                422,
+                f"{upload.file_name} can't be used yet:",
+                problems=[p.message for p in rejected.report.errors],
+            )
+        return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+
+    @get("/{course_id:uuid}", cache=False)
+    async def detail(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Template:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        return _page("pages/courses/detail.html", workspace, services, course=course)
+
+    @get("/{course_id:uuid}/status", cache=False)
+    async def status(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        if not wants_fragment(request):
+            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+        template = (
+            "partials/courses/status_badge.html"
+            if request.query_params.get("compact")
+            else "partials/courses/status.html"
+        )
+        response = Template(template_name=template, context={"course": course})
+        return vary_on_htmx(response)
+
+    @get("/{course_id:uuid}/delete", cache=False)
+    async def confirm_delete(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Template:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        return _page("pages/courses/delete.html", workspace, services, course=course)
+
+    @post("/{course_id:uuid}/delete")
+    async def delete(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        try:
+            course = await course_cases.delete_course(
+                workspace.id,
+                course_id,
+                uow=services.uow(),
+                engines=services.engines,
+                storage=services.storage,
+            )
+        except NotFound:
+            raise NotFoundException() from None
+        except ServiceUnavailable as exc:
+            course = await _course(services, workspace, course_id)
+            return _page(
+                "pages/courses/delete.html",
+                workspace,
+                services,
+                course=course,
+                error=f"The course engine did not answer ({exc}). Nothing was deleted; try again shortly.",
+                status_code=503,
+            )
+        return Redirect(path="/app/courses", query_params={"deleted": course.title}, status_code=303)
+
+    @get("/{course_id:uuid}/preview", cache=False)
+    async def preview(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Template:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        if course.status is not course_cases.CourseStatus.READY or not course.scos:
+            raise NotFoundException("This course is not ready to preview.")
+        wanted = request.query_params.get("sco")
+        sco = next((s for s in course.scos if s.identifier == wanted), course.scos[0])
+        config = {
+            "standard": course.standard,
+            "launch": f"/app/courses/{course.id}/content/{sco.launch}",
+            "tracking": False,
+        }
+        return _page(
+            "pages/player/preview.html",
+            workspace,
+            services,
+            course=course,
+            sco=sco,
+            player_config=config,
+        )
+
+    @get("/{course_id:uuid}/content/{path:path}", cache=False)
+    async def content(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        path: FromPath[str],
+        services: ServicesDep,
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        if course.engine.value != "builtin":
+            raise NotFoundException()
+        return serve_content(services, course.id, path)
+
+
+def serve_content(services: Services, course_id: UUID, path: str) -> Response[Any]:
+    """One file of a course's extracted package, with a CSP that lets only our player frame it."""
+    target = services.builtin.content_file(course_id, path.lstrip("/"))
+    if target is None:
+        raise NotFoundException()
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    return File(
+        path=target,
+        media_type=media_type,
+        content_disposition_type="inline",
+        headers={"Content-Security-Policy": CONTENT_CSP, "Cache-Control": "private, max-age=300"},
+    )
+
+
+async def _workspace(request: Request[Any, Any, Any], services: Services) -> Workspace:
+    from litestar.exceptions import NotAuthorizedException
+
+    async with services.uow() as uow:
+        workspace = await uow.workspaces.get(current_admin(request).workspace_id)
+    if workspace is None:
+        raise NotAuthorizedException("This workspace no longer exists.")
+    return workspace
+
+
+async def _course(services: Services, workspace: Workspace, course_id: UUID) -> Course:
+    async with services.uow() as uow:
+        course = await uow.courses.get(workspace.id, course_id)
+    if course is None:
+        raise NotFoundException()
+    return course
+
+
+def _page(
+    template: str, workspace: Workspace, services: Services, *, status_code: int = 200, **context: Any
+) -> Template:
+    return Template(
+        template_name=template,
+        context={
+            "workspace": workspace,
+            "nav": "courses",
+            "max_package_mb": services.settings.max_package_mb,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _upload_error(
+    request: Request[Any, Any, Any],
+    workspace: Workspace,
+    services: Services,
+    status: int,
+    message: str,
+    problems: list[str] | None = None,
+) -> Template:
+    return _page(
+        "pages/courses/upload_failed.html",
+        workspace,
+        services,
+        status_code=status,
+        upload_error=message,
+        problems=problems or [],
+    )
