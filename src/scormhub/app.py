@@ -34,7 +34,9 @@ from scormhub.jobs.runtime import build_worker, stop_gracefully
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
 from scormhub.routes.courses import CourseController
+from scormhub.routes.enrollments import ContactController, EnrollmentController
 from scormhub.routes.health import healthz
+from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
 from scormhub.services import Services, build_services
 from scormhub.settings import Settings
@@ -85,6 +87,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             AuthController,
             AdminPages,
             CourseController,
+            EnrollmentController,
+            ContactController,
+            PlayerController,
+            EnrollController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(

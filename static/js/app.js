@@ -10,3 +10,16 @@ document.addEventListener("htmx:responseError", (event) => {
     target.prepend(note);
   }
 });
+
+// Copy buttons: <button data-copy="#input-id">.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  navigator.clipboard.writeText(source.value).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  }, () => { source.select(); });
+});

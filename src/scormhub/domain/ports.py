@@ -16,7 +16,10 @@ from scormhub.domain.model import EngineKind, LoginToken, Workspace
 from scormhub.domain.packages import PackageLimits, PackageReport
 
 if TYPE_CHECKING:
+    from scormhub.domain.contacts import Contact
     from scormhub.domain.courses import Course, ImportStatus
+    from scormhub.domain.enrollments import Enrollment
+    from scormhub.domain.runtime import ScoState
 
 
 class Clock(Protocol):
@@ -29,6 +32,12 @@ class Clock(Protocol):
 
 class WorkspaceRepository(Protocol):
     async def get(self, workspace_id: UUID) -> Workspace | None: ...
+
+    async def lock(self, workspace_id: UUID) -> Workspace | None:
+        """Read and lock the workspace row: the plan limit is counted under this lock."""
+        ...
+
+    async def save(self, workspace: Workspace) -> None: ...
 
     async def get_standalone(self) -> Workspace | None: ...
 
@@ -66,6 +75,42 @@ class CourseRepository(Protocol):
         """Processing courses of every workspace not touched since then (for the recovery job), locked."""
         ...
 
+    async def get_by_enroll_token(self, token: str) -> Course | None:
+        """The course a public self-enrollment link names (the token is the only key)."""
+        ...
+
+
+class EnrollmentRepository(Protocol):
+    async def add(self, enrollment: Enrollment) -> None: ...
+
+    async def get(self, workspace_id: UUID, enrollment_id: UUID) -> Enrollment | None: ...
+
+    async def get_by_launch_token(self, token: str) -> Enrollment | None: ...
+
+    async def find(self, workspace_id: UUID, course_id: UUID, contact_id: str) -> Enrollment | None: ...
+
+    async def save(self, enrollment: Enrollment) -> None: ...
+
+    async def delete(self, workspace_id: UUID, enrollment_id: UUID) -> None: ...
+
+    async def count_for_workspace(self, workspace_id: UUID) -> int: ...
+
+    async def list_for_course(
+        self, workspace_id: UUID, course_id: UUID, *, offset: int = 0, limit: int = 50
+    ) -> list[Enrollment]: ...
+
+    async def count_for_course(self, workspace_id: UUID, course_id: UUID) -> int: ...
+
+    async def list_for_contact(self, workspace_id: UUID, contact_id: str) -> list[Enrollment]: ...
+
+
+class ScoStateRepository(Protocol):
+    async def get_for_update(self, enrollment_id: UUID, sco_id: str) -> ScoState | None: ...
+
+    async def put(self, enrollment_id: UUID, sco_id: str, state: ScoState) -> None: ...
+
+    async def for_enrollment(self, enrollment_id: UUID) -> dict[str, ScoState]: ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless `commit()` is called inside the block."""
@@ -79,6 +124,12 @@ class UnitOfWork(Protocol):
 
     @property
     def courses(self) -> CourseRepository: ...
+
+    @property
+    def enrollments(self) -> EnrollmentRepository: ...
+
+    @property
+    def sco_states(self) -> ScoStateRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -148,6 +199,18 @@ class EngineRegistry(Protocol):
     """The engine holding a course: a workspace may move to SCORM Cloud; old courses stay where they are."""
 
     def for_kind(self, kind: EngineKind) -> DeliveryEngine: ...
+
+
+class ContactBook(Protocol):
+    """The contact side of a CRM, for one workspace: find, read and upsert learners."""
+
+    async def search_contacts(self, query: str, *, limit: int = 10) -> list[Contact]: ...
+
+    async def get_contact(self, contact_id: str) -> Contact | None: ...
+
+    async def upsert_contact(self, *, first_name: str, last_name: str, email: str) -> Contact:
+        """Create the contact, or return (and update the names of) the one with that email."""
+        ...
 
 
 class Crm(Protocol):

@@ -91,9 +91,11 @@ class CourseController(Controller):
     async def detail(
         self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
     ) -> Template:
+        from scormhub.routes.enrollments import _detail  # the detail page shows the enrolled table too
+
         workspace = await _workspace(request, services)
         course = await _course(services, workspace, course_id)
-        return _page("pages/courses/detail.html", workspace, services, course=course)
+        return await _detail(request, services, workspace, course)
 
     @get("/{course_id:uuid}/status", cache=False)
     async def status(
@@ -109,6 +111,13 @@ class CourseController(Controller):
             else "partials/courses/status.html"
         )
         response = Template(template_name=template, context={"course": course})
+        if (
+            course.is_final
+            and not request.query_params.get("compact")
+            and request.query_params.get("polling")
+        ):
+            # The page was showing "Importing…": reload it so enrollment and sharing appear with Ready.
+            response.headers["HX-Refresh"] = "true"
         return vary_on_htmx(response)
 
     @get("/{course_id:uuid}/delete", cache=False)

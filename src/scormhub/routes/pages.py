@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 
+from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, current_admin
 
@@ -40,6 +41,14 @@ class AdminPages(Controller):
     @get("/settings", cache=False)
     async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
+        usage = await plan_usage(workspace, uow=services.uow())
         return Template(
-            template_name="pages/settings/index.html", context={"workspace": workspace, "nav": "settings"}
+            template_name="pages/settings/index.html",
+            context={"workspace": workspace, "nav": "settings", "usage": usage},
         )
+
+    @post("/settings/go-live")
+    async def go_live(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
+        # Standalone mode: an admin action. A billing hook will call the same use case later.
+        await go_live(current_admin(request).workspace_id, uow=services.uow())
+        return Redirect(path="/app/settings", status_code=303)

@@ -1,6 +1,17 @@
 """Piccolo tables. They never leave `integrations/db`: repositories map them to domain dataclasses."""
 
-from piccolo.columns import JSONB, UUID, BigInt, Float, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -45,4 +56,71 @@ class CourseRow(Table, tablename="course"):
     updated_at = Timestamptz(index=True)
 
 
-TABLES: tuple[type[Table], ...] = (WorkspaceRow, LoginTokenRow, CourseRow)
+class ContactRow(Table, tablename="contact"):
+    """The built-in contact book (the local CRM of standalone workspaces)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    first_name = Varchar(length=100)
+    last_name = Varchar(length=100)
+    email = Varchar(length=254)  # lower-cased; unique per workspace (see the migration's index)
+    tags = JSONB(default=[])
+    created_at = Timestamptz()
+
+
+class ContactNoteRow(Table, tablename="contact_note"):
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    contact_id = ForeignKey(references=ContactRow, on_delete=OnDelete.cascade, index=True)
+    body = Text()
+    created_at = Timestamptz()
+
+
+class EnrollmentRow(Table, tablename="enrollment"):
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade, index=True)
+    contact_id = Varchar(length=100)  # the CRM's contact id
+    learner_name = Varchar(length=201)
+    learner_email = Varchar(length=254)
+    launch_token = Varchar(length=64, unique=True)
+    self_enrolled = Boolean(default=False)
+    completion = Varchar(length=20, default="not_started")
+    success = Varchar(length=20, default="unknown")
+    score_raw = Float(null=True, default=None)
+    score_percent = Float(null=True, default=None)
+    total_seconds = Float(default=0.0)
+    attempts = Integer(default=0)
+    first_access_at = Timestamptz(null=True, default=None)
+    last_access_at = Timestamptz(null=True, default=None)
+    completed_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class ScoStateRow(Table, tablename="sco_state"):
+    id = UUID(primary_key=True)
+    enrollment_id = ForeignKey(references=EnrollmentRow, on_delete=OnDelete.cascade, index=True)
+    sco_id = Varchar(length=200)
+    state = JSONB()
+    updated_at = Timestamptz()
+
+
+class RateLimitRow(Table, tablename="rate_limit"):
+    """Fixed-window counters shared by every process (abuse protection on public forms)."""
+
+    key = Varchar(length=200, primary_key=True)
+    window_start = Timestamptz()
+    hits = Integer(default=0)
+
+
+TABLES: tuple[type[Table], ...] = (
+    WorkspaceRow,
+    LoginTokenRow,
+    CourseRow,
+    ContactRow,
+    ContactNoteRow,
+    EnrollmentRow,
+    ScoStateRow,
+    RateLimitRow,
+)

@@ -8,6 +8,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from scormhub.domain.courses import Course, CourseStatus
+from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.model import (
     CrmKind,
     EngineKind,
@@ -17,8 +18,9 @@ from scormhub.domain.model import (
     WorkspaceKind,
 )
 from scormhub.domain.packages import Problem, Sco
+from scormhub.domain.runtime import Completion, ScoState, Success
 from scormhub.integrations.db.database import engine
-from scormhub.integrations.db.tables import CourseRow, LoginTokenRow, WorkspaceRow
+from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, LoginTokenRow, ScoStateRow, WorkspaceRow
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:
@@ -50,6 +52,20 @@ class PiccoloWorkspaceRepository:
             .first()
         )
         return _workspace(row) if row else None
+
+    async def lock(self, workspace_id: UUID) -> Workspace | None:
+        row = await WorkspaceRow.select().where(WorkspaceRow.id == workspace_id).lock_rows("UPDATE").first()
+        return _workspace(row) if row else None
+
+    async def save(self, workspace: Workspace) -> None:
+        await WorkspaceRow.update(
+            {
+                WorkspaceRow.name: workspace.name,
+                WorkspaceRow.plan: workspace.plan.value,
+                WorkspaceRow.engine: workspace.engine.value,
+                WorkspaceRow.crm: workspace.crm.value,
+            }
+        ).where(WorkspaceRow.id == workspace.id)
 
     async def add(self, workspace: Workspace) -> None:
         await WorkspaceRow.insert(
@@ -188,6 +204,15 @@ class PiccoloCourseRepository:
         )
         return [_course(row) for row in rows]
 
+    async def get_by_enroll_token(self, token: str) -> Course | None:
+        row = (
+            await CourseRow.select()
+            .where(CourseRow.self_enroll_token == token)
+            .output(load_json=True)
+            .first()
+        )
+        return _course(row) if row else None
+
     async def list_processing_since(self, updated_before: datetime) -> list[Course]:
         # SKIP LOCKED: a course being imported right now is not stuck, and two recoverers never collide.
         rows = (
@@ -201,6 +226,162 @@ class PiccoloCourseRepository:
         return [_course(row) for row in rows]
 
 
+def _enrollment(row: dict[str, Any]) -> Enrollment:
+    return Enrollment(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        course_id=row["course_id"],
+        contact_id=row["contact_id"],
+        learner_name=row["learner_name"],
+        learner_email=row["learner_email"],
+        launch_token=row["launch_token"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        self_enrolled=row["self_enrolled"],
+        completion=Completion(row["completion"]),
+        success=Success(row["success"]),
+        score_raw=row["score_raw"],
+        score_percent=row["score_percent"],
+        total_seconds=row["total_seconds"],
+        attempts=row["attempts"],
+        first_access_at=row["first_access_at"],
+        last_access_at=row["last_access_at"],
+        completed_at=row["completed_at"],
+    )
+
+
+def _enrollment_values(e: Enrollment) -> dict[Any, Any]:
+    return {
+        EnrollmentRow.learner_name: e.learner_name,
+        EnrollmentRow.learner_email: e.learner_email,
+        EnrollmentRow.completion: e.completion.value,
+        EnrollmentRow.success: e.success.value,
+        EnrollmentRow.score_raw: e.score_raw,
+        EnrollmentRow.score_percent: e.score_percent,
+        EnrollmentRow.total_seconds: e.total_seconds,
+        EnrollmentRow.attempts: e.attempts,
+        EnrollmentRow.first_access_at: e.first_access_at,
+        EnrollmentRow.last_access_at: e.last_access_at,
+        EnrollmentRow.completed_at: e.completed_at,
+        EnrollmentRow.updated_at: e.updated_at,
+    }
+
+
+class PiccoloEnrollmentRepository:
+    async def add(self, e: Enrollment) -> None:
+        await EnrollmentRow.insert(
+            EnrollmentRow(
+                id=e.id,
+                workspace_id=e.workspace_id,
+                course_id=e.course_id,
+                contact_id=e.contact_id,
+                launch_token=e.launch_token,
+                self_enrolled=e.self_enrolled,
+                created_at=e.created_at,
+                **{column._meta.name: value for column, value in _enrollment_values(e).items()},
+            )
+        )
+
+    async def get(self, workspace_id: UUID, enrollment_id: UUID) -> Enrollment | None:
+        row = (
+            await EnrollmentRow.select()
+            .where((EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.id == enrollment_id))
+            .first()
+        )
+        return _enrollment(row) if row else None
+
+    async def get_by_launch_token(self, token: str) -> Enrollment | None:
+        row = await EnrollmentRow.select().where(EnrollmentRow.launch_token == token).first()
+        return _enrollment(row) if row else None
+
+    async def find(self, workspace_id: UUID, course_id: UUID, contact_id: str) -> Enrollment | None:
+        row = (
+            await EnrollmentRow.select()
+            .where(
+                (EnrollmentRow.workspace_id == workspace_id)
+                & (EnrollmentRow.course_id == course_id)
+                & (EnrollmentRow.contact_id == contact_id)
+            )
+            .first()
+        )
+        return _enrollment(row) if row else None
+
+    async def save(self, e: Enrollment) -> None:
+        await EnrollmentRow.update(_enrollment_values(e)).where(
+            (EnrollmentRow.workspace_id == e.workspace_id) & (EnrollmentRow.id == e.id)
+        )
+
+    async def delete(self, workspace_id: UUID, enrollment_id: UUID) -> None:
+        await EnrollmentRow.delete().where(
+            (EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.id == enrollment_id)
+        )
+
+    async def count_for_workspace(self, workspace_id: UUID) -> int:
+        return int(await EnrollmentRow.count().where(EnrollmentRow.workspace_id == workspace_id))
+
+    async def list_for_course(
+        self, workspace_id: UUID, course_id: UUID, *, offset: int = 0, limit: int = 50
+    ) -> list[Enrollment]:
+        rows = (
+            await EnrollmentRow.select()
+            .where((EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.course_id == course_id))
+            .order_by(EnrollmentRow.created_at, ascending=False)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_enrollment(row) for row in rows]
+
+    async def count_for_course(self, workspace_id: UUID, course_id: UUID) -> int:
+        return int(
+            await EnrollmentRow.count().where(
+                (EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.course_id == course_id)
+            )
+        )
+
+    async def list_for_contact(self, workspace_id: UUID, contact_id: str) -> list[Enrollment]:
+        rows = (
+            await EnrollmentRow.select()
+            .where((EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.contact_id == contact_id))
+            .order_by(EnrollmentRow.created_at, ascending=False)
+        )
+        return [_enrollment(row) for row in rows]
+
+
+class PiccoloScoStateRepository:
+    async def get_for_update(self, enrollment_id: UUID, sco_id: str) -> ScoState | None:
+        row = (
+            await ScoStateRow.select(ScoStateRow.state)
+            .where((ScoStateRow.enrollment_id == enrollment_id) & (ScoStateRow.sco_id == sco_id))
+            .lock_rows("UPDATE")
+            .output(load_json=True)
+            .first()
+        )
+        return ScoState.from_dict(row["state"]) if row else None
+
+    async def put(self, enrollment_id: UUID, sco_id: str, state: ScoState) -> None:
+        import json
+        import uuid
+
+        # One statement, so two tabs creating the first state of a SCO cannot both insert.
+        await ScoStateRow.raw(
+            "INSERT INTO sco_state (id, enrollment_id, sco_id, state, updated_at) "
+            "VALUES ({}, {}, {}, {}::jsonb, now()) "
+            "ON CONFLICT (enrollment_id, sco_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            uuid.uuid4(),
+            enrollment_id,
+            sco_id,
+            json.dumps(state.to_dict()),
+        )
+
+    async def for_enrollment(self, enrollment_id: UUID) -> dict[str, ScoState]:
+        rows = (
+            await ScoStateRow.select(ScoStateRow.sco_id, ScoStateRow.state)
+            .where(ScoStateRow.enrollment_id == enrollment_id)
+            .output(load_json=True)
+        )
+        return {row["sco_id"]: ScoState.from_dict(row["state"]) for row in rows}
+
+
 class PiccoloUnitOfWork:
     """A Piccolo transaction: queries inside the block share it through Piccolo's contextvar."""
 
@@ -208,6 +389,8 @@ class PiccoloUnitOfWork:
         self.workspaces = PiccoloWorkspaceRepository()
         self.login_tokens = PiccoloLoginTokenRepository()
         self.courses = PiccoloCourseRepository()
+        self.enrollments = PiccoloEnrollmentRepository()
+        self.sco_states = PiccoloScoStateRepository()
         self._transaction: Any = None
         self._committed = False
 

@@ -1,0 +1,311 @@
+"""Enrollments: a contact on a course, the plan's registration limit, tracking from the built-in player."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from scormhub.domain import runtime
+from scormhub.domain.contacts import clean_name, normalize_email
+from scormhub.domain.courses import Course, CourseStatus
+from scormhub.domain.errors import DomainError, NotFound
+from scormhub.domain.model import PlanMode, Workspace
+from scormhub.domain.runtime import Completion, Success
+
+if TYPE_CHECKING:
+    from scormhub.domain.ports import Clock, ContactBook, UnitOfWork
+
+
+class PlanLimitReached(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This workspace is on the trial plan, which allows {limit} active registrations, and all are "
+            "in use. Delete an enrollment you no longer need, or go live in Settings → Account mode."
+        )
+        self.limit = limit
+
+
+class CourseNotAvailable(DomainError):
+    """The course is missing or not Ready; learners see "Course not available"."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    id: UUID
+    workspace_id: UUID
+    course_id: UUID
+    contact_id: str
+    learner_name: str
+    learner_email: str
+    launch_token: str
+    created_at: datetime
+    updated_at: datetime
+    self_enrolled: bool = False
+    completion: Completion = Completion.NOT_STARTED
+    success: Success = Success.UNKNOWN
+    score_raw: float | None = None
+    score_percent: float | None = None
+    total_seconds: float = 0.0
+    attempts: int = 0
+    first_access_at: datetime | None = None
+    last_access_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def status_label(self) -> str:
+        return {
+            Completion.NOT_STARTED: "Not Started",
+            Completion.IN_PROGRESS: "In Progress",
+            Completion.COMPLETED: "Completed",
+        }[self.completion]
+
+    @property
+    def result_label(self) -> str:
+        return {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(self.success, "—")
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    enrollment: Enrollment
+    created: bool
+
+
+@dataclass(frozen=True)
+class PlanUsage:
+    used: int
+    limit: int | None
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
+def new_launch_token() -> str:
+    # 256 bits: a launch link is the learner's only credential, so it must not be guessable.
+    return secrets.token_urlsafe(32)
+
+
+async def plan_usage(workspace: Workspace, *, uow: UnitOfWork) -> PlanUsage:
+    async with uow:
+        used = await uow.enrollments.count_for_workspace(workspace.id)
+    return PlanUsage(used=used, limit=workspace.registration_limit)
+
+
+async def enroll_contact(
+    workspace_id: UUID,
+    course_id: UUID,
+    contact_id: str,
+    *,
+    uow: UnitOfWork,
+    contacts: ContactBook,
+    clock: Clock,
+    self_enrolled: bool = False,
+) -> EnrollResult:
+    """Enroll a contact once per course; the trial limit holds however many requests race for the last seat.
+
+    The workspace row is locked for the count-and-insert, so concurrent enrollments queue up behind it.
+    """
+    contact = await contacts.get_contact(contact_id)
+    if contact is None:
+        raise NotFound("contact")
+    async with uow:
+        workspace = await uow.workspaces.lock(workspace_id)
+        if workspace is None:
+            raise NotFound("workspace")
+        course = await uow.courses.get(workspace_id, course_id)
+        if course is None or course.status is not CourseStatus.READY:
+            raise CourseNotAvailable("This course is not available right now.")
+        existing = await uow.enrollments.find(workspace_id, course_id, contact.id)
+        if existing is not None:
+            return EnrollResult(existing, created=False)
+        limit = workspace.registration_limit
+        if limit is not None and await uow.enrollments.count_for_workspace(workspace_id) >= limit:
+            raise PlanLimitReached(limit)
+        now = clock.now()
+        enrollment = Enrollment(
+            id=uuid.uuid4(),
+            workspace_id=workspace_id,
+            course_id=course_id,
+            contact_id=contact.id,
+            learner_name=contact.full_name,
+            learner_email=contact.email,
+            launch_token=new_launch_token(),
+            created_at=now,
+            updated_at=now,
+            self_enrolled=self_enrolled,
+        )
+        await uow.enrollments.add(enrollment)
+        await uow.commit()
+        return EnrollResult(enrollment, created=True)
+
+
+async def self_enroll(
+    enroll_token: str,
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    uow: UnitOfWork,
+    contacts_for: Any,
+    clock: Clock,
+) -> EnrollResult:
+    """The public link: validate, upsert the contact, enroll (or find the existing enrollment: resume)."""
+    first = clean_name(first_name, "first_name", "first name")
+    last = clean_name(last_name, "last_name", "last name")
+    address = normalize_email(email)
+    async with uow:
+        course = await uow.courses.get_by_enroll_token(enroll_token)
+    if course is None or course.status is not CourseStatus.READY:
+        raise CourseNotAvailable("This course is not available right now.")
+    contacts: ContactBook = contacts_for(course.workspace_id)
+    contact = await contacts.upsert_contact(first_name=first, last_name=last, email=address)
+    return await enroll_contact(
+        course.workspace_id,
+        course.id,
+        contact.id,
+        uow=uow,
+        contacts=contacts,
+        clock=clock,
+        self_enrolled=True,
+    )
+
+
+async def delete_enrollment(workspace_id: UUID, enrollment_id: UUID, *, uow: UnitOfWork) -> Enrollment:
+    """Removing an enrollment frees its seat on the trial plan."""
+    async with uow:
+        enrollment = await uow.enrollments.get(workspace_id, enrollment_id)
+        if enrollment is None:
+            raise NotFound("enrollment")
+        await uow.enrollments.delete(workspace_id, enrollment_id)
+        await uow.commit()
+        return enrollment
+
+
+async def go_live(workspace_id: UUID, *, uow: UnitOfWork) -> Workspace:
+    async with uow:
+        workspace = await uow.workspaces.lock(workspace_id)
+        if workspace is None:
+            raise NotFound("workspace")
+        live = replace(workspace, plan=PlanMode.LIVE)
+        await uow.workspaces.save(live)
+        await uow.commit()
+        return live
+
+
+# --- the built-in player's tracking -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What the player page needs: the enrollment, the course, which SCO, and the state to resume."""
+
+    enrollment: Enrollment
+    course: Course
+    sco_id: str
+    session_id: str
+    resume: runtime.CmiTree
+
+
+@dataclass(frozen=True)
+class CommitReply:
+    accepted: bool
+    errors: tuple[str, ...] = ()
+    finished_attempt: bool = False
+
+
+async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment, Course]:
+    async with uow:
+        enrollment = await uow.enrollments.get_by_launch_token(launch_token)
+        if enrollment is None:
+            raise NotFound("launch")
+        course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
+    if course is None or course.status is not CourseStatus.READY or not course.scos:
+        raise CourseNotAvailable("This course is not available right now.")
+    return enrollment, course
+
+
+async def start_launch(launch_token: str, sco_id: str | None, *, uow: UnitOfWork, clock: Clock) -> Launch:
+    """Begin a session on one SCO: decide entry (resume or ab-initio) and hand back the saved state."""
+    enrollment, course = await find_launch(launch_token, uow=uow)
+    sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
+    session_id = secrets.token_urlsafe(16)
+    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    async with uow:
+        previous = await uow.sco_states.get_for_update(enrollment.id, sco.identifier)
+        started = runtime.start_session(previous, standard=standard, session_id=session_id, now=clock.now())
+        await uow.sco_states.put(enrollment.id, sco.identifier, started.state)
+        updated = await _roll_up(uow, enrollment, course, clock.now())
+        await uow.commit()
+    return Launch(updated, course, sco.identifier, session_id, runtime.resume_cmi(started.state))
+
+
+async def record_commit(
+    launch_token: str,
+    sco_id: str,
+    session_id: str,
+    payload: Mapping[str, Any],
+    *,
+    is_final: bool,
+    uow: UnitOfWork,
+    clock: Clock,
+) -> CommitReply:
+    """Validate a commit from the player and apply it. Bad values are dropped and named; the rest is kept."""
+    enrollment, course = await find_launch(launch_token, uow=uow)
+    if not any(s.identifier == sco_id for s in course.scos):
+        raise NotFound("sco")
+    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    limit = (
+        runtime.SUSPEND_DATA_LIMIT_2004_4TH
+        if course.edition in (None, "4th")
+        else runtime.SUSPEND_DATA_LIMIT_2004
+    )
+    checked = runtime.validate_commit(
+        standard, payload, suspend_data_limit=None if standard == "scorm12" else limit
+    )
+    async with uow:
+        previous = await uow.sco_states.get_for_update(enrollment.id, sco_id)
+        outcome = runtime.apply_commit(
+            previous,
+            checked,
+            standard=standard,
+            session_id=session_id,
+            is_final=is_final,
+            mastery_score=course.mastery_score,
+            now=clock.now(),
+        )
+        if not isinstance(outcome, runtime.Applied):
+            return CommitReply(accepted=False, finished_attempt=True)
+        await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
+        await _roll_up(uow, enrollment, course, clock.now())
+        await uow.commit()
+    return CommitReply(accepted=True, errors=tuple(f"{p.element}: {p.reason}" for p in checked.problems))
+
+
+async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:
+    states = await uow.sco_states.for_enrollment(enrollment.id)
+    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    progress = runtime.rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
+    # A recorded completion never goes backwards (a new 2004 attempt resets the SCO, not the record).
+    completed_before = enrollment.completion is Completion.COMPLETED
+    updated = replace(
+        enrollment,
+        completion=Completion.COMPLETED if completed_before else progress.completion,
+        success=progress.success if progress.success is not Success.UNKNOWN else enrollment.success,
+        score_raw=progress.score_raw if progress.score_raw is not None else enrollment.score_raw,
+        score_percent=progress.score_percent
+        if progress.score_percent is not None
+        else enrollment.score_percent,
+        total_seconds=max(progress.total_seconds, enrollment.total_seconds),
+        attempts=max(progress.attempts, enrollment.attempts),
+        first_access_at=enrollment.first_access_at or progress.first_access_at,
+        last_access_at=progress.last_access_at or enrollment.last_access_at,
+        completed_at=enrollment.completed_at or progress.completed_at,
+        updated_at=now,
+    )
+    await uow.enrollments.save(updated)
+    return updated

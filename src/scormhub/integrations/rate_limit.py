@@ -1,0 +1,28 @@
+"""Fixed-window rate limits kept in PostgreSQL, so every process counts against the same budget."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from scormhub.integrations.db.tables import RateLimitRow
+
+
+async def allow(key: str, *, limit: int, window_s: int, now: datetime) -> bool:
+    """Count one hit for `key`; False once the window's budget is spent. One statement, no race."""
+    rows = await RateLimitRow.raw(
+        "INSERT INTO rate_limit (key, window_start, hits) VALUES ({}, {}, 1) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "hits = CASE WHEN rate_limit.window_start > {} - make_interval(secs => {}) "
+        "THEN rate_limit.hits + 1 ELSE 1 END, "
+        "window_start = CASE WHEN rate_limit.window_start > {} - make_interval(secs => {}) "
+        "THEN rate_limit.window_start ELSE {} END "
+        "RETURNING hits",
+        key[:200],
+        now,
+        now,
+        window_s,
+        now,
+        window_s,
+        now,
+    )
+    return int(rows[0]["hits"]) <= limit

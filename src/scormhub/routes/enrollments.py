@@ -1,0 +1,264 @@
+"""Enrolling contacts from a course page, the enrolled table, launching; and the contact book pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from scormhub.domain import enrollments as cases
+from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
+from scormhub.domain.courses import Course
+from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
+from scormhub.domain.errors import NotFound
+from scormhub.domain.model import Workspace
+from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.routes.courses import _course, _workspace
+from scormhub.services import Services, ServicesDep
+from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+
+PAGE_SIZE = 25
+
+
+async def enrolled_context(
+    services: Services, workspace: Workspace, course: Course, page: int
+) -> dict[str, Any]:
+    async with services.uow() as uow:
+        total = await uow.enrollments.count_for_course(workspace.id, course.id)
+        rows = await uow.enrollments.list_for_course(
+            workspace.id, course.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+    usage = await cases.plan_usage(workspace, uow=services.uow())
+    return {
+        "course": course,
+        "enrollments": rows,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "usage": usage,
+    }
+
+
+def _page_number(request: Request[Any, Any, Any]) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+class EnrollmentController(Controller):
+    path = "/app/courses/{course_id:uuid}"
+    guards = [admin_guard]
+
+    @get("/contacts", cache=False)
+    async def search(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        query = request.query_params.get("q", "").strip()[:100]
+        results = await LocalContactBook(workspace.id).search_contacts(query, limit=8) if query else []
+        context = {"course": course, "query": query, "results": results}
+        if wants_fragment(request):
+            return vary_on_htmx(
+                Template(template_name="partials/enrollments/search_results.html", context=context)
+            )
+        return await _detail(request, services, workspace, course, **context)
+
+    @get("/enrollments", cache=False)
+    async def table(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        context = await enrolled_context(services, workspace, course, _page_number(request))
+        if wants_fragment(request):
+            return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
+        return Redirect(
+            path=f"/app/courses/{course.id}", query_params={"page": str(context["page"])}, status_code=303
+        )
+
+    @post("/enrollments")
+    async def enroll(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        form = await request.form()
+        contacts = LocalContactBook(workspace.id)
+        message: str | None = None
+        error: str | None = None
+        try:
+            if form.get("contact_id"):
+                contact_id = str(form.get("contact_id"))
+            else:
+                contact = await contacts.upsert_contact(
+                    first_name=clean_name(str(form.get("first_name", "")), "first_name", "first name"),
+                    last_name=clean_name(str(form.get("last_name", "")), "last_name", "last name"),
+                    email=normalize_email(str(form.get("email", ""))),
+                )
+                contact_id = contact.id
+            result = await cases.enroll_contact(
+                workspace.id,
+                course.id,
+                contact_id,
+                uow=services.uow(),
+                contacts=contacts,
+                clock=services.clock,
+            )
+            who = result.enrollment.learner_name
+            message = f"{who} is enrolled." if result.created else f"{who} was already enrolled."
+        except InvalidInput as bad:
+            error = str(bad)
+        except PlanLimitReached as full:
+            error = str(full)
+        except CourseNotAvailable:
+            error = "Learners can be enrolled once the course is Ready."
+        except NotFound:
+            error = "That contact no longer exists. Search again."
+        if not wants_fragment(request):
+            params = {"notice": message} if message else {"error": error or ""}
+            return Redirect(path=f"/app/courses/{course.id}", query_params=params, status_code=303)
+        context = await enrolled_context(services, workspace, course, 1)
+        context.update(notice=message, error=error)
+        return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
+
+    @post("/enrollments/{enrollment_id:uuid}/delete")
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        enrollment_id: FromPath[UUID],
+        services: ServicesDep,
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        try:
+            removed = await cases.delete_enrollment(workspace.id, enrollment_id, uow=services.uow())
+        except NotFound:
+            raise NotFoundException() from None
+        if removed.course_id != course.id:
+            raise NotFoundException()
+        notice = f"{removed.learner_name} was removed from this course."
+        if not wants_fragment(request):
+            return Redirect(
+                path=f"/app/courses/{course.id}", query_params={"notice": notice}, status_code=303
+            )
+        context = await enrolled_context(services, workspace, course, 1)
+        context["notice"] = notice
+        return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
+
+    @get("/enrollments/{enrollment_id:uuid}/launch", cache=False)
+    async def launch(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        enrollment_id: FromPath[UUID],
+        services: ServicesDep,
+    ) -> Redirect:
+        workspace = await _workspace(request, services)
+        async with services.uow() as uow:
+            enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
+        if enrollment is None or enrollment.course_id != course_id:
+            raise NotFoundException()
+        return Redirect(path=f"/play/{enrollment.launch_token}", status_code=303)
+
+
+async def _detail(
+    request: Request[Any, Any, Any], services: Services, workspace: Workspace, course: Course, **extra: Any
+) -> Template:
+    context = await enrolled_context(services, workspace, course, _page_number(request))
+    context.update(extra)
+    return Template(
+        template_name="pages/courses/detail.html",
+        context={
+            "workspace": workspace,
+            "nav": "courses",
+            "public_url": services.settings.public_url,
+            "notice": request.query_params.get("notice"),
+            "error": request.query_params.get("error"),
+            **context,
+        },
+    )
+
+
+class ContactController(Controller):
+    path = "/app/contacts"
+    guards = [admin_guard]
+
+    @get("", cache=False)
+    async def index(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        book = LocalContactBook(workspace.id)
+        query = request.query_params.get("q", "").strip()[:100]
+        contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
+        context: dict[str, Any] = {
+            "workspace": workspace,
+            "nav": "contacts",
+            "contacts": contacts,
+            "query": query,
+            "values": {},
+            "errors": {},
+        }
+        if wants_fragment(request):
+            return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
+        return Template(template_name="pages/contacts/list.html", context=context)
+
+    @post("")
+    async def add(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        form = await request.form()
+        values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
+        book = LocalContactBook(workspace.id)
+        try:
+            contact = await book.upsert_contact(
+                first_name=clean_name(values["first_name"], "first_name", "first name"),
+                last_name=clean_name(values["last_name"], "last_name", "last name"),
+                email=normalize_email(values["email"]),
+            )
+        except InvalidInput as bad:
+            contacts = await book.list_contacts(limit=50)
+            return Template(
+                template_name="pages/contacts/list.html",
+                context={
+                    "workspace": workspace,
+                    "nav": "contacts",
+                    "contacts": contacts,
+                    "query": "",
+                    "values": values,
+                    "errors": {bad.field: str(bad)},
+                },
+                status_code=422,
+            )
+        return Redirect(path=f"/app/contacts/{contact.id}", status_code=303)
+
+    @get("/{contact_id:str}", cache=False)
+    async def detail(
+        self, request: Request[Any, Any, Any], contact_id: FromPath[str], services: ServicesDep
+    ) -> Template:
+        workspace = await _workspace(request, services)
+        book = LocalContactBook(workspace.id)
+        contact = await book.get_contact(contact_id)
+        if contact is None:
+            raise NotFoundException()
+        async with services.uow() as uow:
+            enrollments = await uow.enrollments.list_for_contact(workspace.id, contact.id)
+            titles: dict[UUID, str] = {}
+            for e in enrollments:
+                course = await uow.courses.get(workspace.id, e.course_id)
+                titles[e.course_id] = course.title if course else "(deleted course)"
+        return Template(
+            template_name="pages/contacts/detail.html",
+            context={
+                "workspace": workspace,
+                "nav": "contacts",
+                "contact": contact,
+                "notes": await book.notes(contact.id),
+                "enrollments": enrollments,
+                "titles": titles,
+            },
+        )

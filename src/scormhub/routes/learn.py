@@ -1,0 +1,196 @@
+"""Learner pages (no account): the built-in player, its commit endpoint, the exit page, self-enrollment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from scormhub.domain import enrollments as cases
+from scormhub.domain.contacts import InvalidInput
+from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
+from scormhub.domain.errors import NotFound
+from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.rate_limit import allow
+from scormhub.routes.courses import serve_content
+from scormhub.services import ServicesDep
+
+# Abuse protection on the public form: per address and per course, per minute.
+ENROLL_PER_IP_PER_MINUTE = 10
+ENROLL_PER_COURSE_PER_MINUTE = 60
+MAX_COMMIT_BYTES = 256 * 1024
+
+
+class PlayerController(Controller):
+    """Everything under /play/{token}: the launch token is the learner's only credential."""
+
+    path = "/play/{token:str}"
+    opt = {"exclude_from_csrf": True}  # no cookies here: the unguessable token authenticates
+
+    @get("", cache=False)
+    async def player(
+        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    ) -> Response[Any]:
+        try:
+            launch = await cases.start_launch(
+                token, request.query_params.get("sco"), uow=services.uow(), clock=services.clock
+            )
+        except NotFound:
+            raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+        except CourseNotAvailable:
+            return _not_available()
+        course = launch.course
+        base = f"/play/{token}"
+        sco = next(s for s in course.scos if s.identifier == launch.sco_id)
+        config = {
+            "standard": course.standard,
+            "tracking": True,
+            "launch": f"{base}/content/{sco.launch}",
+            "commitUrl": f"{base}/commit?sco={launch.sco_id}&session={launch.session_id}",
+            "exitUrl": f"{base}/exit",
+            "resume": launch.resume,
+        }
+        return Template(
+            template_name="pages/player/play.html",
+            context={"course": course, "sco_id": launch.sco_id, "player_config": config, "base": base},
+        )
+
+    @get("/content/{path:path}", cache=False)
+    async def content(
+        self, token: FromPath[str], path: FromPath[str], services: ServicesDep
+    ) -> Response[Any]:
+        try:
+            _, course = await cases.find_launch(token, uow=services.uow())
+        except (NotFound, CourseNotAvailable):
+            raise NotFoundException() from None
+        # Content is served only for the course this token is enrolled in.
+        return serve_content(services, course.id, path)
+
+    @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES)
+    async def commit(
+        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    ) -> Response[Any]:
+        params = request.query_params
+        try:
+            payload = await request.json()
+        except Exception:
+            return _scorm_reply(False, 201, "The commit was not valid JSON.", status=400)
+        if not isinstance(payload, dict):
+            return _scorm_reply(False, 201, "The commit must be a JSON object.", status=400)
+        try:
+            reply = await cases.record_commit(
+                token,
+                params.get("sco", ""),
+                params.get("session", ""),
+                payload,
+                is_final=params.get("final") == "true",
+                uow=services.uow(),
+                clock=services.clock,
+            )
+        except (NotFound, CourseNotAvailable):
+            return _scorm_reply(False, 301, "This learning link is not valid.", status=404)
+        if reply.finished_attempt:
+            return _scorm_reply(
+                False, 391, "This attempt has finished; reopen the course to continue.", status=409
+            )
+        return Response(
+            content={"result": True, "errorCode": 0, "rejected": list(reply.errors)},
+            status_code=200,
+        )
+
+    @get("/exit", cache=False)
+    async def exit_page(self, token: FromPath[str], services: ServicesDep) -> Template:
+        try:
+            enrollment, course = await cases.find_launch(token, uow=services.uow())
+        except (NotFound, CourseNotAvailable):
+            raise NotFoundException() from None
+        async with services.uow() as uow:
+            current = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
+        return Template(
+            template_name="pages/player/exit.html",
+            context={"course": course, "enrollment": current or enrollment, "token": token},
+        )
+
+
+class EnrollController(Controller):
+    path = "/enroll/{token:str}"
+
+    @get("", cache=False)
+    async def form(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
+        async with services.uow() as uow:
+            course = await uow.courses.get_by_enroll_token(token)
+        if course is None or course.status.value != "ready":
+            return _not_available()
+        return Template(
+            template_name="pages/enroll/form.html", context={"course": course, "values": {}, "errors": {}}
+        )
+
+    @post("")
+    async def submit(
+        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    ) -> Response[Any]:
+        form = await request.form()
+        values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
+        client = request.client.host if request.client else "unknown"
+        now = services.clock.now()
+        if not (
+            await allow(f"enroll:ip:{client}", limit=ENROLL_PER_IP_PER_MINUTE, window_s=60, now=now)
+            and await allow(
+                f"enroll:course:{token}", limit=ENROLL_PER_COURSE_PER_MINUTE, window_s=60, now=now
+            )
+        ):
+            return Template(
+                template_name="pages/enroll/message.html",
+                context={"title": "Too many attempts", "message": "Please wait a minute and try again."},
+                status_code=429,
+            )
+        async with services.uow() as uow:
+            course = await uow.courses.get_by_enroll_token(token)
+        try:
+            result = await cases.self_enroll(
+                token,
+                first_name=values["first_name"],
+                last_name=values["last_name"],
+                email=values["email"],
+                uow=services.uow(),
+                contacts_for=LocalContactBook,
+                clock=services.clock,
+            )
+        except InvalidInput as bad:
+            return Template(
+                template_name="pages/enroll/form.html",
+                context={"course": course, "values": values, "errors": {bad.field: str(bad)}},
+                status_code=422,
+            )
+        except (CourseNotAvailable, NotFound):
+            return _not_available()
+        except PlanLimitReached:
+            return Template(
+                template_name="pages/enroll/message.html",
+                context={
+                    "title": "Enrollment is closed for now",
+                    "message": "This course has reached its number of learners. If you are already "
+                    "enrolled, use the same email address to continue.",
+                },
+                status_code=403,
+            )
+        return Redirect(path=f"/play/{result.enrollment.launch_token}", status_code=303)
+
+
+def _not_available() -> Template:
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={
+            "title": "Course not available",
+            "message": "This course can't be taken right now. Check the link with whoever sent it to you.",
+        },
+        status_code=404,
+    )
+
+
+def _scorm_reply(result: bool, code: int, message: str, *, status: int) -> Response[Any]:
+    # scorm-again reads {"result", "errorCode"}; the message is for people reading logs.
+    return Response(content={"result": result, "errorCode": code, "message": message}, status_code=status)
