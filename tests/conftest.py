@@ -17,7 +17,20 @@ from scormhub.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
-APP_TABLES = ("rate_limit", "sco_state", "enrollment", "contact_note", "contact", "course", "login_token", "workspace")
+APP_TABLES = (
+    "sync_run",
+    "crm_throttle",
+    "training_record",
+    "outbox",
+    "rate_limit",
+    "sco_state",
+    "enrollment",
+    "contact_note",
+    "contact",
+    "course",
+    "login_token",
+    "workspace",
+)
 
 
 @pytest.fixture(scope="session")

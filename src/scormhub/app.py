@@ -38,6 +38,7 @@ from scormhub.routes.enrollments import ContactController, EnrollmentController
 from scormhub.routes.health import healthz
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
+from scormhub.routes.sync import SyncController
 from scormhub.services import Services, build_services
 from scormhub.settings import Settings
 from scormhub.web import RequestLogMiddleware, SecurityHeadersMiddleware, admin_guard
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ContactController,
             PlayerController,
             EnrollController,
+            SyncController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import httpx
+import pytest
 
 from appserver import csrf_of, login_link_token
 
@@ -114,3 +118,18 @@ async def test_an_unknown_page_gets_a_designed_404(client: httpx.AsyncClient) ->
 
     assert response.status_code == 404
     assert "There is nothing here" in response.text
+
+
+async def test_each_request_is_logged_once_with_its_workspace_and_duration_but_never_a_login_token(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await login_link_token()
+    with caplog.at_level(logging.INFO, logger="scormhub.request"):
+        await client.get(f"/login/{token}")
+        await client.get("/app/courses")
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "scormhub.request"]
+    assert len(lines) == 2
+    assert lines[0].startswith("GET /login/*** 303")
+    assert re.match(r"GET /app/courses 200 [\d.]+ms workspace=[0-9a-f-]{36}$", lines[1])
+    assert all(token not in line for line in lines)

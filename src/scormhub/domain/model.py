@@ -42,6 +42,9 @@ class Workspace:
     crm: CrmKind
     created_at: datetime
     crm_location_id: str | None = None
+    sync_tags: bool = True
+    sync_notes: bool = True
+    sync_records: bool = True
 
     @property
     def registration_limit(self) -> int | None:

@@ -16,10 +16,13 @@ from scormhub.domain.model import EngineKind, LoginToken, Workspace
 from scormhub.domain.packages import PackageLimits, PackageReport
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from scormhub.domain.contacts import Contact
     from scormhub.domain.courses import Course, ImportStatus
     from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.runtime import ScoState
+    from scormhub.domain.sync import CrmWrite, OutboxItem, RateLimit, SyncedState, SyncRun
 
 
 class Clock(Protocol):
@@ -101,7 +104,17 @@ class EnrollmentRepository(Protocol):
 
     async def count_for_course(self, workspace_id: UUID, course_id: UUID) -> int: ...
 
+    async def count_by_course(self, workspace_id: UUID) -> dict[UUID, int]:
+        """Learners per course of the workspace, in one query (the course list shows them)."""
+        ...
+
     async def list_for_contact(self, workspace_id: UUID, contact_id: str) -> list[Enrollment]: ...
+
+    async def ids_for_course(self, workspace_id: UUID, course_id: UUID) -> list[UUID]: ...
+
+    async def changed_since(self, moment: datetime) -> list[tuple[UUID, UUID]]:
+        """(workspace id, enrollment id) of every enrollment updated since then, across workspaces."""
+        ...
 
 
 class ScoStateRepository(Protocol):
@@ -130,6 +143,15 @@ class UnitOfWork(Protocol):
 
     @property
     def sco_states(self) -> ScoStateRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def sync_states(self) -> SyncStateRepository: ...
+
+    @property
+    def sync_runs(self) -> SyncRunRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -199,6 +221,85 @@ class EngineRegistry(Protocol):
     """The engine holding a course: a workspace may move to SCORM Cloud; old courses stay where they are."""
 
     def for_kind(self, kind: EngineKind) -> DeliveryEngine: ...
+
+
+class OutboxRepository(Protocol):
+    async def add_new(
+        self, workspace_id: UUID, enrollment_id: UUID | None, writes: Sequence[CrmWrite], now: datetime
+    ) -> int:
+        """Queue writes whose idempotency key is new; return how many were new."""
+        ...
+
+    async def claim_due(
+        self, workspace_id: UUID, now: datetime, *, limit: int, lease_s: float
+    ) -> list[OutboxItem]:
+        """Pending writes that are due, leased to the caller: nobody else takes them until the lease ends."""
+        ...
+
+    async def mark_sent(self, item_id: UUID, now: datetime) -> None: ...
+
+    async def mark_retry(self, item_id: UUID, error: str, next_attempt_at: datetime) -> None: ...
+
+    async def mark_failed(self, item_id: UUID, error: str) -> None: ...
+
+    async def retry(self, workspace_id: UUID, item_id: UUID, now: datetime) -> bool:
+        """Put a failed write back in the queue (the Retry button)."""
+        ...
+
+    async def recent(
+        self, workspace_id: UUID, *, enrollment_id: UUID | None = None, limit: int = 100
+    ) -> list[OutboxItem]: ...
+
+    async def counts(self, workspace_id: UUID) -> dict[str, int]: ...
+
+    async def workspaces_with_due_writes(self, now: datetime) -> list[UUID]: ...
+
+
+class SyncStateRepository(Protocol):
+    async def lock(
+        self, workspace_id: UUID, enrollment_id: UUID
+    ) -> tuple[SyncedState, datetime | None] | None:
+        """Lock the enrollment for a sync; return what the CRM was last told and the engine stamp held."""
+        ...
+
+    async def store(
+        self, enrollment_id: UUID, synced: SyncedState, engine_updated_at: datetime | None
+    ) -> None: ...
+
+
+class SyncRunRepository(Protocol):
+    async def start(self, workspace_id: UUID, course_id: UUID, total: int, now: datetime) -> UUID: ...
+
+    async def count(self, run_id: UUID, *, failed: bool, now: datetime) -> None:
+        """One enrollment done (or failed); the run finishes when all are counted."""
+        ...
+
+    async def latest(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None: ...
+
+    async def running(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None: ...
+
+
+class CrmWriter(Protocol):
+    """The write side of a CRM, for one workspace. Transient failures raise CrmUnavailable/CrmRateLimited."""
+
+    @property
+    def rate_limit(self) -> RateLimit: ...
+
+    async def add_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
+
+    async def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
+
+    async def add_note(self, contact_id: str, body: str, *, idempotency_key: str) -> None: ...
+
+    async def upsert_training_record(
+        self, contact_id: str, record_key: str, properties: Mapping[str, Any]
+    ) -> None: ...
+
+
+class Throttle(Protocol):
+    async def wait_turn(self, workspace_id: UUID, limit: RateLimit) -> None:
+        """Return when one more request fits the workspace's budget (shared by every process)."""
+        ...
 
 
 class ContactBook(Protocol):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from scormhub.domain.contacts import Contact
-from scormhub.integrations.db.tables import ContactNoteRow, ContactRow
+from scormhub.domain.errors import NotFound
+from scormhub.domain.sync import RateLimit
+from scormhub.integrations.db.tables import ContactNoteRow, ContactRow, TrainingRecordRow
 
 
 def _contact(row: dict[str, Any]) -> Contact:
@@ -27,10 +31,88 @@ def _escape_like(text: str) -> str:
 
 
 class LocalContactBook:
-    """One workspace's contacts. Every query is scoped by the workspace it was built for."""
+    """One workspace's contacts. Every query is scoped by the workspace it was built for.
+
+    Also the CrmWriter of standalone workspaces: tags, notes and training records land in our tables.
+    """
+
+    # Our own database: the limit only keeps one workspace's Sync All from hogging the worker.
+    rate_limit = RateLimit(requests=1000, per_seconds=1)
 
     def __init__(self, workspace_id: UUID) -> None:
         self.workspace_id = workspace_id
+
+    async def _require(self, contact_id: str) -> UUID:
+        contact = await self.get_contact(contact_id)
+        if contact is None:
+            raise NotFound("The contact no longer exists in the contact book.")
+        return UUID(contact.id)
+
+    async def add_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        key = await self._require(contact_id)
+        # Set union in SQL: other tags on the contact are never touched.
+        await ContactRow.raw(
+            "UPDATE contact SET tags = (SELECT coalesce(jsonb_agg(DISTINCT t ORDER BY t), '[]'::jsonb) FROM "
+            "jsonb_array_elements_text(tags || {}::jsonb) AS t) WHERE workspace_id = {} AND id = {}",
+            json.dumps(list(tags)),
+            self.workspace_id,
+            key,
+        )
+
+    async def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        key = await self._require(contact_id)
+        await ContactRow.raw(
+            "UPDATE contact SET tags = (SELECT coalesce(jsonb_agg(t ORDER BY t), '[]'::jsonb) FROM "
+            "jsonb_array_elements_text(tags) AS t WHERE NOT (t = ANY({}))) "
+            "WHERE workspace_id = {} AND id = {}",
+            list(tags),
+            self.workspace_id,
+            key,
+        )
+
+    async def add_note(self, contact_id: str, body: str, *, idempotency_key: str) -> None:
+        key = await self._require(contact_id)
+        await ContactNoteRow.raw(
+            "INSERT INTO contact_note (id, idempotency_key, workspace_id, contact_id, body, created_at) "
+            "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (idempotency_key) DO NOTHING",
+            uuid.uuid4(),
+            idempotency_key,
+            self.workspace_id,
+            key,
+            body,
+            datetime.now(UTC),
+        )
+
+    async def upsert_training_record(
+        self, contact_id: str, record_key: str, properties: Mapping[str, Any]
+    ) -> None:
+        key = await self._require(contact_id)
+        await TrainingRecordRow.raw(
+            "INSERT INTO training_record (id, workspace_id, contact_id, record_key, properties, updated_at) "
+            "VALUES ({}, {}, {}, {}, {}::jsonb, {}) ON CONFLICT (record_key) DO UPDATE SET "
+            "properties = EXCLUDED.properties, updated_at = EXCLUDED.updated_at",
+            uuid.uuid4(),
+            self.workspace_id,
+            key,
+            record_key,
+            json.dumps(dict(properties)),
+            datetime.now(UTC),
+        )
+
+    async def training_records(self, contact_id: str) -> list[dict[str, Any]]:
+        try:
+            key = UUID(contact_id)
+        except ValueError:
+            return []
+        rows = (
+            await TrainingRecordRow.select(TrainingRecordRow.properties, TrainingRecordRow.updated_at)
+            .where(
+                (TrainingRecordRow.workspace_id == self.workspace_id) & (TrainingRecordRow.contact_id == key)
+            )
+            .order_by(TrainingRecordRow.updated_at, ascending=False)
+            .output(load_json=True)
+        )
+        return [dict(row["properties"], updated_at=row["updated_at"]) for row in rows]
 
     async def search_contacts(self, query: str, *, limit: int = 10) -> list[Contact]:
         select = ContactRow.select().where(ContactRow.workspace_id == self.workspace_id)

@@ -12,9 +12,11 @@ async def allow(key: str, *, limit: int, window_s: int, now: datetime) -> bool:
     rows = await RateLimitRow.raw(
         "INSERT INTO rate_limit (key, window_start, hits) VALUES ({}, {}, 1) "
         "ON CONFLICT (key) DO UPDATE SET "
-        "hits = CASE WHEN rate_limit.window_start > {} - make_interval(secs => {}) "
+        "hits = CASE WHEN rate_limit.window_start > "
+        "{}::timestamptz - make_interval(secs => {}::float8) "
         "THEN rate_limit.hits + 1 ELSE 1 END, "
-        "window_start = CASE WHEN rate_limit.window_start > {} - make_interval(secs => {}) "
+        "window_start = CASE WHEN rate_limit.window_start > "
+        "{}::timestamptz - make_interval(secs => {}::float8) "
         "THEN rate_limit.window_start ELSE {} END "
         "RETURNING hits",
         key[:200],

@@ -8,10 +8,24 @@ from typing import Any
 from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
+from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
-TASKS: tuple[Callable[..., Any], ...] = (probe_worker, import_course, recover_stuck_imports)
+TASKS: tuple[Callable[..., Any], ...] = (
+    probe_worker,
+    import_course,
+    recover_stuck_imports,
+    sync_enrollment,
+    push_to_crm,
+    sync_all,
+    push_due_writes,
+    reconcile_enrollments,
+)
 
 # Schedules live in SAQ (not in-process timers), so several workers never run one twice.
-CRON_JOBS: tuple[CronJob[Any], ...] = (CronJob(recover_stuck_imports, cron="* * * * *", unique=True),)
+CRON_JOBS: tuple[CronJob[Any], ...] = (
+    CronJob(recover_stuck_imports, cron="* * * * *", unique=True),
+    CronJob(push_due_writes, cron="* * * * *", unique=True),
+    CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
+)

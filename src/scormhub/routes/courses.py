@@ -38,11 +38,13 @@ class CourseController(Controller):
         workspace = await _workspace(request, services)
         async with services.uow() as uow:
             items = await uow.courses.list_for_workspace(workspace.id)
+            learners = await uow.enrollments.count_by_course(workspace.id)
         return _page(
             "pages/courses/list.html",
             workspace,
             services,
             courses=items,
+            learners=learners,
             deleted=request.query_params.get("deleted"),
         )
 

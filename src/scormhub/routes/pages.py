@@ -44,7 +44,12 @@ class AdminPages(Controller):
         usage = await plan_usage(workspace, uow=services.uow())
         return Template(
             template_name="pages/settings/index.html",
-            context={"workspace": workspace, "nav": "settings", "usage": usage},
+            context={
+                "workspace": workspace,
+                "nav": "settings",
+                "usage": usage,
+                "saved": request.query_params.get("saved"),
+            },
         )
 
     @post("/settings/go-live")

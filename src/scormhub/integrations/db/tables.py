@@ -3,8 +3,10 @@
 from piccolo.columns import (
     JSONB,
     UUID,
+    Array,
     BigInt,
     Boolean,
+    DoublePrecision,
     Float,
     ForeignKey,
     Integer,
@@ -25,6 +27,9 @@ class WorkspaceRow(Table, tablename="workspace"):
     crm = Varchar(length=20, default="local")
     crm_location_id = Varchar(length=100, null=True, default=None, unique=True)
     created_at = Timestamptz()
+    sync_tags = Boolean(default=True)
+    sync_notes = Boolean(default=True)
+    sync_records = Boolean(default=True)
 
 
 class LoginTokenRow(Table, tablename="login_token"):
@@ -70,6 +75,8 @@ class ContactRow(Table, tablename="contact"):
 
 class ContactNoteRow(Table, tablename="contact_note"):
     id = UUID(primary_key=True)
+    # Set when the note comes from the outbox, so a redelivered write adds no second note.
+    idempotency_key = Varchar(length=200, null=True, default=None, unique=True)
     workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
     contact_id = ForeignKey(references=ContactRow, on_delete=OnDelete.cascade, index=True)
     body = Text()
@@ -96,6 +103,10 @@ class EnrollmentRow(Table, tablename="enrollment"):
     completed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # What the CRM was last told (domain.sync.SyncedState), written with the outbox rows that tell it.
+    synced = JSONB(default={})
+    # The engine's own "updated" stamp of the progress we hold: older progress never overwrites newer.
+    engine_updated_at = Timestamptz(null=True, default=None)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -104,6 +115,56 @@ class ScoStateRow(Table, tablename="sco_state"):
     sco_id = Varchar(length=200)
     state = JSONB()
     updated_at = Timestamptz()
+
+
+class OutboxRow(Table, tablename="outbox"):
+    """Every CRM write to make, stored in the transaction that decided it; push_to_crm delivers them."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    enrollment_id = UUID(null=True, default=None, index=True)
+    kind = Varchar(length=30)
+    contact_id = Varchar(length=100)
+    payload = JSONB()
+    idempotency_key = Varchar(length=200, unique=True)
+    status = Varchar(length=10, default="pending", index=True)  # pending | sent | failed
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    next_attempt_at = Timestamptz()
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class TrainingRecordRow(Table, tablename="training_record"):
+    """Training Records in the built-in contact book (HighLevel keeps its own as custom objects)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    contact_id = ForeignKey(references=ContactRow, on_delete=OnDelete.cascade, index=True)
+    record_key = Varchar(length=100, unique=True)  # the enrollment id: one record per enrollment
+    properties = JSONB()
+    updated_at = Timestamptz()
+
+
+class SyncRunRow(Table, tablename="sync_run"):
+    """One Sync All of a course: its progress partial reads these counters."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade, index=True)
+    total = Integer(default=0)
+    done = Integer(default=0)
+    failed = Integer(default=0)
+    started_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class CrmThrottleRow(Table, tablename="crm_throttle"):
+    """A sliding log per workspace: the send times (epoch seconds) of its last CRM requests, reserved
+    ahead by whichever process will make them, so every worker shares one budget."""
+
+    workspace_id = UUID(primary_key=True)
+    slots = Array(base_column=DoublePrecision())
 
 
 class RateLimitRow(Table, tablename="rate_limit"):
@@ -123,4 +184,8 @@ TABLES: tuple[type[Table], ...] = (
     EnrollmentRow,
     ScoStateRow,
     RateLimitRow,
+    OutboxRow,
+    TrainingRecordRow,
+    CrmThrottleRow,
+    SyncRunRow,
 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -19,8 +22,17 @@ from scormhub.domain.model import (
 )
 from scormhub.domain.packages import Problem, Sco
 from scormhub.domain.runtime import Completion, ScoState, Success
+from scormhub.domain.sync import CrmWrite, OutboxItem, OutboxStatus, SyncedState, SyncRun, WriteKind
 from scormhub.integrations.db.database import engine
-from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, LoginTokenRow, ScoStateRow, WorkspaceRow
+from scormhub.integrations.db.tables import (
+    CourseRow,
+    EnrollmentRow,
+    LoginTokenRow,
+    OutboxRow,
+    ScoStateRow,
+    SyncRunRow,
+    WorkspaceRow,
+)
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:
@@ -33,6 +45,9 @@ def _workspace(row: dict[str, Any]) -> Workspace:
         crm=CrmKind(row["crm"]),
         created_at=row["created_at"],
         crm_location_id=row["crm_location_id"],
+        sync_tags=row["sync_tags"],
+        sync_notes=row["sync_notes"],
+        sync_records=row["sync_records"],
     )
 
 
@@ -64,6 +79,9 @@ class PiccoloWorkspaceRepository:
                 WorkspaceRow.plan: workspace.plan.value,
                 WorkspaceRow.engine: workspace.engine.value,
                 WorkspaceRow.crm: workspace.crm.value,
+                WorkspaceRow.sync_tags: workspace.sync_tags,
+                WorkspaceRow.sync_notes: workspace.sync_notes,
+                WorkspaceRow.sync_records: workspace.sync_records,
             }
         ).where(WorkspaceRow.id == workspace.id)
 
@@ -338,6 +356,26 @@ class PiccoloEnrollmentRepository:
             )
         )
 
+    async def count_by_course(self, workspace_id: UUID) -> dict[UUID, int]:
+        rows = await EnrollmentRow.raw(
+            "SELECT course_id, count(*) AS learners FROM enrollment WHERE workspace_id = {} "
+            "GROUP BY course_id",
+            workspace_id,
+        )
+        return {row["course_id"]: int(row["learners"]) for row in rows}
+
+    async def changed_since(self, moment: datetime) -> list[tuple[UUID, UUID]]:
+        rows = await EnrollmentRow.select(EnrollmentRow.workspace_id, EnrollmentRow.id).where(
+            EnrollmentRow.updated_at >= moment
+        )
+        return [(row["workspace_id"], row["id"]) for row in rows]
+
+    async def ids_for_course(self, workspace_id: UUID, course_id: UUID) -> list[UUID]:
+        rows = await EnrollmentRow.select(EnrollmentRow.id).where(
+            (EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.course_id == course_id)
+        )
+        return [row["id"] for row in rows]
+
     async def list_for_contact(self, workspace_id: UUID, contact_id: str) -> list[Enrollment]:
         rows = (
             await EnrollmentRow.select()
@@ -382,6 +420,210 @@ class PiccoloScoStateRepository:
         return {row["sco_id"]: ScoState.from_dict(row["state"]) for row in rows}
 
 
+def _outbox_item(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        enrollment_id=row["enrollment_id"],
+        write=CrmWrite(
+            kind=WriteKind(row["kind"]),
+            contact_id=row["contact_id"],
+            payload=row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"]),
+            idempotency_key=row["idempotency_key"],
+        ),
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        sent_at=row["sent_at"],
+    )
+
+
+class PiccoloOutboxRepository:
+    async def add_new(
+        self, workspace_id: UUID, enrollment_id: UUID | None, writes: Sequence[CrmWrite], now: datetime
+    ) -> int:
+        added = 0
+        for write in writes:
+            # ON CONFLICT DO NOTHING on the idempotency key: a replayed sync queues nothing twice.
+            rows = await OutboxRow.raw(
+                "INSERT INTO outbox (id, workspace_id, enrollment_id, kind, contact_id, payload, "
+                "idempotency_key, status, attempts, next_attempt_at, created_at) "
+                "VALUES ({}, {}, {}, {}, {}, {}::jsonb, {}, 'pending', 0, {}, {}) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                uuid.uuid4(),
+                workspace_id,
+                enrollment_id,
+                write.kind.value,
+                write.contact_id,
+                json.dumps(write.payload),
+                write.idempotency_key,
+                now,
+                now,
+            )
+            added += len(rows)
+        return added
+
+    async def claim_due(
+        self, workspace_id: UUID, now: datetime, *, limit: int, lease_s: float
+    ) -> list[OutboxItem]:
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET next_attempt_at = {}::timestamptz + make_interval(secs => {}::float8) "
+            "WHERE id IN ("
+            "SELECT id FROM outbox WHERE workspace_id = {} AND status = 'pending' AND next_attempt_at <= {} "
+            "ORDER BY created_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING *",
+            now,
+            lease_s,
+            workspace_id,
+            now,
+            limit,
+        )
+        return sorted((_outbox_item(row) for row in rows), key=lambda item: item.created_at)
+
+    async def mark_sent(self, item_id: UUID, now: datetime) -> None:
+        await OutboxRow.update(
+            {
+                OutboxRow.status: "sent",
+                OutboxRow.sent_at: now,
+                OutboxRow.attempts: OutboxRow.attempts + 1,
+                OutboxRow.last_error: None,
+            }
+        ).where(OutboxRow.id == item_id)
+
+    async def mark_retry(self, item_id: UUID, error: str, next_attempt_at: datetime) -> None:
+        await OutboxRow.update(
+            {
+                OutboxRow.attempts: OutboxRow.attempts + 1,
+                OutboxRow.last_error: error[:2000],
+                OutboxRow.next_attempt_at: next_attempt_at,
+            }
+        ).where(OutboxRow.id == item_id)
+
+    async def mark_failed(self, item_id: UUID, error: str) -> None:
+        await OutboxRow.update(
+            {
+                OutboxRow.status: "failed",
+                OutboxRow.attempts: OutboxRow.attempts + 1,
+                OutboxRow.last_error: error[:2000],
+            }
+        ).where(OutboxRow.id == item_id)
+
+    async def retry(self, workspace_id: UUID, item_id: UUID, now: datetime) -> bool:
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = {}, created_at = {} "
+            "WHERE workspace_id = {} AND id = {} AND status = 'failed' RETURNING id",
+            now,
+            now,
+            workspace_id,
+            item_id,
+        )
+        return bool(rows)
+
+    async def recent(
+        self, workspace_id: UUID, *, enrollment_id: UUID | None = None, limit: int = 100
+    ) -> list[OutboxItem]:
+        query = OutboxRow.select().where(OutboxRow.workspace_id == workspace_id)
+        if enrollment_id is not None:
+            query = query.where(OutboxRow.enrollment_id == enrollment_id)
+        rows = await query.order_by(OutboxRow.created_at, ascending=False).limit(limit).output(load_json=True)
+        return [_outbox_item(row) for row in rows]
+
+    async def counts(self, workspace_id: UUID) -> dict[str, int]:
+        rows = await OutboxRow.raw(
+            "SELECT status, count(*) AS n FROM outbox WHERE workspace_id = {} GROUP BY status", workspace_id
+        )
+        counts = {status.value: 0 for status in OutboxStatus}
+        counts.update({row["status"]: int(row["n"]) for row in rows})
+        return counts
+
+    async def workspaces_with_due_writes(self, now: datetime) -> list[UUID]:
+        rows = await OutboxRow.raw(
+            "SELECT DISTINCT workspace_id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}", now
+        )
+        return [row["workspace_id"] for row in rows]
+
+
+class PiccoloSyncStateRepository:
+    async def lock(
+        self, workspace_id: UUID, enrollment_id: UUID
+    ) -> tuple[SyncedState, datetime | None] | None:
+        row = (
+            await EnrollmentRow.select(EnrollmentRow.synced, EnrollmentRow.engine_updated_at)
+            .where((EnrollmentRow.workspace_id == workspace_id) & (EnrollmentRow.id == enrollment_id))
+            .lock_rows("UPDATE")
+            .output(load_json=True)
+            .first()
+        )
+        if row is None:
+            return None
+        return SyncedState.from_dict(row["synced"]), row["engine_updated_at"]
+
+    async def store(
+        self, enrollment_id: UUID, synced: SyncedState, engine_updated_at: datetime | None
+    ) -> None:
+        await EnrollmentRow.update(
+            {
+                EnrollmentRow.synced: json.dumps(synced.to_dict()),
+                EnrollmentRow.engine_updated_at: engine_updated_at,
+            }
+        ).where(EnrollmentRow.id == enrollment_id)
+
+
+def _sync_run(row: dict[str, Any]) -> SyncRun:
+    return SyncRun(
+        id=row["id"],
+        course_id=row["course_id"],
+        total=row["total"],
+        done=row["done"],
+        failed=row["failed"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class PiccoloSyncRunRepository:
+    async def start(self, workspace_id: UUID, course_id: UUID, total: int, now: datetime) -> UUID:
+        run_id = uuid.uuid4()
+        await SyncRunRow.insert(
+            SyncRunRow(
+                id=run_id,
+                workspace_id=workspace_id,
+                course_id=course_id,
+                total=total,
+                done=0,
+                failed=0,
+                started_at=now,
+                finished_at=now if total == 0 else None,
+            )
+        )
+        return run_id
+
+    async def count(self, run_id: UUID, *, failed: bool, now: datetime) -> None:
+        column = "failed" if failed else "done"
+        await SyncRunRow.raw(
+            f"UPDATE sync_run SET {column} = {column} + 1, "  # noqa: S608 - column is one of two literals
+            "finished_at = CASE WHEN done + failed + 1 >= total THEN {} ELSE finished_at END WHERE id = {}",
+            now,
+            run_id,
+        )
+
+    async def latest(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None:
+        row = (
+            await SyncRunRow.select()
+            .where((SyncRunRow.workspace_id == workspace_id) & (SyncRunRow.course_id == course_id))
+            .order_by(SyncRunRow.started_at, ascending=False)
+            .first()
+        )
+        return _sync_run(row) if row else None
+
+    async def running(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None:
+        # Serialise Sync All per course: two clicks at once see one run.
+        await SyncRunRow.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"sync_all:{course_id}")
+        latest = await self.latest(workspace_id, course_id)
+        return latest if latest is not None and not latest.finished else None
+
+
 class PiccoloUnitOfWork:
     """A Piccolo transaction: queries inside the block share it through Piccolo's contextvar."""
 
@@ -391,6 +633,9 @@ class PiccoloUnitOfWork:
         self.courses = PiccoloCourseRepository()
         self.enrollments = PiccoloEnrollmentRepository()
         self.sco_states = PiccoloScoStateRepository()
+        self.outbox = PiccoloOutboxRepository()
+        self.sync_states = PiccoloSyncStateRepository()
+        self.sync_runs = PiccoloSyncRunRepository()
         self._transaction: Any = None
         self._committed = False
 

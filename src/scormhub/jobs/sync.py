@@ -1,0 +1,86 @@
+"""CRM sync jobs: sync one enrollment, push the outbox, Sync All, and the crons that catch what was missed."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from scormhub.domain import sync
+from scormhub.domain.errors import NotFound
+
+# The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
+RECONCILE_WINDOW = timedelta(minutes=15)
+
+
+async def sync_enrollment(
+    ctx: dict[str, Any], *, workspace_id: str, enrollment_id: str, run_id: str | None = None
+) -> dict[str, Any]:
+    services = ctx["services"]
+    failed = False
+    try:
+        outcome = await sync.sync_enrollment(
+            UUID(workspace_id),
+            UUID(enrollment_id),
+            uow=services.uow(),
+            jobs=services.jobs,
+            clock=services.clock,
+        )
+        result: dict[str, Any] = {"queued": outcome.queued}
+    except NotFound:
+        # Deleted since it was queued: nothing to sync, and nothing to retry.
+        failed, result = True, {"queued": 0, "missing": True}
+    finally:
+        if run_id is not None:
+            async with services.uow() as uow:
+                await uow.sync_runs.count(UUID(run_id), failed=failed, now=services.clock.now())
+                await uow.commit()
+    return result
+
+
+async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, Any]:
+    services = ctx["services"]
+    workspace = UUID(workspace_id)
+    outcome = await sync.push_to_crm(
+        workspace,
+        uow_factory=services.uow,
+        crm=services.crm_writer(workspace),
+        throttle=services.throttle,
+        clock=services.clock,
+        jitter=random.random,
+    )
+    return {"sent": outcome.sent, "retrying": outcome.retrying, "failed": outcome.failed}
+
+
+async def sync_all(ctx: dict[str, Any], *, workspace_id: str, course_id: str) -> dict[str, Any]:
+    services = ctx["services"]
+    run = await sync.sync_all(
+        UUID(workspace_id), UUID(course_id), uow=services.uow(), jobs=services.jobs, clock=services.clock
+    )
+    return {"run_id": str(run.id), "total": run.total}
+
+
+async def push_due_writes(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Cron: start a pusher for every workspace with writes that are due (retries come back this way)."""
+    services = ctx["services"]
+    async with services.uow() as uow:
+        workspaces = await uow.outbox.workspaces_with_due_writes(services.clock.now())
+    for workspace_id in workspaces:
+        await sync.enqueue_push(workspace_id, jobs=services.jobs)
+    return {"workspaces": len(workspaces)}
+
+
+async def reconcile_enrollments(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Cron: re-sync enrollments that changed recently, so a lost sync job costs minutes, not data."""
+    services = ctx["services"]
+    async with services.uow() as uow:
+        changed = await uow.enrollments.changed_since(services.clock.now() - RECONCILE_WINDOW)
+    for workspace_id, enrollment_id in changed:
+        await services.jobs.enqueue(
+            "sync_enrollment",
+            key=f"sync_enrollment:{enrollment_id}",
+            workspace_id=str(workspace_id),
+            enrollment_id=str(enrollment_id),
+        )
+    return {"enrollments": len(changed)}

@@ -1,0 +1,129 @@
+"""CRM sync in the admin: Sync log (with Retry), Sync All with live progress, per-row sync, settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from scormhub.domain import sync
+from scormhub.routes.courses import _course, _workspace
+from scormhub.services import ServicesDep
+from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+
+
+class SyncController(Controller):
+    path = "/app"
+    guards = [admin_guard]
+
+    @get("/sync", cache=False)
+    async def log(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        enrollment = request.query_params.get("enrollment")
+        try:
+            enrollment_id = UUID(enrollment) if enrollment else None
+        except ValueError:
+            enrollment_id = None
+        async with services.uow() as uow:
+            items = await uow.outbox.recent(workspace.id, enrollment_id=enrollment_id, limit=200)
+            counts = await uow.outbox.counts(workspace.id)
+        context = {
+            "workspace": workspace,
+            "nav": "settings",
+            "items": items,
+            "counts": counts,
+            "enrollment": enrollment_id,
+        }
+        if wants_fragment(request):
+            return vary_on_htmx(Template(template_name="partials/sync/log.html", context=context))
+        return Template(template_name="pages/sync/log.html", context=context)
+
+    @post("/sync/{item_id:uuid}/retry")
+    async def retry(
+        self, request: Request[Any, Any, Any], item_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        async with services.uow() as uow:
+            retried = await uow.outbox.retry(workspace.id, item_id, services.clock.now())
+            await uow.commit()
+        if not retried:
+            raise NotFoundException()
+        await sync.enqueue_push(workspace.id, jobs=services.jobs)
+        return Redirect(path="/app/sync", status_code=303)
+
+    @post("/courses/{course_id:uuid}/sync")
+    async def sync_all(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        run = await sync.sync_all(
+            workspace.id, course.id, uow=services.uow(), jobs=services.jobs, clock=services.clock
+        )
+        if not wants_fragment(request):
+            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+        return vary_on_htmx(
+            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
+        )
+
+    @get("/courses/{course_id:uuid}/sync", cache=False)
+    async def progress(
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        course = await _course(services, workspace, course_id)
+        if not wants_fragment(request):
+            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+        async with services.uow() as uow:
+            run = await uow.sync_runs.latest(workspace.id, course.id)
+        return vary_on_htmx(
+            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
+        )
+
+    @post("/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/sync")
+    async def sync_one(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        enrollment_id: FromPath[UUID],
+        services: ServicesDep,
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        async with services.uow() as uow:
+            enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
+        if enrollment is None or enrollment.course_id != course_id:
+            raise NotFoundException()
+        outcome = await sync.sync_enrollment(
+            workspace.id, enrollment_id, uow=services.uow(), jobs=services.jobs, clock=services.clock
+        )
+        who = enrollment.learner_name
+        plural = "s" if outcome.queued != 1 else ""
+        notice = (
+            f"{outcome.queued} update{plural} queued for {who}."
+            if outcome.queued
+            else f"{who} is already up to date in the CRM."
+        )
+        return Redirect(path=f"/app/courses/{course_id}", query_params={"notice": notice}, status_code=303)
+
+    @post("/settings/crm")
+    async def crm_settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
+        workspace = await _workspace(request, services)
+        form = await request.form()
+        async with services.uow() as uow:
+            locked = await uow.workspaces.lock(workspace.id)
+            assert locked is not None
+            await uow.workspaces.save(
+                replace(
+                    locked,
+                    sync_tags=form.get("sync_tags") == "on",
+                    sync_notes=form.get("sync_notes") == "on",
+                    sync_records=form.get("sync_records") == "on",
+                )
+            )
+            await uow.commit()
+        return Redirect(path="/app/settings", query_params={"saved": "crm"}, status_code=303)

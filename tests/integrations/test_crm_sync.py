@@ -1,0 +1,332 @@
+"""The CRM sync pipeline on a real PostgreSQL: outbox, delivery through outages, idempotency, Sync All."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from scormhub.domain import sync
+from scormhub.domain.courses import CourseStatus, new_course
+from scormhub.domain.enrollments import Enrollment, enroll_contact
+from scormhub.domain.errors import CrmRateLimited, CrmUnavailable
+from scormhub.domain.model import EngineKind
+from scormhub.domain.packages import PackageReport, Sco
+from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.sync import OutboxStatus, RateLimit
+from scormhub.domain.workspaces import ensure_standalone_workspace
+from scormhub.integrations.db.database import engine
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.throttle import PostgresThrottle
+
+REPORT = PackageReport(
+    valid=True,
+    standard="scorm12",
+    edition=None,
+    title="Golf Explained",
+    scos=(Sco("sco-1", "Lesson", "index.html"),),
+    mastery_score=None,
+    warnings=(),
+    errors=(),
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.current = datetime.now(UTC)
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.current
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[str, dict[str, Any]]] = []
+
+    async def enqueue(self, job: str, **kwargs: Any) -> str:
+        self.enqueued.append((job, kwargs))
+        return "id"
+
+
+@dataclass
+class FakeCrm:
+    """A CRM that records every write it accepts and fails the first `outage` calls."""
+
+    outage: int = 0
+    failure: type[Exception] = CrmUnavailable
+    retry_after: float | None = None
+    rate_limit: ClassVar[RateLimit] = RateLimit(requests=1000, per_seconds=1)
+
+    def __post_init__(self) -> None:
+        self.accepted: list[tuple[str, str, Any]] = []
+        self.calls = 0
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.calls <= self.outage:
+            if self.failure is CrmRateLimited:
+                raise CrmRateLimited("429 Too Many Requests", retry_after=self.retry_after)
+            raise self.failure("503 Service Unavailable")
+
+    async def add_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        self._call()
+        self.accepted.append(("add_tags", contact_id, tuple(tags)))
+
+    async def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        self._call()
+        self.accepted.append(("remove_tags", contact_id, tuple(tags)))
+
+    async def add_note(self, contact_id: str, body: str, *, idempotency_key: str) -> None:
+        self._call()
+        self.accepted.append(("note", contact_id, idempotency_key))
+
+    async def upsert_training_record(self, contact_id: str, record_key: str, properties: Any) -> None:
+        self._call()
+        self.accepted.append(("record", contact_id, record_key))
+
+
+class NoWait:
+    async def wait_turn(self, workspace_id: uuid.UUID, limit: RateLimit) -> None:
+        return None
+
+
+@pytest.fixture
+async def pool(db: str) -> AsyncIterator[None]:
+    await engine().start_connection_pool(min_size=1, max_size=10)
+    yield
+    await engine().close_connection_pool()
+
+
+async def completed_enrollment(clock: Clock, email: str = "zoe@example.com") -> Enrollment:
+    workspace, _ = await ensure_standalone_workspace(uow=PiccoloUnitOfWork(), clock=clock)
+    async with PiccoloUnitOfWork() as uow:
+        course = (await uow.courses.list_for_workspace(workspace.id) or [None])[0]
+        if course is None:
+            course = replace(
+                new_course(
+                    workspace_id=workspace.id,
+                    engine=EngineKind.BUILTIN,
+                    report=REPORT,
+                    package_key="k",
+                    package_bytes=1,
+                    file_name="golf.zip",
+                    now=clock.now(),
+                ),
+                status=CourseStatus.READY,
+            )
+            await uow.courses.add(course)
+            await uow.commit()
+    book = LocalContactBook(workspace.id)
+    contact = await book.upsert_contact(first_name="Zoë", last_name="Ångström", email=email)
+    result = await enroll_contact(
+        workspace.id, course.id, contact.id, uow=PiccoloUnitOfWork(), contacts=book, clock=clock
+    )
+    done = replace(
+        result.enrollment,
+        completion=Completion.COMPLETED,
+        success=Success.PASSED,
+        score_percent=85.0,
+        score_raw=85.0,
+        total_seconds=300,
+        attempts=1,
+        completed_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    async with PiccoloUnitOfWork() as uow:
+        await uow.enrollments.save(done)
+        await uow.commit()
+    return done
+
+
+async def outbox(workspace_id: uuid.UUID) -> list[sync.OutboxItem]:
+    async with PiccoloUnitOfWork() as uow:
+        return await uow.outbox.recent(workspace_id)
+
+
+async def push(enrollment: Enrollment, crm: Any, clock: Clock) -> sync.PushOutcome:
+    return await sync.push_to_crm(
+        enrollment.workspace_id,
+        uow_factory=PiccoloUnitOfWork,
+        crm=crm,
+        throttle=NoWait(),
+        clock=clock,
+        jitter=lambda: 0.0,
+    )
+
+
+async def test_a_completion_reaches_the_contact_book_as_tags_a_note_and_a_record(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+
+    outcome = await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    book = LocalContactBook(enrollment.workspace_id)
+    pushed = await push(enrollment, book, clock)
+
+    contact = await book.get_contact(enrollment.contact_id)
+    assert outcome.queued == 3
+    assert [job for job, _ in jobs.enqueued] == ["push_to_crm"]
+    assert pushed.sent == 3
+    assert contact is not None
+    assert set(contact.tags) == {"scorm_completed", "scorm_passed", "scorm_score_80_89"}
+    notes = await book.notes(enrollment.contact_id)
+    assert len(notes) == 1
+    assert "Golf Explained" in notes[0][1]
+    records = await book.training_records(enrollment.contact_id)
+    assert records[0]["course_name"] == "Golf Explained"
+    assert records[0]["score_percent"] == 85.0
+
+
+async def test_a_sync_that_changes_nothing_queues_nothing(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+
+    again = await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+
+    assert again.queued == 0
+    assert len(await outbox(enrollment.workspace_id)) == 3
+
+
+async def test_two_syncs_of_one_enrollment_at_once_queue_each_write_once(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+
+    results = await asyncio.gather(
+        *(
+            sync.sync_enrollment(
+                enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+            )
+            for _ in range(4)
+        )
+    )
+
+    assert sorted(r.queued for r in results) == [0, 0, 0, 3]
+    assert len(await outbox(enrollment.workspace_id)) == 3
+
+
+async def test_writes_survive_a_crm_outage_and_land_exactly_once(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    crm = FakeCrm(outage=5)
+
+    rounds = []
+    for _ in range(10):
+        rounds.append(await push(enrollment, crm, clock))
+        clock.current += timedelta(minutes=20)  # past any backoff
+
+    assert rounds[0].retrying == 3
+    assert sum(r.sent for r in rounds) == 3
+    assert Counter(kind for kind, _, _ in crm.accepted) == {"add_tags": 1, "note": 1, "record": 1}
+    assert {item.status for item in await outbox(enrollment.workspace_id)} == {OutboxStatus.SENT}
+
+
+async def test_a_rate_limited_write_waits_at_least_as_long_as_the_crm_asked(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+
+    await push(enrollment, FakeCrm(outage=100, failure=CrmRateLimited, retry_after=120.0), clock)
+
+    items = await outbox(enrollment.workspace_id)
+    assert all(item.next_attempt_at >= clock.now() + timedelta(seconds=120) for item in items)
+    assert all("429" in (item.last_error or "") for item in items)
+
+
+async def test_a_write_failing_for_a_day_is_marked_failed_and_can_be_retried(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    clock.current += timedelta(days=1, minutes=1)
+
+    outcome = await push(enrollment, FakeCrm(outage=100), clock)
+    items = await outbox(enrollment.workspace_id)
+    async with PiccoloUnitOfWork() as uow:
+        retried = await uow.outbox.retry(enrollment.workspace_id, items[0].id, clock.now())
+        await uow.commit()
+
+    assert outcome.failed == 3
+    assert all(item.status is OutboxStatus.FAILED for item in items)
+    assert all("Gave up" in (item.last_error or "") for item in items)
+    assert retried
+    assert (await push(enrollment, FakeCrm(), clock)).sent == 1
+
+
+async def test_a_pusher_that_dies_mid_delivery_leaves_its_writes_to_the_next_one(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    async with PiccoloUnitOfWork() as uow:  # a pusher claims the writes, then the process is killed
+        claimed = await uow.outbox.claim_due(enrollment.workspace_id, clock.now(), limit=25, lease_s=300)
+        await uow.commit()
+
+    crm = FakeCrm()
+    during_lease = await push(enrollment, crm, clock)
+    clock.current += timedelta(minutes=6)
+    after_lease = await push(enrollment, crm, clock)
+
+    assert len(claimed) == 3
+    assert during_lease.sent == 0
+    assert after_lease.sent == 3
+    assert len(crm.accepted) == 3
+
+
+async def test_a_note_delivered_twice_appears_once_in_the_contact_book(pool: None) -> None:
+    clock = Clock()
+    enrollment = await completed_enrollment(clock)
+    book = LocalContactBook(enrollment.workspace_id)
+
+    for _ in range(2):
+        await book.add_note(enrollment.contact_id, "Completed.", idempotency_key=f"{enrollment.id}:note:x")
+
+    assert len(await book.notes(enrollment.contact_id)) == 1
+
+
+async def test_sync_all_fans_out_once_even_when_clicked_twice(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    first = await completed_enrollment(clock, "a@example.com")
+    await completed_enrollment(clock, "b@example.com")
+
+    runs = await asyncio.gather(
+        sync.sync_all(first.workspace_id, first.course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock),
+        sync.sync_all(first.workspace_id, first.course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock),
+    )
+
+    assert runs[0].id == runs[1].id
+    assert runs[0].total == 2
+    assert [job for job, _ in jobs.enqueued].count("sync_enrollment") == 2
+
+
+async def test_the_throttle_keeps_any_window_within_the_limit(pool: None) -> None:
+    throttle = PostgresThrottle()
+    workspace = uuid.uuid4()
+    limit = RateLimit(requests=5, per_seconds=10)
+
+    delays = [await throttle._reserve(workspace, limit) for _ in range(7)]
+
+    assert delays[:5] == pytest.approx([0] * 5, abs=0.05)
+    assert delays[5] == pytest.approx(10, abs=0.5)
+    assert delays[6] == pytest.approx(10, abs=0.5)
