@@ -16,10 +16,10 @@ async def slow(ctx: dict[str, Any], *, seconds: float) -> str:
     return "finished"
 
 
-async def start_worker_with_a_running_job(db: str, seconds: float) -> tuple[Queue, Any, str]:
+async def start_worker_with_a_running_job(db: str, seconds: float, grace_s: float) -> tuple[Queue, Any, str]:
     queue = create_queue(db, pool_size=4)
     await queue.connect()
-    worker = build_worker(queue, concurrency=2, context={})
+    worker = build_worker(queue, concurrency=2, context={}, shutdown_grace_s=grace_s)
     worker.functions["slow"] = slow
     task = asyncio.create_task(worker.start())
     job = await queue.enqueue("slow", seconds=seconds, retries=3, timeout=60)
@@ -34,9 +34,9 @@ async def start_worker_with_a_running_job(db: str, seconds: float) -> tuple[Queu
 
 
 async def test_a_job_that_fits_in_the_grace_period_finishes(db: str) -> None:
-    queue, (worker, task), key = await start_worker_with_a_running_job(db, seconds=0.3)
+    queue, (worker, task), key = await start_worker_with_a_running_job(db, seconds=0.3, grace_s=5)
 
-    await stop_gracefully(worker, grace_s=5)
+    await stop_gracefully(worker)
     await task
     job = await queue.job(key)
     await queue.disconnect()
@@ -47,9 +47,9 @@ async def test_a_job_that_fits_in_the_grace_period_finishes(db: str) -> None:
 
 
 async def test_a_job_that_overruns_the_grace_period_goes_back_to_the_queue(db: str) -> None:
-    queue, (worker, task), key = await start_worker_with_a_running_job(db, seconds=30)
+    queue, (worker, task), key = await start_worker_with_a_running_job(db, seconds=30, grace_s=0.2)
 
-    await stop_gracefully(worker, grace_s=0.2)
+    await stop_gracefully(worker)
     await task
     job = await queue.job(key)
     await queue.disconnect()

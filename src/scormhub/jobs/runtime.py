@@ -42,7 +42,9 @@ async def _after(ctx: Context) -> None:
     )
 
 
-def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> Worker[Context]:
+def build_worker(
+    queue: Queue, *, concurrency: int, context: dict[str, Any], shutdown_grace_s: float = SHUTDOWN_GRACE_S
+) -> Worker[Context]:
     worker: Worker[Context] = Worker(
         queue,
         functions=list(TASKS),
@@ -51,29 +53,27 @@ def build_worker(queue: Queue, *, concurrency: int, context: dict[str, Any]) -> 
         before_process=[_before],
         after_process=[_after],
         dequeue_timeout=DEQUEUE_TIMEOUT_S,
-        # stop_gracefully() does the waiting; by the time SAQ's stop() runs, every task is finished.
-        shutdown_grace_period_s=1,
+        # SAQ's stop() waits this long for running jobs, then cancels them, which puts them back in the
+        # queue (job.retry("cancelled")) for the next worker.
+        shutdown_grace_period_s=shutdown_grace_s,  # type: ignore[arg-type]
     )
     # Our jobs find their adapters under extra keys ("services"); SAQ's Context type doesn't list them.
     worker.context.update(context)  # type: ignore[typeddict-item]
-    # SAQ would install SIGINT/SIGTERM handlers that wait for its upkeep loops (up to a minute);
-    # `serve` lets uvicorn own the signals and `scormhub worker` installs its own, both ending in
-    # stop_gracefully().
+    # SAQ would install its own SIGINT/SIGTERM handlers; `serve` lets uvicorn own the signals and
+    # `scormhub worker` installs its own, both ending in stop_gracefully().
     worker.SIGNALS = []
     return worker
 
 
-async def stop_gracefully(worker: Worker[Context], *, grace_s: float = SHUTDOWN_GRACE_S) -> None:
-    """Let running jobs finish (up to `grace_s`), then stop; whatever still runs goes back to the queue."""
+async def stop_gracefully(worker: Worker[Context]) -> None:
+    """Let running jobs finish (within the grace period), then stop; the rest goes back to the queue.
+
+    SAQ's stop() would also wait on its upkeep loops, which sleep up to a minute between runs; they hold no
+    work, so they are cancelled first and an idle worker stops within DEQUEUE_TIMEOUT_S.
+    """
     worker.event.set()
-    slots = [task for task in worker.tasks if task.get_name() == "process"]
-    if slots:
-        # Idle slots return within DEQUEUE_TIMEOUT_S; busy ones when their job is done.
-        await asyncio.wait(slots, timeout=grace_s)
-    # What is left: upkeep loops, and jobs that overran the grace period. A cancelled job is put back in
-    # the queue by SAQ (`job.retry("cancelled")`) for the next worker to run.
-    leftovers = [task for task in list(worker.tasks) if not task.done()]
-    for task in leftovers:
+    upkeep = [task for task in list(worker.tasks) if task.get_name() != "process" and not task.done()]
+    for task in upkeep:
         task.cancel()
-    await asyncio.gather(*leftovers, return_exceptions=True)
+    await asyncio.gather(*upkeep, return_exceptions=True)
     await worker.stop()
