@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from scormhub.domain.contacts import Contact
 from scormhub.domain.courses import (
     Course,
     CourseStatus,
@@ -17,9 +18,11 @@ from scormhub.domain.courses import (
     ImportStatus,
     PackageTooLarge,
 )
+from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import EngineKind, LoginToken, Workspace, WorkspaceKind
 from scormhub.domain.packages import PackageLimits, PackageReport, Problem, Sco
+from scormhub.domain.runtime import ScoState
 
 
 class FakeClock:
@@ -53,6 +56,12 @@ class FakeWorkspaceRepository:
         return next((w for w in self.staged.values() if w.kind is WorkspaceKind.STANDALONE), None)
 
     async def add(self, workspace: Workspace) -> None:
+        self.staged[workspace.id] = workspace
+
+    async def lock(self, workspace_id: UUID) -> Workspace | None:
+        return self.staged.get(workspace_id)
+
+    async def save(self, workspace: Workspace) -> None:
         self.staged[workspace.id] = workspace
 
 
@@ -92,6 +101,9 @@ class FakeCourseRepository:
 
     async def list_for_workspace(self, workspace_id: UUID) -> list[Course]:
         return [c for c in self.staged.values() if c.workspace_id == workspace_id]
+
+    async def get_by_enroll_token(self, token: str) -> Course | None:
+        return next((c for c in self.staged.values() if c.self_enroll_token == token), None)
 
     async def list_processing_since(self, updated_before: datetime) -> list[Course]:
         return [
@@ -228,3 +240,129 @@ class FakeEngines:
 
     def for_kind(self, kind: EngineKind) -> FakeEngine:
         return self.engine
+
+
+# --- enroll and learn: enrollments, SCO states and a contact book ----------------------------------------
+
+
+class FakeContactBook:
+    """One workspace's contacts in memory; emails are unique whatever their case."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, Contact] = {}
+
+    async def search_contacts(self, query: str, *, limit: int = 10) -> list[Contact]:
+        words = query.lower().split()
+        found = [
+            c
+            for c in self.contacts.values()
+            if all(w in f"{c.first_name} {c.last_name} {c.email}".lower() for w in words)
+        ]
+        return found[:limit]
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        return self.contacts.get(contact_id)
+
+    async def upsert_contact(self, *, first_name: str, last_name: str, email: str) -> Contact:
+        existing = next((c for c in self.contacts.values() if c.email == email.lower()), None)
+        if existing is not None:
+            return existing
+        contact = Contact(id=str(uuid4()), first_name=first_name, last_name=last_name, email=email.lower())
+        self.contacts[contact.id] = contact
+        return contact
+
+
+class FakeEnrollmentRepository:
+    def __init__(self, staged: dict[UUID, Enrollment]) -> None:
+        self.staged = staged
+
+    async def add(self, enrollment: Enrollment) -> None:
+        self.staged[enrollment.id] = enrollment
+
+    async def get(self, workspace_id: UUID, enrollment_id: UUID) -> Enrollment | None:
+        found = self.staged.get(enrollment_id)
+        return found if found is not None and found.workspace_id == workspace_id else None
+
+    async def get_by_launch_token(self, token: str) -> Enrollment | None:
+        return next((e for e in self.staged.values() if e.launch_token == token), None)
+
+    async def find(self, workspace_id: UUID, course_id: UUID, contact_id: str) -> Enrollment | None:
+        return next(
+            (
+                e
+                for e in self.staged.values()
+                if (e.workspace_id, e.course_id, e.contact_id) == (workspace_id, course_id, contact_id)
+            ),
+            None,
+        )
+
+    async def save(self, enrollment: Enrollment) -> None:
+        self.staged[enrollment.id] = enrollment
+
+    async def delete(self, workspace_id: UUID, enrollment_id: UUID) -> None:
+        if await self.get(workspace_id, enrollment_id) is not None:
+            del self.staged[enrollment_id]
+
+    async def count_for_workspace(self, workspace_id: UUID) -> int:
+        return sum(1 for e in self.staged.values() if e.workspace_id == workspace_id)
+
+    async def list_for_course(
+        self, workspace_id: UUID, course_id: UUID, *, offset: int = 0, limit: int = 50
+    ) -> list[Enrollment]:
+        rows = [e for e in self.staged.values() if (e.workspace_id, e.course_id) == (workspace_id, course_id)]
+        return rows[offset : offset + limit]
+
+    async def count_for_course(self, workspace_id: UUID, course_id: UUID) -> int:
+        return len(await self.list_for_course(workspace_id, course_id, limit=10**9))
+
+    async def count_by_course(self, workspace_id: UUID) -> dict[UUID, int]:
+        counts: dict[UUID, int] = {}
+        for e in self.staged.values():
+            if e.workspace_id == workspace_id:
+                counts[e.course_id] = counts.get(e.course_id, 0) + 1
+        return counts
+
+    async def list_for_contact(self, workspace_id: UUID, contact_id: str) -> list[Enrollment]:
+        return [
+            e for e in self.staged.values() if (e.workspace_id, e.contact_id) == (workspace_id, contact_id)
+        ]
+
+
+class FakeScoStateRepository:
+    def __init__(self, staged: dict[tuple[UUID, str], ScoState]) -> None:
+        self.staged = staged
+
+    async def get_for_update(self, enrollment_id: UUID, sco_id: str) -> ScoState | None:
+        return self.staged.get((enrollment_id, sco_id))
+
+    async def put(self, enrollment_id: UUID, sco_id: str, state: ScoState) -> None:
+        self.staged[(enrollment_id, sco_id)] = state
+
+    async def for_enrollment(self, enrollment_id: UUID) -> dict[str, ScoState]:
+        return {sco: s for (e, sco), s in self.staged.items() if e == enrollment_id}
+
+
+class FakeLearningStore(FakeStore):
+    """The fake database with enrollments and per-SCO run-time state as well."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enrollments: dict[UUID, Enrollment] = {}
+        self.sco_states: dict[tuple[UUID, str], ScoState] = {}
+
+
+class FakeLearningUnitOfWork(FakeUnitOfWork):
+    def __init__(self, store: FakeLearningStore) -> None:
+        super().__init__(store)
+        self.learning = store
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.enrollments = FakeEnrollmentRepository(dict(self.learning.enrollments))
+        self.sco_states = FakeScoStateRepository(dict(self.learning.sco_states))
+        return self
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.learning.enrollments = dict(self.enrollments.staged)
+        self.learning.sco_states = dict(self.sco_states.staged)

@@ -62,12 +62,13 @@ class EnrollmentController(Controller):
         course = await _course(services, workspace, course_id)
         query = request.query_params.get("q", "").strip()[:100]
         results = await LocalContactBook(workspace.id).search_contacts(query, limit=8) if query else []
-        context = {"course": course, "query": query, "results": results}
         if wants_fragment(request):
+            context = {"course": course, "query": query, "results": results}
             return vary_on_htmx(
                 Template(template_name="partials/enrollments/search_results.html", context=context)
             )
-        return await _detail(request, services, workspace, course, **context)
+        # Without JavaScript the plain search form lands on the course page, results in place.
+        return await _detail(request, services, workspace, course, query=query, results=results)
 
     @get("/enrollments", cache=False)
     async def table(

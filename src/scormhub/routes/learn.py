@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -49,7 +50,7 @@ class PlayerController(Controller):
             "standard": course.standard,
             "tracking": True,
             "launch": f"{base}/content/{sco.launch}",
-            "commitUrl": f"{base}/commit?sco={launch.sco_id}&session={launch.session_id}",
+            "commitUrl": f"{base}/commit?{urlencode({'sco': launch.sco_id, 'session': launch.session_id})}",
             "exitUrl": f"{base}/exit",
             "resume": launch.resume,
         }
@@ -149,6 +150,9 @@ class EnrollController(Controller):
             )
         async with services.uow() as uow:
             course = await uow.courses.get_by_enroll_token(token)
+        if course is None or course.status.value != "ready":
+            # Checked before the fields: there is no form to correct on a course nobody can take.
+            return _not_available()
         try:
             result = await cases.self_enroll(
                 token,

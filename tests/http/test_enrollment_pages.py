@@ -1,0 +1,622 @@
+"""Enroll and learn over HTTP: contact book, enrolling from a course page, self-enrollment, plan limits."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from appserver import csrf_of
+from scormhub.domain import enrollments as cases
+from scormhub.domain.courses import Course
+from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Workspace
+from scormhub.integrations.clock import SystemClock
+from scormhub.integrations.db.tables import ContactRow
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.jobs.courses import import_course
+
+PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
+GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
+GOLF_2004 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM20043rdEdition.zip"
+HX = {"HX-Request": "true"}
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+async def upload(admin: httpx.AsyncClient, package: Path) -> str:
+    await admin.get("/app/courses")
+    response = await admin.post(
+        "/app/courses",
+        data={"_csrf_token": csrf_of(admin)},
+        files={"package": (package.name, package.read_bytes(), "application/zip")},
+    )
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+async def ready_course(admin: httpx.AsyncClient, app: Litestar, package: Path = GOLF_12) -> Course:
+    course_url = await upload(admin, package)
+    services = app.state.services
+    workspace = await standalone()
+    course_id = course_url.rsplit("/", 1)[1]
+    await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+    async with PiccoloUnitOfWork() as uow:
+        course = await uow.courses.get(workspace.id, UUID(course_id))
+    assert course is not None
+    assert course.status.value == "ready"
+    return course
+
+
+async def standalone() -> Workspace:
+    async with PiccoloUnitOfWork() as uow:
+        workspace = await uow.workspaces.get_standalone()
+    assert workspace is not None
+    return workspace
+
+
+async def enroll_directly(course: Course, first: str, last: str, email: str) -> Enrollment:
+    book = LocalContactBook(course.workspace_id)
+    contact = await book.upsert_contact(first_name=first, last_name=last, email=email)
+    result = await cases.enroll_contact(
+        course.workspace_id,
+        course.id,
+        contact.id,
+        uow=PiccoloUnitOfWork(),
+        contacts=book,
+        clock=SystemClock(),
+    )
+    return result.enrollment
+
+
+async def fill_seats(course: Course, count: int) -> list[Enrollment]:
+    return [await enroll_directly(course, "Seat", f"Holder{i}", f"seat{i}@example.com") for i in range(count)]
+
+
+async def enrollments_of(course: Course) -> list[Enrollment]:
+    async with PiccoloUnitOfWork() as uow:
+        return await uow.enrollments.list_for_course(course.workspace_id, course.id, limit=1000)
+
+
+async def used_seats() -> int:
+    workspace = await standalone()
+    async with PiccoloUnitOfWork() as uow:
+        return await uow.enrollments.count_for_workspace(workspace.id)
+
+
+async def post_form(
+    client: httpx.AsyncClient, url: str, data: dict[str, str], **kw: object
+) -> httpx.Response:
+    return await client.post(url, data={"_csrf_token": csrf_of(client), **data}, **kw)  # type: ignore[arg-type]
+
+
+async def self_enroll(
+    client: httpx.AsyncClient, token: str, first: str, last: str, email: str
+) -> httpx.Response:
+    await client.get(f"/enroll/{token}")
+    return await post_form(
+        client, f"/enroll/{token}", {"first_name": first, "last_name": last, "email": email}
+    )
+
+
+def client_from(app: Litestar, source: httpx.AsyncClient, ip: str) -> httpx.AsyncClient:
+    """Another browser at another address, holding the same CSRF cookie (the app is already running)."""
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    other = httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
+    other.cookies.set("csrftoken", csrf_of(source))
+    return other
+
+
+# --- the contact book ---------------------------------------------------------------------------------
+
+
+async def test_adding_a_contact_opens_its_page_and_the_same_email_in_other_case_is_the_same_contact(
+    admin: httpx.AsyncClient,
+) -> None:
+    await admin.get("/app/contacts")
+    first = await post_form(
+        admin, "/app/contacts", {"first_name": " Ada ", "last_name": "Lovelace", "email": "Ada@Example.COM"}
+    )
+    again = await post_form(
+        admin, "/app/contacts", {"first_name": "Someone", "last_name": "Else", "email": "ada@example.com "}
+    )
+
+    assert first.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    page = await admin.get(first.headers["location"])
+    assert "<h1>Ada Lovelace</h1>" in page.text
+    assert "ada@example.com" in page.text
+    assert "Not enrolled in any course." in page.text
+    assert await ContactRow.count() == 1
+
+
+async def test_a_contact_with_a_bad_email_is_refused_with_a_message_and_the_form_kept(
+    admin: httpx.AsyncClient,
+) -> None:
+    await admin.get("/app/contacts")
+    response = await post_form(
+        admin, "/app/contacts", {"first_name": "Ada", "last_name": "Lovelace", "email": "ada-at-example"}
+    )
+
+    assert response.status_code == 422
+    assert "Enter an email address like name@example.com." in response.text
+    assert 'value="Ada"' in response.text
+    assert await ContactRow.count() == 0
+
+
+async def test_searching_contacts_finds_by_name_or_email_and_htmx_gets_only_the_rows(
+    admin: httpx.AsyncClient,
+) -> None:
+    workspace = await standalone()
+    book = LocalContactBook(workspace.id)
+    await book.upsert_contact(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    await book.upsert_contact(first_name="Grace", last_name="Hopper", email="grace@navy.example")
+
+    page = await admin.get("/app/contacts", params={"q": "love"})
+    by_email = await admin.get("/app/contacts", params={"q": "NAVY"}, headers=HX)
+    nothing = await admin.get("/app/contacts", params={"q": "100%_"}, headers=HX)
+
+    assert "Ada Lovelace" in page.text
+    assert "Grace Hopper" not in page.text
+    assert "<html" in page.text
+    assert "Grace Hopper" in by_email.text
+    assert "Ada Lovelace" not in by_email.text
+    assert "<html" not in by_email.text
+    assert by_email.headers["vary"] == "HX-Request"
+    assert "No contact matches" in nothing.text
+
+
+async def test_a_contact_page_shows_its_tags_notes_and_enrollments(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    enrollment = await enroll_directly(course, "Ada", "Lovelace", "ada@example.com")
+    contact_id = UUID(enrollment.contact_id)
+    book = LocalContactBook(course.workspace_id)
+    await book.add_tags(str(contact_id), ["scorm_completed", "vip"])
+    await book.add_note(str(contact_id), "Finished the golf course <quickly>", idempotency_key="note-1")
+
+    page = await admin.get(f"/app/contacts/{contact_id}")
+    listing = await admin.get("/app/contacts")
+
+    assert page.status_code == 200
+    assert '<span class="badge">vip</span>' in page.text
+    assert "Finished the golf course &lt;quickly&gt;" in page.text
+    assert f'href="/app/courses/{course.id}">Golf Explained - Run-time Basic Calls</a>' in page.text
+    assert "Not Started" in page.text
+    assert '<span class="badge">scorm_completed</span>' in listing.text
+
+
+async def test_an_unknown_or_malformed_contact_id_is_a_404(admin: httpx.AsyncClient) -> None:
+    assert (await admin.get(f"/app/contacts/{UUID(int=7)}")).status_code == 404
+    assert (await admin.get("/app/contacts/not-a-uuid")).status_code == 404
+
+
+# --- enrolling from the course page ------------------------------------------------------------------
+
+
+async def test_type_ahead_search_on_the_course_page_offers_enroll_buttons_with_and_without_htmx(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    book = LocalContactBook(course.workspace_id)
+    ada = await book.upsert_contact(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    await book.upsert_contact(first_name="Grace", last_name="Hopper", email="grace@example.com")
+
+    partial = await admin.get(f"/app/courses/{course.id}/contacts", params={"q": "ada"}, headers=HX)
+    full = await admin.get(f"/app/courses/{course.id}/contacts", params={"q": "ada"})
+    none = await admin.get(f"/app/courses/{course.id}/contacts", params={"q": "zzz"}, headers=HX)
+
+    assert "Ada Lovelace" in partial.text
+    assert "Grace Hopper" not in partial.text
+    assert f'name="contact_id" value="{ada.id}"' in partial.text
+    assert "<html" not in partial.text
+    assert "<html" in full.text
+    assert f'value="{ada.id}"' in full.text
+    assert 'id="enrolled"' in full.text, "the plain form lands on the course page, table included"
+    assert "No contact matches “zzz”" in none.text
+
+
+async def test_enrolling_from_search_updates_the_table_in_place_and_twice_is_a_no_op(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    book = LocalContactBook(course.workspace_id)
+    ada = await book.upsert_contact(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    await admin.get(f"/app/courses/{course.id}")
+
+    first = await post_form(
+        admin, f"/app/courses/{course.id}/enrollments", {"contact_id": ada.id}, headers=HX
+    )
+    second = await post_form(
+        admin, f"/app/courses/{course.id}/enrollments", {"contact_id": ada.id}, headers=HX
+    )
+
+    assert first.status_code == 200
+    assert 'id="enrolled"' in first.text
+    assert "<html" not in first.text
+    assert "Ada Lovelace is enrolled." in first.text
+    assert "<td>ada@example.com</td>" in first.text
+    assert "Not Started" in first.text
+    assert "Ada Lovelace was already enrolled." in second.text
+    assert 'Enrolled <span class="muted">(1)</span>' in second.text
+    assert len(await enrollments_of(course)) == 1
+
+
+async def test_enrolling_without_javascript_redirects_back_with_a_notice(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await admin.get(f"/app/courses/{course.id}")
+
+    response = await post_form(
+        admin,
+        f"/app/courses/{course.id}/enrollments",
+        {"first_name": "Grace", "last_name": "Hopper", "email": "Grace@Example.com"},
+    )
+    page = await admin.get(response.headers["location"])
+
+    assert response.status_code == 303
+    assert "Grace Hopper is enrolled." in page.text
+    assert "<td>grace@example.com</td>" in page.text
+    [enrollment] = await enrollments_of(course)
+    assert enrollment.learner_name == "Grace Hopper"
+
+
+async def test_enrolling_with_a_bad_email_says_why_and_enrolls_nobody(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await admin.get(f"/app/courses/{course.id}")
+
+    response = await post_form(
+        admin,
+        f"/app/courses/{course.id}/enrollments",
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace@"},
+        headers=HX,
+    )
+
+    assert "Enter an email address like name@example.com." in response.text
+    assert await enrollments_of(course) == []
+
+
+async def test_the_enrolled_table_shows_every_column_and_pages_by_25(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await cases.go_live(course.workspace_id, uow=PiccoloUnitOfWork())
+    await fill_seats(course, 27)
+
+    page_one = await admin.get(f"/app/courses/{course.id}")
+    page_two = await admin.get(f"/app/courses/{course.id}/enrollments", params={"page": "2"}, headers=HX)
+    no_js = await admin.get(f"/app/courses/{course.id}/enrollments", params={"page": "2"})
+
+    for header in (
+        "Status",
+        "Result",
+        "Score",
+        "Time",
+        "Attempts",
+        "First access",
+        "Last access",
+        "Completed",
+    ):
+        assert f"<th>{header}</th>" in page_one.text
+    assert page_one.text.count(">Launch</a>") == 25
+    assert "Page 1 of 2" in page_one.text
+    assert page_two.text.count(">Launch</a>") == 2
+    assert "Page 2 of 2" in page_two.text
+    assert no_js.status_code == 303
+    assert no_js.headers["location"].endswith("?page=2")
+    assert (await admin.get(no_js.headers["location"])).text.count(">Launch</a>") == 2
+
+
+async def test_launch_from_the_table_opens_that_enrollments_player_and_nothing_else(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    other = await ready_course(admin, app, GOLF_2004)
+    enrollment = await enroll_directly(course, "Ada", "Lovelace", "ada@example.com")
+
+    launch = await admin.get(f"/app/courses/{course.id}/enrollments/{enrollment.id}/launch")
+    wrong_course = await admin.get(f"/app/courses/{other.id}/enrollments/{enrollment.id}/launch")
+    player = await admin.get(launch.headers["location"])
+
+    assert launch.status_code == 303
+    assert launch.headers["location"] == f"/play/{enrollment.launch_token}"
+    assert wrong_course.status_code == 404
+    assert player.status_code == 200
+    assert f"/play/{enrollment.launch_token}/commit" in player.text
+
+
+async def test_launch_tokens_are_long_and_distinct_and_a_made_up_one_is_a_404(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    seats = await fill_seats(course, 3)
+
+    tokens = {e.launch_token for e in seats}
+    made_up = await admin.get("/play/" + "A" * 43)
+    made_up_content = await admin.get("/play/" + "A" * 43 + "/content/shared/launchpage.html")
+
+    assert len(tokens) == 3
+    assert all(len(t) >= 43 for t in tokens), "256 bits, URL-safe"
+    assert made_up.status_code == 404
+    assert made_up_content.status_code == 404
+
+
+async def test_content_urls_of_one_enrollment_cannot_reach_another_courses_files(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course_a = await ready_course(admin, app, GOLF_12)
+    course_b = await ready_course(admin, app, GOLF_2004)
+    in_a = await enroll_directly(course_a, "Ada", "Lovelace", "ada@example.com")
+    in_b = await enroll_directly(course_b, "Ada", "Lovelace", "ada@example.com")
+    b_only = "adlcp_v1p3.xsd"  # only the 2004 package has it
+
+    own = await admin.get(f"/play/{in_a.launch_token}/content/shared/launchpage.html")
+    b_own = await admin.get(f"/play/{in_b.launch_token}/content/{b_only}")
+    attempts = [
+        f"/play/{in_a.launch_token}/content/{b_only}",
+        f"/play/{in_a.launch_token}/content/../{course_b.id}/{b_only}",
+        f"/play/{in_a.launch_token}/content/%2e%2e/{course_b.id}/{b_only}",
+        f"/play/{in_a.launch_token}/content/..%2f{course_b.id}%2f{b_only}",
+    ]
+
+    assert own.status_code == 200
+    assert b_own.status_code == 200
+    for url in attempts:
+        assert (await admin.get(url)).status_code == 404, url
+
+
+# --- self-enrollment -----------------------------------------------------------------------------------
+
+
+async def test_self_enrollment_enrolls_and_launches_at_once(admin: httpx.AsyncClient, app: Litestar) -> None:
+    course = await ready_course(admin, app)
+    client = admin
+    client.cookies.delete("scormhub_session")  # the learner has no account
+
+    form = await client.get(f"/enroll/{course.self_enroll_token}")
+    response = await self_enroll(client, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
+
+    assert form.status_code == 200
+    assert "Golf Explained - Run-time Basic Calls" in form.text
+    assert response.status_code == 303
+    [enrollment] = await enrollments_of(course)
+    assert response.headers["location"] == f"/play/{enrollment.launch_token}"
+    assert enrollment.self_enrolled
+    assert enrollment.learner_email == "ada@example.com"
+    player = await client.get(response.headers["location"])
+    assert player.status_code == 200
+    assert 'id="player-config"' in player.text
+
+
+async def test_the_same_email_on_the_same_course_resumes_the_same_enrollment(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+
+    first = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
+    again = await self_enroll(admin, course.self_enroll_token, "A.", "L.", "  ADA@example.com ")
+
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    [enrollment] = await enrollments_of(course)
+    assert enrollment.learner_name == "Ada Lovelace", "a public form does not rewrite someone's record"
+
+
+async def test_an_unknown_or_unready_course_link_says_course_not_available(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    processing_url = await upload(admin, GOLF_12)
+    workspace = await standalone()
+    async with PiccoloUnitOfWork() as uow:
+        processing = await uow.courses.get(workspace.id, UUID(processing_url.rsplit("/", 1)[1]))
+    assert processing is not None
+
+    unknown_get = await admin.get("/enroll/no-such-course-token")
+    unready_get = await admin.get(f"/enroll/{processing.self_enroll_token}")
+    unknown_post = await post_form(
+        admin,
+        "/enroll/no-such-course-token",
+        {"first_name": "Ada", "last_name": "L", "email": "a@example.com"},
+    )
+    unready_bad_input = await post_form(
+        admin, f"/enroll/{processing.self_enroll_token}", {"first_name": "", "last_name": "", "email": "x"}
+    )
+
+    for response in (unknown_get, unready_get, unknown_post, unready_bad_input):
+        assert response.status_code == 404
+        assert "Course not available" in response.text
+    assert await used_seats() == 0
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "email", "message"),
+    [
+        ("Ada", "Lovelace", "not-an-email", "Enter an email address like name@example.com."),
+        ("Ada", "Lovelace", "", "Enter an email address."),
+        ("   ", "Lovelace", "ada@example.com", "Enter a first name."),
+        ("Ada", "", "ada@example.com", "Enter a last name."),
+        ("A" * 10_240, "Lovelace", "ada@example.com", "The first name is too long"),
+        ("Ada\u0000", "Lovelace", "ada@example.com", "characters that can&#39;t be shown"),
+    ],
+)
+async def test_self_enrollment_with_bad_input_explains_and_enrolls_nobody(
+    admin: httpx.AsyncClient, app: Litestar, first: str, last: str, email: str, message: str
+) -> None:
+    course = await ready_course(admin, app)
+
+    response = await self_enroll(admin, course.self_enroll_token, first, last, email)
+
+    assert response.status_code == 422
+    assert message in response.text
+    assert await used_seats() == 0
+    assert await ContactRow.count() == 0
+
+
+async def test_html_in_names_is_shown_escaped_on_every_page(admin: httpx.AsyncClient, app: Litestar) -> None:
+    course = await ready_course(admin, app)
+    evil_first, evil_last = "<script>alert(1)</script>", '<img src=x onerror="alert(2)">'
+
+    response = await self_enroll(admin, course.self_enroll_token, evil_first, evil_last, "evil@example.com")
+    [enrollment] = await enrollments_of(course)
+    pages = {
+        "course page": await admin.get(f"/app/courses/{course.id}"),
+        "enrolled table": await admin.get(f"/app/courses/{course.id}/enrollments", headers=HX),
+        "contacts page": await admin.get("/app/contacts"),
+        "contact page": await admin.get(f"/app/contacts/{enrollment.contact_id}"),
+        "search": await admin.get(f"/app/courses/{course.id}/contacts", params={"q": "evil"}, headers=HX),
+        "exit page": await admin.get(f"{response.headers['location']}/exit"),
+    }
+
+    assert response.status_code == 303
+    for where, page in pages.items():
+        assert page.status_code == 200, where
+        assert "<script>alert(1)</script>" not in page.text, where
+        assert "<img src=x" not in page.text, where
+    for where in ("course page", "enrolled table", "contacts page", "contact page", "search"):
+        assert html.escape(evil_first, quote=False) in pages[where].text.replace("&#34;", '"'), where
+
+
+async def test_self_enrollment_is_limited_per_address(admin: httpx.AsyncClient, app: Litestar) -> None:
+    course = await ready_course(admin, app)
+    await admin.get(f"/enroll/{course.self_enroll_token}")
+    url = f"/enroll/{course.self_enroll_token}"
+    bad = {"first_name": "A", "last_name": "B", "email": "nope"}
+
+    answers = [(await post_form(admin, url, bad)).status_code for _ in range(10)]
+    blocked = await post_form(admin, url, {"first_name": "A", "last_name": "B", "email": "ok@example.com"})
+    async with client_from(app, admin, "203.0.113.9") as elsewhere:
+        other_address = await post_form(elsewhere, url, {**bad, "email": "ok@example.com"})
+
+    assert answers == [422] * 10
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.text
+    assert other_address.status_code == 303, "another address has its own budget"
+    assert await used_seats() == 1
+
+
+async def test_self_enrollment_is_limited_per_course(admin: httpx.AsyncClient, app: Litestar) -> None:
+    course = await ready_course(admin, app)
+    other = await ready_course(admin, app, GOLF_2004)
+    await admin.get(f"/enroll/{course.self_enroll_token}")
+    bad = {"first_name": "A", "last_name": "B", "email": "nope"}
+
+    answers = []
+    for i in range(61):
+        async with client_from(app, admin, f"198.51.100.{i // 10 + 1}") as learner:
+            answers.append((await post_form(learner, f"/enroll/{course.self_enroll_token}", bad)).status_code)
+    async with client_from(app, admin, "198.51.100.200") as learner:
+        other_course = await post_form(learner, f"/enroll/{other.self_enroll_token}", bad)
+
+    assert answers[:60] == [422] * 60
+    assert answers[60] == 429
+    assert other_course.status_code == 422, "another course has its own budget"
+
+
+# --- plan limits -------------------------------------------------------------------------------------
+
+
+async def test_a_full_trial_blocks_admin_enrollment_with_a_clear_message(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
+    await admin.get(f"/app/courses/{course.id}")
+
+    blocked = await post_form(
+        admin,
+        f"/app/courses/{course.id}/enrollments",
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"},
+        headers=HX,
+    )
+
+    assert "trial plan, which allows 10 active registrations" in blocked.text
+    assert "Trial: 10 of 10 registrations used" in blocked.text
+    assert "Grace Hopper" not in blocked.text
+    assert await used_seats() == TRIAL_REGISTRATION_LIMIT
+
+
+async def test_a_full_trial_closes_self_enrollment_but_enrolled_learners_still_get_in(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    seats = await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
+
+    newcomer = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
+    returning = await self_enroll(admin, course.self_enroll_token, "Seat", "Holder3", "SEAT3@example.com")
+
+    assert newcomer.status_code == 403
+    assert "Enrollment is closed for now" in newcomer.text
+    assert returning.status_code == 303
+    assert returning.headers["location"] == f"/play/{seats[3].launch_token}"
+    assert (await admin.get(f"/play/{seats[0].launch_token}")).status_code == 200
+    assert await used_seats() == TRIAL_REGISTRATION_LIMIT
+
+
+async def test_settings_show_usage_and_going_live_lifts_the_limit(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await fill_seats(course, 7)
+
+    trial = await admin.get("/app/settings")
+    await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
+    refused = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
+    go_live = await post_form(admin, "/app/settings/go-live", {})
+    accepted = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
+    live = await admin.get("/app/settings")
+
+    assert "<strong>7 of 10</strong> in use" in trial.text
+    assert refused.status_code == 403
+    assert go_live.status_code == 303
+    assert accepted.status_code == 303
+    assert "11 active · no limit" in live.text
+    assert await used_seats() == 11
+
+
+async def test_removing_an_enrollment_frees_a_seat(admin: httpx.AsyncClient, app: Litestar) -> None:
+    course = await ready_course(admin, app)
+    seats = await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
+    await admin.get(f"/app/courses/{course.id}")
+
+    removed = await post_form(
+        admin, f"/app/courses/{course.id}/enrollments/{seats[0].id}/delete", {}, headers=HX
+    )
+    joined = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
+
+    assert "Seat Holder0 was removed from this course." in removed.text
+    assert "Trial: 9 of 10 registrations used" in removed.text
+    assert joined.status_code == 303
+    assert (await admin.get(f"/play/{seats[0].launch_token}")).status_code == 404, "the old link is dead"
+    assert await used_seats() == TRIAL_REGISTRATION_LIMIT
+
+
+async def test_twenty_concurrent_self_enrollments_for_the_last_seat_admit_exactly_one(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await fill_seats(course, TRIAL_REGISTRATION_LIMIT - 1)
+    await admin.get(f"/enroll/{course.self_enroll_token}")
+    url = f"/enroll/{course.self_enroll_token}"
+
+    async def attempt(i: int) -> int:
+        async with client_from(app, admin, f"192.0.2.{i + 1}") as learner:
+            response = await post_form(
+                learner, url, {"first_name": "Racer", "last_name": str(i), "email": f"racer{i}@example.com"}
+            )
+            return response.status_code
+
+    statuses = await asyncio.gather(*(attempt(i) for i in range(20)))
+
+    assert sorted(statuses) == [303] + [403] * 19
+    assert await used_seats() == TRIAL_REGISTRATION_LIMIT
