@@ -216,6 +216,8 @@ class CommitReply:
     accepted: bool
     errors: tuple[str, ...] = ()
     finished_attempt: bool = False
+    # Set when what the CRM shows may have changed (status, result or score): the caller queues a sync.
+    sync_needed: Enrollment | None = None
 
 
 async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment, Course]:
@@ -281,9 +283,15 @@ async def record_commit(
         if not isinstance(outcome, runtime.Applied):
             return CommitReply(accepted=False, finished_attempt=True)
         await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
-        await _roll_up(uow, enrollment, course, clock.now())
+        updated = await _roll_up(uow, enrollment, course, clock.now())
         await uow.commit()
-    return CommitReply(accepted=True, errors=tuple(f"{p.element}: {p.reason}" for p in checked.problems))
+    visible = (updated.completion, updated.success, updated.score_percent)
+    changed = visible != (enrollment.completion, enrollment.success, enrollment.score_percent)
+    return CommitReply(
+        accepted=True,
+        errors=tuple(f"{p.element}: {p.reason}" for p in checked.problems),
+        sync_needed=updated if changed or is_final else None,
+    )
 
 
 async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:

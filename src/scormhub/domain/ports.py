@@ -310,7 +310,7 @@ class ContactBook(Protocol):
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
     async def upsert_contact(self, *, first_name: str, last_name: str, email: str) -> Contact:
-        """Create the contact, or return (and update the names of) the one with that email."""
+        """Create the contact, or return the one with that email (its names are left as they are)."""
         ...
 
 

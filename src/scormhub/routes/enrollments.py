@@ -174,6 +174,8 @@ async def _detail(
 ) -> Template:
     context = await enrolled_context(services, workspace, course, _page_number(request))
     context.update(extra)
+    async with services.uow() as uow:
+        context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
     return Template(
         template_name="pages/courses/detail.html",
         context={
@@ -259,6 +261,7 @@ class ContactController(Controller):
                 "nav": "contacts",
                 "contact": contact,
                 "notes": await book.notes(contact.id),
+                "records": await book.training_records(contact.id),
                 "enrollments": enrollments,
                 "titles": titles,
             },

@@ -97,6 +97,16 @@ class PlayerController(Controller):
             return _scorm_reply(
                 False, 391, "This attempt has finished; reopen the course to continue.", status=409
             )
+        if reply.sync_needed is not None:
+            # The built-in engine feeds the same pipeline as SCORM Cloud's postbacks. The key collapses
+            # a burst of commits into one queued sync.
+            enrollment = reply.sync_needed
+            await services.jobs.enqueue(
+                "sync_enrollment",
+                key=f"sync_enrollment:{enrollment.id}",
+                workspace_id=str(enrollment.workspace_id),
+                enrollment_id=str(enrollment.id),
+            )
         return Response(
             content={"result": True, "errorCode": 0, "rejected": list(reply.errors)},
             status_code=200,
