@@ -330,3 +330,44 @@ async def test_the_throttle_keeps_any_window_within_the_limit(pool: None) -> Non
     assert delays[:5] == pytest.approx([0] * 5, abs=0.05)
     assert delays[5] == pytest.approx(10, abs=0.5)
     assert delays[6] == pytest.approx(10, abs=0.5)
+
+
+async def test_a_company_training_summary_follows_its_learners(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    workspace, _ = await ensure_standalone_workspace(uow=PiccoloUnitOfWork(), clock=clock)
+    book = LocalContactBook(workspace.id)
+    for email in ("a@acme.test", "b@acme.test"):
+        contact = await book.upsert_contact(first_name="A", last_name="B", email=email)
+        await book.set_company(contact.id, "Acme Ltd")
+    first = await completed_enrollment(clock, "a@acme.test")
+    second = await completed_enrollment(clock, "b@acme.test")
+    async with PiccoloUnitOfWork() as uow:
+        await uow.enrollments.save(
+            replace(
+                second,
+                completion=Completion.IN_PROGRESS,
+                success=Success.UNKNOWN,
+                score_percent=None,
+                completed_at=None,
+            )
+        )
+        await uow.commit()
+
+    for enrollment in (first, second):
+        await sync.sync_enrollment(
+            enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+        )
+    await push(first, book, clock)
+
+    summaries = await book.company_summaries()
+    assert summaries == [
+        {
+            "company": "Acme Ltd",
+            "learners": 2,
+            "enrollments": 2,
+            "completions": 1,
+            "passed": 1,
+            "completion_rate": 50.0,
+            "average_score": 85.0,
+        }
+    ]

@@ -32,6 +32,7 @@ class Contact:
     email: str
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
+    company: str | None = None  # the CRM's company (a name in the contact book, an id in HighLevel)
 
     @property
     def full_name(self) -> str:

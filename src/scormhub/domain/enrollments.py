@@ -46,6 +46,7 @@ class Enrollment:
     created_at: datetime
     updated_at: datetime
     self_enrolled: bool = False
+    company_key: str | None = None
     completion: Completion = Completion.NOT_STARTED
     success: Success = Success.UNKNOWN
     score_raw: float | None = None
@@ -134,6 +135,7 @@ async def enroll_contact(
             contact_id=contact.id,
             learner_name=contact.full_name,
             learner_email=contact.email,
+            company_key=contact.company,
             launch_token=new_launch_token(),
             created_at=now,
             updated_at=now,

@@ -112,6 +112,10 @@ class EnrollmentRepository(Protocol):
 
     async def ids_for_course(self, workspace_id: UUID, course_id: UUID) -> list[UUID]: ...
 
+    async def company_summary(self, workspace_id: UUID, company_key: str) -> dict[str, Any]:
+        """Counts, completion rate and average score of a company's enrollments (computed in SQL)."""
+        ...
+
     async def changed_since(self, moment: datetime) -> list[tuple[UUID, UUID]]:
         """(workspace id, enrollment id) of every enrollment updated since then, across workspaces."""
         ...
@@ -294,6 +298,8 @@ class CrmWriter(Protocol):
     async def upsert_training_record(
         self, contact_id: str, record_key: str, properties: Mapping[str, Any]
     ) -> None: ...
+
+    async def upsert_company_summary(self, company_key: str, properties: Mapping[str, Any]) -> None: ...
 
 
 class Throttle(Protocol):

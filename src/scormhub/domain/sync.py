@@ -43,6 +43,7 @@ class WriteKind(enum.StrEnum):
     REMOVE_TAGS = "remove_tags"
     NOTE = "note"
     TRAINING_RECORD = "training_record"
+    COMPANY_SUMMARY = "company_summary"
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,18 @@ def training_record(facts: EnrollmentFacts) -> dict[str, Any]:
         "last_access_on": day(facts.last_access_at),
         "completed_on": day(facts.completed_at),
     }
+
+
+def company_summary_write(workspace_id: UUID, contact_id: str, summary: dict[str, Any]) -> CrmWrite:
+    """The company's Training Summary after this change. Keyed by the numbers themselves: learners of one
+    company syncing at once queue one write per distinct summary, and an unchanged summary none."""
+    company = summary["company"]
+    return CrmWrite(
+        WriteKind.COMPANY_SUMMARY,
+        contact_id,
+        {"company": company, "properties": summary},
+        f"company:{workspace_id}:{_digest(company)}:{_digest(summary)}",
+    )
 
 
 def _digest(data: Any) -> str:
@@ -420,11 +433,11 @@ async def sync_enrollment(
         plan = plan_sync(
             facts_of(enrollment, course.title if course else "(deleted course)"), synced, settings
         )
-        queued = (
-            await uow.outbox.add_new(workspace_id, enrollment_id, plan.writes, clock.now())
-            if plan.writes
-            else 0
-        )
+        writes = list(plan.writes)
+        if plan.writes and settings.records and enrollment.company_key:
+            summary = await uow.enrollments.company_summary(workspace_id, enrollment.company_key)
+            writes.append(company_summary_write(workspace_id, enrollment.contact_id, summary))
+        queued = await uow.outbox.add_new(workspace_id, enrollment_id, writes, clock.now()) if writes else 0
         await uow.sync_states.store(enrollment_id, plan.synced, engine_stamp)
         await uow.commit()
     if queued:
@@ -509,6 +522,8 @@ async def deliver(crm: CrmWriter, write: CrmWrite) -> None:
         await crm.remove_tags(write.contact_id, write.payload["tags"])
     elif write.kind is WriteKind.NOTE:
         await crm.add_note(write.contact_id, write.payload["body"], idempotency_key=write.idempotency_key)
+    elif write.kind is WriteKind.COMPANY_SUMMARY:
+        await crm.upsert_company_summary(write.payload["company"], write.payload["properties"])
     else:
         record_key = write.idempotency_key.split(":", 1)[0]  # the enrollment id: one record per enrollment
         await crm.upsert_training_record(write.contact_id, record_key, write.payload["properties"])

@@ -12,7 +12,7 @@ from uuid import UUID
 from scormhub.domain.contacts import Contact
 from scormhub.domain.errors import NotFound
 from scormhub.domain.sync import RateLimit
-from scormhub.integrations.db.tables import ContactNoteRow, ContactRow, TrainingRecordRow
+from scormhub.integrations.db.tables import CompanySummaryRow, ContactNoteRow, ContactRow, TrainingRecordRow
 
 
 def _contact(row: dict[str, Any]) -> Contact:
@@ -23,6 +23,7 @@ def _contact(row: dict[str, Any]) -> Contact:
         email=row["email"],
         tags=tuple(row["tags"] or ()),
         created_at=row["created_at"],
+        company=row.get("company"),
     )
 
 
@@ -97,6 +98,33 @@ class LocalContactBook:
             record_key,
             json.dumps(dict(properties)),
             datetime.now(UTC),
+        )
+
+    async def upsert_company_summary(self, company_key: str, properties: Mapping[str, Any]) -> None:
+        await CompanySummaryRow.raw(
+            "INSERT INTO company_summary (id, workspace_id, company_key, properties, updated_at) "
+            "VALUES ({}, {}, {}, {}::jsonb, {}) ON CONFLICT (workspace_id, company_key) DO UPDATE SET "
+            "properties = EXCLUDED.properties, updated_at = EXCLUDED.updated_at",
+            uuid.uuid4(),
+            self.workspace_id,
+            company_key,
+            json.dumps(dict(properties)),
+            datetime.now(UTC),
+        )
+
+    async def company_summaries(self) -> list[dict[str, Any]]:
+        rows = (
+            await CompanySummaryRow.select(CompanySummaryRow.properties)
+            .where(CompanySummaryRow.workspace_id == self.workspace_id)
+            .order_by(CompanySummaryRow.company_key)
+            .output(load_json=True)
+        )
+        return [dict(row["properties"]) for row in rows]
+
+    async def set_company(self, contact_id: str, company: str | None) -> None:
+        key = await self._require(contact_id)
+        await ContactRow.update({ContactRow.company: company}).where(
+            (ContactRow.workspace_id == self.workspace_id) & (ContactRow.id == key)
         )
 
     async def training_records(self, contact_id: str) -> list[dict[str, Any]]:

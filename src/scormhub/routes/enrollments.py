@@ -209,13 +209,14 @@ class ContactController(Controller):
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
+        context["companies"] = await book.company_summaries()
         return Template(template_name="pages/contacts/list.html", context=context)
 
     @post("")
     async def add(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
         workspace = await _workspace(request, services)
         form = await request.form()
-        values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
+        values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email", "company")}
         book = LocalContactBook(workspace.id)
         try:
             contact = await book.upsert_contact(
@@ -237,6 +238,9 @@ class ContactController(Controller):
                 },
                 status_code=422,
             )
+        company = " ".join(str(form.get("company", "")).split())[:200]
+        if company:
+            await book.set_company(contact.id, company)
         return Redirect(path=f"/app/contacts/{contact.id}", status_code=303)
 
     @get("/{contact_id:str}", cache=False)

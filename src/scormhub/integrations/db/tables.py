@@ -69,6 +69,7 @@ class ContactRow(Table, tablename="contact"):
     first_name = Varchar(length=100)
     last_name = Varchar(length=100)
     email = Varchar(length=254)  # lower-cased; unique per workspace (see the migration's index)
+    company = Varchar(length=200, null=True, default=None)
     tags = JSONB(default=[])
     created_at = Timestamptz()
 
@@ -107,6 +108,8 @@ class EnrollmentRow(Table, tablename="enrollment"):
     synced = JSONB(default={})
     # The engine's own "updated" stamp of the progress we hold: older progress never overwrites newer.
     engine_updated_at = Timestamptz(null=True, default=None)
+    # The learner's company in the CRM when enrolled: company training summaries aggregate on it.
+    company_key = Varchar(length=200, null=True, default=None, index=True)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -159,6 +162,16 @@ class SyncRunRow(Table, tablename="sync_run"):
     finished_at = Timestamptz(null=True, default=None)
 
 
+class CompanySummaryRow(Table, tablename="company_summary"):
+    """Company Training Summaries in the built-in contact book (one row per company name)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    company_key = Varchar(length=200)
+    properties = JSONB()
+    updated_at = Timestamptz()
+
+
 class CrmThrottleRow(Table, tablename="crm_throttle"):
     """A sliding log per workspace: the send times (epoch seconds) of its last CRM requests, reserved
     ahead by whichever process will make them, so every worker shares one budget."""
@@ -188,4 +201,5 @@ TABLES: tuple[type[Table], ...] = (
     TrainingRecordRow,
     CrmThrottleRow,
     SyncRunRow,
+    CompanySummaryRow,
 )

@@ -256,6 +256,7 @@ def _enrollment(row: dict[str, Any]) -> Enrollment:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         self_enrolled=row["self_enrolled"],
+        company_key=row["company_key"],
         completion=Completion(row["completion"]),
         success=Success(row["success"]),
         score_raw=row["score_raw"],
@@ -295,6 +296,7 @@ class PiccoloEnrollmentRepository:
                 contact_id=e.contact_id,
                 launch_token=e.launch_token,
                 self_enrolled=e.self_enrolled,
+                company_key=e.company_key,
                 created_at=e.created_at,
                 **{column._meta.name: value for column, value in _enrollment_values(e).items()},
             )
@@ -369,6 +371,30 @@ class PiccoloEnrollmentRepository:
             EnrollmentRow.updated_at >= moment
         )
         return [(row["workspace_id"], row["id"]) for row in rows]
+
+    async def company_summary(self, workspace_id: UUID, company_key: str) -> dict[str, Any]:
+        rows = await EnrollmentRow.raw(
+            "SELECT count(*) AS enrollments, count(DISTINCT contact_id) AS learners, "
+            "count(*) FILTER (WHERE completion = 'completed') AS completions, "
+            "count(*) FILTER (WHERE success = 'passed') AS passed, "
+            "avg(score_percent) FILTER (WHERE completion = 'completed') AS average_score "
+            "FROM enrollment WHERE workspace_id = {} AND company_key = {}",
+            workspace_id,
+            company_key,
+        )
+        row = rows[0]
+        enrollments = int(row["enrollments"])
+        completions = int(row["completions"])
+        average = row["average_score"]
+        return {
+            "company": company_key,
+            "learners": int(row["learners"]),
+            "enrollments": enrollments,
+            "completions": completions,
+            "passed": int(row["passed"]),
+            "completion_rate": round(100 * completions / enrollments, 1) if enrollments else 0.0,
+            "average_score": round(float(average), 1) if average is not None else None,
+        }
 
     async def ids_for_course(self, workspace_id: UUID, course_id: UUID) -> list[UUID]:
         rows = await EnrollmentRow.select(EnrollmentRow.id).where(
