@@ -305,6 +305,27 @@ async def test_a_commit_for_a_finished_attempt_is_refused_with_409_and_changes_n
     assert await sco_state(enrollment) == state_before
 
 
+async def test_a_late_copy_of_a_suspended_session_is_accepted_and_dropped(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    enrollment = await enrolled(admin, app, GOLF_2004)
+    config = await launch(admin, enrollment.launch_token)
+    await commit(
+        admin,
+        config,
+        {"completion_status": "incomplete", "exit": "suspend", "location": "page-3"},
+        final=True,
+    )
+    before, state_before = await current(enrollment), await sco_state(enrollment)
+
+    beacon = await commit(admin, config, {"completion_status": "incomplete", "location": "page-1"})
+
+    assert beacon.status_code == 200
+    assert beacon.json()["result"] is True
+    assert await current(enrollment) == before
+    assert await sco_state(enrollment) == state_before
+
+
 async def test_a_made_up_launch_token_is_a_404_for_the_player_and_its_commits(
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:

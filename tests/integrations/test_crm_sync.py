@@ -95,8 +95,14 @@ class FakeCrm:
 
 
 class NoWait:
+    def __init__(self) -> None:
+        self.holds: list[float] = []
+
     async def wait_turn(self, workspace_id: uuid.UUID, limit: RateLimit) -> None:
         return None
+
+    async def hold(self, workspace_id: uuid.UUID, limit: RateLimit, seconds: float) -> None:
+        self.holds.append(seconds)
 
 
 @pytest.fixture
@@ -371,3 +377,89 @@ async def test_a_company_training_summary_follows_its_learners(pool: None) -> No
             "average_score": 85.0,
         }
     ]
+
+
+async def test_a_429_holds_every_sender_of_the_workspace_for_the_retry_after(pool: None) -> None:
+    throttle = PostgresThrottle()
+    workspace = uuid.uuid4()
+    limit = RateLimit(requests=100, per_seconds=10)
+
+    await throttle.hold(workspace, limit, 5.0)
+    delay = await throttle._reserve(workspace, limit)
+
+    assert delay == pytest.approx(5.0, abs=0.3)
+
+
+class CrashOnCommit(PiccoloUnitOfWork):
+    """A unit of work whose process dies just before COMMIT: nothing it did may survive."""
+
+    async def commit(self) -> None:
+        raise SystemExit("killed")
+
+
+async def test_a_sync_killed_before_commit_leaves_nothing_and_the_rerun_delivers_once(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+
+    with pytest.raises(SystemExit):
+        await sync.sync_enrollment(
+            enrollment.workspace_id, enrollment.id, uow=CrashOnCommit(), jobs=jobs, clock=clock
+        )
+    assert await outbox(enrollment.workspace_id) == []
+    rerun = await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+
+    assert rerun.queued == 3
+    assert len(await outbox(enrollment.workspace_id)) == 3
+
+
+async def test_progress_older_than_what_we_hold_never_moves_the_enrollment_back(pool: None) -> None:
+    clock, jobs = Clock(), Jobs()
+    enrollment = await completed_enrollment(clock)
+    newer = sync.RegistrationProgress(
+        updated_at=clock.now(),
+        completion=Completion.COMPLETED,
+        success=Success.PASSED,
+        score_percent=90.0,
+        score_raw=90.0,
+        total_seconds=600,
+        attempts=1,
+        first_access_at=None,
+        last_access_at=None,
+        completed_at=clock.now(),
+    )
+    older = replace(
+        newer,
+        updated_at=clock.now() - timedelta(minutes=5),
+        completion=Completion.IN_PROGRESS,
+        success=Success.UNKNOWN,
+        score_percent=None,
+        completed_at=None,
+    )
+
+    first = await sync.sync_enrollment(
+        enrollment.workspace_id,
+        enrollment.id,
+        uow=PiccoloUnitOfWork(),
+        jobs=jobs,
+        clock=clock,
+        progress=newer,
+    )
+    late = await sync.sync_enrollment(
+        enrollment.workspace_id,
+        enrollment.id,
+        uow=PiccoloUnitOfWork(),
+        jobs=jobs,
+        clock=clock,
+        progress=older,
+    )
+    async with PiccoloUnitOfWork() as uow:
+        held = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
+
+    assert first.progress_applied
+    assert not late.progress_applied
+    assert late.queued == 0
+    assert held is not None
+    assert held.completion is Completion.COMPLETED
+    assert held.score_percent == 90.0

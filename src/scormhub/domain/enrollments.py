@@ -282,6 +282,10 @@ async def record_commit(
             mastery_score=course.mastery_score,
             now=clock.now(),
         )
+        if isinstance(outcome, runtime.SessionEnded):
+            # A late copy of a session that already ended (the tab's beacon arriving after the SCO's own
+            # final commit): dropping it is the right answer, not an error.
+            return CommitReply(accepted=False)
         if not isinstance(outcome, runtime.Applied):
             return CommitReply(accepted=False, finished_attempt=True)
         await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
