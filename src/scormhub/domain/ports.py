@@ -258,6 +258,10 @@ class OutboxRepository(Protocol):
 
     async def workspaces_with_due_writes(self, now: datetime) -> list[UUID]: ...
 
+    async def next_due_at(self, workspace_id: UUID) -> datetime | None:
+        """When the workspace's earliest pending write comes due (None: nothing pending)."""
+        ...
+
 
 class SyncStateRepository(Protocol):
     async def lock(
@@ -305,6 +309,10 @@ class CrmWriter(Protocol):
 class Throttle(Protocol):
     async def wait_turn(self, workspace_id: UUID, limit: RateLimit) -> None:
         """Return when one more request fits the workspace's budget (shared by every process)."""
+        ...
+
+    async def hold(self, workspace_id: UUID, limit: RateLimit, seconds: float) -> None:
+        """The CRM asked us to stop for a while: every sender of the workspace waits it out."""
         ...
 
 

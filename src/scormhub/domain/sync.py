@@ -462,6 +462,7 @@ class PushOutcome:
     sent: int
     retrying: int
     failed: int
+    next_due_at: datetime | None = None  # the earliest write still pending (a retry), if any
 
 
 async def push_to_crm(
@@ -478,6 +479,7 @@ async def push_to_crm(
 ) -> PushOutcome:
     """Deliver due outbox writes within the CRM's rate limit; retry transient failures, fail the rest."""
     sent = retrying = failed = 0
+    next_due: datetime | None = None
     for _ in range(max_batches):
         async with (uow := uow_factory()):
             items = await uow.outbox.claim_due(workspace_id, clock.now(), limit=batch, lease_s=lease_s)
@@ -489,6 +491,11 @@ async def push_to_crm(
             try:
                 await deliver(crm, item.write)
             except (RateLimited, ServiceUnavailable) as exc:
+                if isinstance(exc, RateLimited):
+                    # Over the limit anyway (another client of the same CRM account?): everyone waits.
+                    await throttle.hold(
+                        workspace_id, crm.rate_limit, exc.retry_after or crm.rate_limit.per_seconds
+                    )
                 age = (clock.now() - item.created_at).total_seconds()
                 async with (uow := uow_factory()):
                     if age > GIVE_UP_AFTER_S:
@@ -512,7 +519,9 @@ async def push_to_crm(
                 await uow.outbox.mark_sent(item.id, clock.now())
                 await uow.commit()
             sent += 1
-    return PushOutcome(sent=sent, retrying=retrying, failed=failed)
+    async with (uow := uow_factory()):
+        next_due = await uow.outbox.next_due_at(workspace_id)
+    return PushOutcome(sent=sent, retrying=retrying, failed=failed, next_due_at=next_due)
 
 
 async def deliver(crm: CrmWriter, write: CrmWrite) -> None:

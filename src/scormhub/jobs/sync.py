@@ -50,6 +50,19 @@ async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, An
         clock=services.clock,
         jitter=random.random,
     )
+    if outcome.next_due_at is not None:
+        # Retries coming due soon get their own pusher then, not the once-a-minute cron. Its key differs
+        # from this job's, which is still running and would swallow a same-key enqueue.
+        delay = max(0.0, (outcome.next_due_at - services.clock.now()).total_seconds())
+        if delay < 60:
+            await services.jobs.enqueue(
+                "push_to_crm",
+                key=f"push_to_crm:{workspace}:at:{int(outcome.next_due_at.timestamp())}",
+                delay_s=delay,
+                timeout_s=3600,
+                retries=1,
+                workspace_id=str(workspace),
+            )
     return {"sent": outcome.sent, "retrying": outcome.retrying, "failed": outcome.failed}
 
 

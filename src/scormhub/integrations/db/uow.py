@@ -563,6 +563,14 @@ class PiccoloOutboxRepository:
         counts.update({row["status"]: int(row["n"]) for row in rows})
         return counts
 
+    async def next_due_at(self, workspace_id: UUID) -> datetime | None:
+        rows = await OutboxRow.raw(
+            "SELECT min(next_attempt_at) AS due FROM outbox WHERE workspace_id = {} AND status = 'pending'",
+            workspace_id,
+        )
+        due: datetime | None = rows[0]["due"] if rows else None
+        return due
+
     async def workspaces_with_due_writes(self, now: datetime) -> list[UUID]:
         rows = await OutboxRow.raw(
             "SELECT DISTINCT workspace_id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}", now
