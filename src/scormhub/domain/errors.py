@@ -31,6 +31,21 @@ class EngineUnavailable(ServiceUnavailable):
     """The delivery engine cannot be reached right now."""
 
 
+class EngineRateLimited(RateLimited):
+    """The delivery engine asked us to slow down."""
+
+
+class EngineRefused(DomainError):
+    """The engine understood the request and said no (a 400 with its reason): not worth retrying."""
+
+
+class EngineAccountLimit(EngineRefused):
+    """The admin's own engine account is full (e.g. SCORM Cloud's trial: 10 registrations, 100 MB).
+
+    Distinct from SCORM Hub's own trial limit: the fix is in the engine account, not here.
+    """
+
+
 class CrmUnavailable(ServiceUnavailable):
     """The CRM cannot be reached right now."""
 

@@ -7,6 +7,7 @@ Ports for later capabilities (engine, CRM, storage, documents) grow with the iss
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -22,7 +23,14 @@ if TYPE_CHECKING:
     from scormhub.domain.courses import Course, ImportStatus
     from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.runtime import ScoState
-    from scormhub.domain.sync import CrmWrite, OutboxItem, RateLimit, SyncedState, SyncRun
+    from scormhub.domain.sync import (
+        CrmWrite,
+        OutboxItem,
+        RateLimit,
+        RegistrationProgress,
+        SyncedState,
+        SyncRun,
+    )
 
 
 class Clock(Protocol):
@@ -219,6 +227,61 @@ class DeliveryEngine(Protocol):
     async def delete_course(self, course: Course) -> None:
         """Remove the course and its content; raise NotFound when the engine has no such course."""
         ...
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PostbackTarget:
+    """Where an engine posts registration progress, and the per-workspace credentials it sends."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+
+
+class RegistrationEngine(Protocol):
+    """The registration side of a delivery engine (SCORM Cloud; the built-in player keeps its own)."""
+
+    async def create_registration(
+        self, *, registration_id: str, course_id: str, learner: Learner, postback: PostbackTarget | None
+    ) -> None:
+        """Create it, or do nothing if it exists already (our ids make this idempotent)."""
+        ...
+
+    async def delete_registration(self, registration_id: str) -> None: ...
+
+    async def launch_link(
+        self, registration_id: str, *, redirect_on_exit_url: str, expiry_s: int = 120
+    ) -> str:
+        """A fresh launch URL (never stored: they expire)."""
+        ...
+
+    async def get_progress(self, registration_id: str) -> RegistrationProgress: ...
+
+    def registrations_changed_since(self, since: datetime) -> AsyncIterator[RegistrationProgress]:
+        """Every registration updated since then, following the engine's paging to the end."""
+        ...
+
+
+class EngineConnection(Protocol):
+    """An engine account as a whole: checking credentials and the account-wide postback configuration."""
+
+    async def ping(self) -> None:
+        """Raise InvalidCredentials or EngineUnavailable; return when the credentials work."""
+        ...
+
+    async def configure_postback(self, target: PostbackTarget) -> None: ...
+
+    async def remove_postback(self) -> None: ...
+
+    async def send_test_postback(self, target: PostbackTarget) -> None: ...
 
 
 class EngineRegistry(Protocol):

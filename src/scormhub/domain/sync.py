@@ -283,6 +283,8 @@ class RegistrationProgress:
     first_access_at: datetime | None
     last_access_at: datetime | None
     completed_at: datetime | None
+    registration_id: str | None = None
+    instance: int = 0
 
 
 def is_newer(progress: RegistrationProgress, held_stamp: datetime | None) -> bool:
