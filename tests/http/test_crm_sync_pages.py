@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from litestar import Litestar
 from test_player_tracking import GOLF_12, PASSED_12, commit, enrolled, launch
@@ -113,3 +115,34 @@ async def test_the_row_sync_button_says_when_a_learner_is_already_up_to_date(
     )
 
     assert "is already up to date in the CRM" in response.text
+
+
+async def test_custom_objects_show_as_provisioned_and_provision_now_is_idempotent(
+    admin: httpx.AsyncClient,
+) -> None:
+    page = await admin.get("/app/settings")
+    first = await admin.post(
+        "/app/settings/custom-objects", data={"_csrf_token": csrf_of(admin)}, follow_redirects=True
+    )
+    second = await admin.post(
+        "/app/settings/custom-objects", data={"_csrf_token": csrf_of(admin)}, follow_redirects=True
+    )
+
+    assert "Provisioned" in page.text
+    assert "Custom objects are provisioned." in first.text
+    assert second.status_code == 200
+
+
+async def test_the_sync_log_can_be_narrowed_to_one_learner(admin: httpx.AsyncClient, app: Litestar) -> None:
+    first = await enrolled(admin, app, GOLF_12, email="first@example.com")
+    config = await launch(admin, first.launch_token)
+    await commit(admin, config, PASSED_12, final=True)
+    await run_sync_jobs(app, str(first.workspace_id), str(first.id))
+    course_page = await admin.get(f"/app/courses/{first.course_id}")
+
+    narrowed = await admin.get(f"/app/sync?enrollment={first.id}")
+    other = await admin.get(f"/app/sync?enrollment={uuid.uuid4()}")
+
+    assert f'href="/app/sync?enrollment={first.id}"' in course_page.text
+    assert "3 sent" in narrowed.text
+    assert "Nothing has been sent" in other.text

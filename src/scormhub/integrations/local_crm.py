@@ -112,6 +112,13 @@ class LocalContactBook:
             datetime.now(UTC),
         )
 
+    async def custom_objects_provisioned(self) -> bool:
+        # The contact book's own tables are the schemas: created by our migrations, always present.
+        return True
+
+    async def provision_custom_objects(self) -> None:
+        return None
+
     async def company_summaries(self) -> list[dict[str, Any]]:
         rows = (
             await CompanySummaryRow.select(CompanySummaryRow.properties)

@@ -42,15 +42,23 @@ class AdminPages(Controller):
     async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
         usage = await plan_usage(workspace, uow=services.uow())
+        provisioned = await services.crm_writer(workspace.id).custom_objects_provisioned()
         return Template(
             template_name="pages/settings/index.html",
             context={
                 "workspace": workspace,
                 "nav": "settings",
                 "usage": usage,
+                "provisioned": provisioned,
                 "saved": request.query_params.get("saved"),
             },
         )
+
+    @post("/settings/custom-objects")
+    async def provision(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
+        workspace_id = current_admin(request).workspace_id
+        await services.crm_writer(workspace_id).provision_custom_objects()
+        return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
 
     @post("/settings/go-live")
     async def go_live(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:

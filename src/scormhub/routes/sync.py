@@ -31,7 +31,7 @@ class SyncController(Controller):
             enrollment_id = None
         async with services.uow() as uow:
             items = await uow.outbox.recent(workspace.id, enrollment_id=enrollment_id, limit=200)
-            counts = await uow.outbox.counts(workspace.id)
+            counts = await uow.outbox.counts(workspace.id, enrollment_id=enrollment_id)
         context = {
             "workspace": workspace,
             "nav": "settings",

@@ -10,6 +10,8 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+from piccolo.query.functions.aggregate import Count
+
 from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.model import (
@@ -555,10 +557,13 @@ class PiccoloOutboxRepository:
         rows = await query.order_by(OutboxRow.created_at, ascending=False).limit(limit).output(load_json=True)
         return [_outbox_item(row) for row in rows]
 
-    async def counts(self, workspace_id: UUID) -> dict[str, int]:
-        rows = await OutboxRow.raw(
-            "SELECT status, count(*) AS n FROM outbox WHERE workspace_id = {} GROUP BY status", workspace_id
+    async def counts(self, workspace_id: UUID, *, enrollment_id: UUID | None = None) -> dict[str, int]:
+        query = OutboxRow.select(OutboxRow.status, Count(OutboxRow.id, alias="n")).where(
+            OutboxRow.workspace_id == workspace_id
         )
+        if enrollment_id is not None:
+            query = query.where(OutboxRow.enrollment_id == enrollment_id)
+        rows = await query.group_by(OutboxRow.status)
         counts = {status.value: 0 for status in OutboxStatus}
         counts.update({row["status"]: int(row["n"]) for row in rows})
         return counts
