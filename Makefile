@@ -7,12 +7,13 @@ UV := .tools/bin/uv
 PYTHON ?= python3
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help run test lint typecheck unit bench sync
+.PHONY: help run test lint typecheck unit bench sync login-link
 
 help:
 	@echo "make run   - start SCORM Hub (embedded PostgreSQL, built-in player, prints a login link)"
 	@echo "make test  - lint, type-check and run every test (installs what the tests need)"
 	@echo "make bench - run the benchmarks and rewrite bench/RESULTS.md"
+	@echo "make login-link - print a fresh one-time admin login link"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,6 +27,9 @@ sync: .venv/.synced
 
 run: .venv/.synced
 	$(UV) run --frozen --no-sync scormhub serve
+
+login-link: .venv/.synced
+	@$(UV) run --frozen --no-sync scormhub login-link
 
 lint: .venv/.synced
 	$(UV) run --frozen --no-sync ruff check src tests bench

@@ -195,7 +195,7 @@ def _login_message(settings: Settings, link: str) -> str:
         "\n  SCORM Hub is starting at " + settings.public_url + "\n"
         "  Sign in with this one-time link (valid for 24 hours):\n\n"
         f"    {link}\n\n"
-        "  Need another? Run: scormhub login-link\n"
+        "  Need another? Run: make login-link  (or: scormhub login-link)\n"
     )
 
 

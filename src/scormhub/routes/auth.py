@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from scormhub.domain.workspaces import redeem_login_token
 from scormhub.services import ServicesDep
 
-LINK_HELP = "Run `scormhub login-link` on the server for a new link."
+LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on the server."
 
 
 class AuthController(Controller):
