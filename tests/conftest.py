@@ -17,20 +17,8 @@ from scormhub.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
-APP_TABLES = (
-    "sync_run",
-    "crm_throttle",
-    "training_record",
-    "outbox",
-    "rate_limit",
-    "sco_state",
-    "enrollment",
-    "contact_note",
-    "contact",
-    "course",
-    "login_token",
-    "workspace",
-)
+# Kept across tests: what records the schema itself (Piccolo's and SAQ's migration state).
+KEEP_TABLES = ("migration", "saq_versions")
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +57,14 @@ async def db(database_url: str) -> AsyncIterator[str]:
     """The run's database, emptied before the test so each test starts from nothing."""
     conn = await asyncpg.connect(database_url)
     try:
-        tables = ", ".join(APP_TABLES)
-        has_saq = await conn.fetchval("SELECT to_regclass('saq_jobs') IS NOT NULL")
-        await conn.execute(f"TRUNCATE {tables}{', saq_jobs' if has_saq else ''} CASCADE")
+        # Every table but the migration records: a new table can never leak rows between tests.
+        tables = await conn.fetchval(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND NOT (tablename = ANY($1::text[]))",
+            list(KEEP_TABLES),
+        )
+        if tables:
+            await conn.execute(f"TRUNCATE {tables} CASCADE")
     finally:
         await conn.close()
     return database_url

@@ -34,8 +34,10 @@ from scormhub.jobs.runtime import build_worker, stop_gracefully
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
 from scormhub.routes.courses import CourseController
+from scormhub.routes.engine import EngineSettingsController
 from scormhub.routes.enrollments import ContactController, EnrollmentController
 from scormhub.routes.health import healthz
+from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
 from scormhub.routes.sync import SyncController
@@ -77,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
                 if services.worker_task is not None:
                     await services.worker_task
             await services.queue.disconnect()
+            await services.aclose()
             await db.close_connection_pool()
 
     jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[admin_guard])
@@ -85,6 +88,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         route_handlers=[
             root,
             healthz,
+            scorm_cloud_postback,
             AuthController,
             AdminPages,
             CourseController,
@@ -93,6 +97,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PlayerController,
             EnrollController,
             SyncController,
+            EngineSettingsController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(

@@ -162,6 +162,7 @@ async def _run_worker(settings: Settings) -> None:
             await asyncio.gather(*stopping)
     finally:
         await queue.disconnect()
+        await services.aclose()
         await db.close_connection_pool()
 
 

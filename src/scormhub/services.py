@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from uuid import UUID
 
+import httpx
 from litestar.di import NamedDependency
 from saq import Queue, Worker
 from saq.types import Context
@@ -14,9 +15,12 @@ from saq.types import Context
 from scormhub.domain.packages import PackageLimits
 from scormhub.domain.ports import Clock, CrmWriter
 from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
+from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.jobqueue import SaqJobQueue
 from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.scorm_cloud import ScormCloudEngine
+from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.throttle import PostgresThrottle
 from scormhub.settings import Settings
@@ -34,6 +38,8 @@ class Services:
     engines: Engines
     package_limits: PackageLimits
     throttle: PostgresThrottle
+    cipher: SecretBox
+    _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
     worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -42,6 +48,38 @@ class Services:
 
     def job_context(self) -> dict[str, Any]:
         return {"services": self}
+
+    @property
+    def scorm_cloud_client(self) -> httpx.AsyncClient:
+        # One client for the process (connection pooling, explicit timeouts), made on first use.
+        if self._scorm_cloud_client is None:
+            self._scorm_cloud_client = build_scorm_cloud_client()
+        return self._scorm_cloud_client
+
+    def scorm_cloud(self, app_id: str, secret_key: str) -> ScormCloudEngine:
+        return ScormCloudEngine(
+            self.scorm_cloud_client,
+            app_id=app_id,
+            secret_key=secret_key,
+            storage=self.storage,
+            base_url=self.settings.scorm_cloud_api_url,
+        )
+
+    async def registration_engine(self, workspace_id: UUID) -> ScormCloudEngine | None:
+        """The workspace's SCORM Cloud engine, or None when it has not connected one."""
+        async with self.uow() as uow:
+            account = await uow.engine_accounts.get(workspace_id)
+        if account is None:
+            return None
+        return self.scorm_cloud(account.app_id, self.cipher.decrypt(account.secret_key_enc))
+
+    def postback_url(self, workspace_id: UUID) -> str:
+        return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
+
+    async def aclose(self) -> None:
+        if self._scorm_cloud_client is not None:
+            await self._scorm_cloud_client.aclose()
+            self._scorm_cloud_client = None
 
     def crm_writer(self, workspace_id: UUID) -> CrmWriter:
         """The CRM a workspace's results are written to (the contact book until HighLevel is connected)."""
@@ -66,6 +104,7 @@ def build_services(settings: Settings, *, clock: Clock, queue: Queue) -> Service
         engines=Engines(BuiltinEngine(settings.data_dir / "content", storage, limits)),
         package_limits=limits,
         throttle=PostgresThrottle(),
+        cipher=SecretBox(settings.secret_key),
     )
 
 

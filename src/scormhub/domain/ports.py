@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from scormhub.domain.contacts import Contact
     from scormhub.domain.courses import Course, ImportStatus
+    from scormhub.domain.engine_accounts import EngineAccount, InboxItem
     from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.runtime import ScoState
     from scormhub.domain.sync import (
@@ -164,6 +165,12 @@ class UnitOfWork(Protocol):
 
     @property
     def sync_runs(self) -> SyncRunRepository: ...
+
+    @property
+    def engine_accounts(self) -> EngineAccountRepository: ...
+
+    @property
+    def inbox(self) -> InboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -385,6 +392,34 @@ class Throttle(Protocol):
     async def hold(self, workspace_id: UUID, limit: RateLimit, seconds: float) -> None:
         """The CRM asked us to stop for a while: every sender of the workspace waits it out."""
         ...
+
+
+class SecretCipher(Protocol):
+    """Encryption at rest for credentials; the adapter holds the key, the domain never sees it."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, ciphertext: str) -> str: ...
+
+
+class EngineAccountRepository(Protocol):
+    async def get(self, workspace_id: UUID) -> EngineAccount | None: ...
+
+    async def save(self, account: EngineAccount) -> None: ...
+
+    async def delete(self, workspace_id: UUID) -> None: ...
+
+
+class InboxRepository(Protocol):
+    async def add(
+        self, *, workspace_id: UUID | None, source: str, content_type: str, body: str, received_at: datetime
+    ) -> UUID: ...
+
+    async def get(self, item_id: UUID) -> InboxItem | None: ...
+
+    async def mark_processed(self, item_id: UUID, outcome: str, at: datetime) -> None: ...
+
+    async def unprocessed(self, received_before: datetime, *, limit: int = 500) -> list[UUID]: ...
 
 
 class ContactBook(Protocol):

@@ -8,6 +8,7 @@ from typing import Any
 from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
+from scormhub.jobs.postbacks import process_postback, sweep_inbox
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker
 
@@ -21,6 +22,8 @@ TASKS: tuple[Callable[..., Any], ...] = (
     sync_all,
     push_due_writes,
     reconcile_enrollments,
+    process_postback,
+    sweep_inbox,
 )
 
 # Schedules live in SAQ (not in-process timers), so several workers never run one twice.
@@ -28,4 +31,5 @@ CRON_JOBS: tuple[CronJob[Any], ...] = (
     CronJob(recover_stuck_imports, cron="* * * * *", unique=True),
     CronJob(push_due_writes, cron="* * * * *", unique=True),
     CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
+    CronJob(sweep_inbox, cron="* * * * *", unique=True),
 )

@@ -43,6 +43,8 @@ class AdminPages(Controller):
         workspace = await self._workspace(request, services)
         usage = await plan_usage(workspace, uow=services.uow())
         provisioned = await services.crm_writer(workspace.id).custom_objects_provisioned()
+        async with services.uow() as uow:
+            scorm_cloud = await uow.engine_accounts.get(workspace.id)
         return Template(
             template_name="pages/settings/index.html",
             context={
@@ -50,6 +52,10 @@ class AdminPages(Controller):
                 "nav": "settings",
                 "usage": usage,
                 "provisioned": provisioned,
+                "scorm_cloud": scorm_cloud,
+                "scorm_cloud_error": request.query_params.get("scorm_cloud_error"),
+                "app_id": request.query_params.get("app_id"),
+                "notes": request.query_params.get("notes"),
                 "saved": request.query_params.get("saved"),
             },
         )

@@ -172,6 +172,30 @@ class CompanySummaryRow(Table, tablename="company_summary"):
     updated_at = Timestamptz()
 
 
+class EngineAccountRow(Table, tablename="engine_account"):
+    """A workspace's SCORM Cloud account. Secrets are encrypted (integrations.crypto.SecretBox)."""
+
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, primary_key=True)
+    app_id = Varchar(length=200)
+    secret_key_enc = Text()
+    postback_user = Varchar(length=100)
+    postback_password_enc = Text()
+    connected_at = Timestamptz()
+
+
+class InboxRow(Table, tablename="inbox"):
+    """Every webhook as received, stored before it is acknowledged; jobs process it from here."""
+
+    id = UUID(primary_key=True)
+    workspace_id = UUID(null=True, default=None, index=True)
+    source = Varchar(length=30)
+    content_type = Varchar(length=200)
+    body = Text()
+    received_at = Timestamptz()
+    processed_at = Timestamptz(null=True, default=None, index=True)
+    outcome = Text(null=True, default=None)
+
+
 class CrmThrottleRow(Table, tablename="crm_throttle"):
     """A sliding log per workspace: the send times (epoch seconds) of its last CRM requests, reserved
     ahead by whichever process will make them, so every worker shares one budget."""
@@ -202,4 +226,6 @@ TABLES: tuple[type[Table], ...] = (
     CrmThrottleRow,
     SyncRunRow,
     CompanySummaryRow,
+    EngineAccountRow,
+    InboxRow,
 )

@@ -13,6 +13,7 @@ from uuid import UUID
 from piccolo.query.functions.aggregate import Count
 
 from scormhub.domain.courses import Course, CourseStatus
+from scormhub.domain.engine_accounts import EngineAccount, InboxItem
 from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.model import (
     CrmKind,
@@ -28,7 +29,9 @@ from scormhub.domain.sync import CrmWrite, OutboxItem, OutboxStatus, SyncedState
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import (
     CourseRow,
+    EngineAccountRow,
     EnrollmentRow,
+    InboxRow,
     LoginTokenRow,
     OutboxRow,
     ScoStateRow,
@@ -663,6 +666,86 @@ class PiccoloSyncRunRepository:
         return latest if latest is not None and not latest.finished else None
 
 
+class PiccoloEngineAccountRepository:
+    async def get(self, workspace_id: UUID) -> EngineAccount | None:
+        row = await EngineAccountRow.select().where(EngineAccountRow.workspace_id == workspace_id).first()
+        if row is None:
+            return None
+        return EngineAccount(
+            workspace_id=row["workspace_id"],
+            app_id=row["app_id"],
+            secret_key_enc=row["secret_key_enc"],
+            postback_user=row["postback_user"],
+            postback_password_enc=row["postback_password_enc"],
+            connected_at=row["connected_at"],
+        )
+
+    async def save(self, account: EngineAccount) -> None:
+        await EngineAccountRow.raw(
+            "INSERT INTO engine_account (workspace_id, app_id, secret_key_enc, postback_user, "
+            "postback_password_enc, connected_at) VALUES ({}, {}, {}, {}, {}, {}) "
+            "ON CONFLICT (workspace_id) DO UPDATE SET app_id = EXCLUDED.app_id, "
+            "secret_key_enc = EXCLUDED.secret_key_enc, postback_user = EXCLUDED.postback_user, "
+            "postback_password_enc = EXCLUDED.postback_password_enc, connected_at = EXCLUDED.connected_at",
+            account.workspace_id,
+            account.app_id,
+            account.secret_key_enc,
+            account.postback_user,
+            account.postback_password_enc,
+            account.connected_at,
+        )
+
+    async def delete(self, workspace_id: UUID) -> None:
+        await EngineAccountRow.delete().where(EngineAccountRow.workspace_id == workspace_id)
+
+
+class PiccoloInboxRepository:
+    async def add(
+        self, *, workspace_id: UUID | None, source: str, content_type: str, body: str, received_at: datetime
+    ) -> UUID:
+        item_id = uuid.uuid4()
+        await InboxRow.insert(
+            InboxRow(
+                id=item_id,
+                workspace_id=workspace_id,
+                source=source,
+                content_type=content_type[:200],
+                body=body,
+                received_at=received_at,
+            )
+        )
+        return item_id
+
+    async def get(self, item_id: UUID) -> InboxItem | None:
+        row = await InboxRow.select().where(InboxRow.id == item_id).first()
+        if row is None:
+            return None
+        return InboxItem(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            source=row["source"],
+            content_type=row["content_type"],
+            body=row["body"],
+            received_at=row["received_at"],
+            processed_at=row["processed_at"],
+            outcome=row["outcome"],
+        )
+
+    async def mark_processed(self, item_id: UUID, outcome: str, at: datetime) -> None:
+        await InboxRow.update({InboxRow.processed_at: at, InboxRow.outcome: outcome[:2000]}).where(
+            InboxRow.id == item_id
+        )
+
+    async def unprocessed(self, received_before: datetime, *, limit: int = 500) -> list[UUID]:
+        rows = (
+            await InboxRow.select(InboxRow.id)
+            .where(InboxRow.processed_at.is_null() & (InboxRow.received_at < received_before))
+            .order_by(InboxRow.received_at)
+            .limit(limit)
+        )
+        return [row["id"] for row in rows]
+
+
 class PiccoloUnitOfWork:
     """A Piccolo transaction: queries inside the block share it through Piccolo's contextvar."""
 
@@ -675,6 +758,8 @@ class PiccoloUnitOfWork:
         self.outbox = PiccoloOutboxRepository()
         self.sync_states = PiccoloSyncStateRepository()
         self.sync_runs = PiccoloSyncRunRepository()
+        self.engine_accounts = PiccoloEngineAccountRepository()
+        self.inbox = PiccoloInboxRepository()
         self._transaction: Any = None
         self._committed = False
 

@@ -1,0 +1,200 @@
+"""Connecting a workspace's own SCORM Cloud account, and reading what SCORM Cloud posts back."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from scormhub.domain.contacts import InvalidInput
+from scormhub.domain.errors import InvalidCredentials, NotFound, ServiceUnavailable
+from scormhub.domain.model import EngineKind
+from scormhub.domain.ports import EngineConnection, PostbackTarget
+
+if TYPE_CHECKING:
+    from scormhub.domain.ports import Clock, SecretCipher, UnitOfWork
+
+
+@dataclass(frozen=True)
+class EngineAccount:
+    """What is stored for a connected account; the secret and the postback password stay encrypted."""
+
+    workspace_id: UUID
+    app_id: str
+    secret_key_enc: str
+    postback_user: str
+    postback_password_enc: str
+    connected_at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    account: EngineAccount
+    notes: tuple[str, ...]
+
+
+def _trimmed(raw: str, field: str, label: str, notes: list[str]) -> str:
+    value = raw.strip()
+    if not value:
+        raise InvalidInput(field, f"Enter the {label} from your SCORM Cloud account (Apps → your app).")
+    if value != raw:
+        notes.append(f"The {label} had spaces before or after it; SCORM Hub removed them.")
+    if any(ch.isspace() for ch in value):
+        raise InvalidInput(field, f"The {label} contains spaces. Copy it again from SCORM Cloud.")
+    return value
+
+
+async def connect_scorm_cloud(
+    workspace_id: UUID,
+    *,
+    app_id: str,
+    secret_key: str,
+    uow: UnitOfWork,
+    connect: Callable[[str, str], EngineConnection],
+    cipher: SecretCipher,
+    postback_url: str,
+    clock: Clock,
+) -> ConnectResult:
+    """Verify the credentials with SCORM Cloud, point its postbacks at us, then (only then) save them.
+
+    Nothing is saved when any step fails, so a failed Connect leaves the previous state as it was.
+    """
+    notes: list[str] = []
+    app = _trimmed(app_id, "app_id", "App ID", notes)
+    secret = _trimmed(secret_key, "secret_key", "Secret Key", notes)
+    connection = connect(app, secret)
+    await connection.ping()  # InvalidCredentials / EngineUnavailable say what is wrong
+    target = PostbackTarget(
+        url=postback_url, username=f"scormhub-{secrets.token_hex(6)}", password=secrets.token_urlsafe(32)
+    )
+    await connection.configure_postback(target)
+    try:
+        await connection.send_test_postback(target)
+    except ServiceUnavailable:
+        notes.append("SCORM Cloud could not send a test postback just now; results will still arrive.")
+    account = EngineAccount(
+        workspace_id=workspace_id,
+        app_id=app,
+        secret_key_enc=cipher.encrypt(secret),
+        postback_user=target.username,
+        postback_password_enc=cipher.encrypt(target.password),
+        connected_at=clock.now(),
+    )
+    async with uow:
+        workspace = await uow.workspaces.lock(workspace_id)
+        if workspace is None:
+            raise NotFound("workspace")
+        await uow.engine_accounts.save(account)
+        await uow.workspaces.save(replace(workspace, engine=EngineKind.SCORM_CLOUD))
+        await uow.commit()
+    return ConnectResult(account=account, notes=tuple(notes))
+
+
+async def disconnect_scorm_cloud(
+    workspace_id: UUID,
+    *,
+    uow: UnitOfWork,
+    connect: Callable[[str, str], EngineConnection],
+    cipher: SecretCipher,
+) -> None:
+    """Stop postbacks (best effort: the account may already be gone) and forget the credentials.
+
+    Courses already in SCORM Cloud keep their engine in our records; new courses use the built-in player.
+    """
+    async with uow:
+        account = await uow.engine_accounts.get(workspace_id)
+    if account is not None:
+        # Revoked credentials or an unreachable SCORM Cloud must not keep an admin from disconnecting.
+        with contextlib.suppress(ServiceUnavailable, NotFound, InvalidCredentials):
+            await connect(account.app_id, cipher.decrypt(account.secret_key_enc)).remove_postback()
+    async with uow:
+        workspace = await uow.workspaces.lock(workspace_id)
+        if workspace is None:
+            raise NotFound("workspace")
+        await uow.engine_accounts.delete(workspace_id)
+        await uow.workspaces.save(replace(workspace, engine=EngineKind.BUILTIN))
+        await uow.commit()
+
+
+# --- postbacks -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: UUID
+    workspace_id: UUID | None
+    source: str
+    content_type: str
+    body: str
+    received_at: datetime
+    processed_at: datetime | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Postback:
+    """A postback as SCORM Cloud sent it: the credentials it carried and the RegistrationSchema JSON."""
+
+    username: str | None
+    password: str | None
+    registration: dict[str, Any] | None  # None when the body could not be read as a registration
+
+    @property
+    def registration_id(self) -> str | None:
+        if self.registration is None:
+            return None
+        value = self.registration.get("id")
+        return value if isinstance(value, str) and value else None
+
+
+def parse_postback(content_type: str, body: bytes, authorization: str | None) -> Postback:
+    """Both of SCORM Cloud's formats: a form with `data` (JSON) plus userName/username and password, or a
+    JSON body with HTTP Basic credentials. Never raises: what cannot be read comes back as None."""
+    username: str | None = None
+    password: str | None = None
+    data: object = None
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        username = _first(form, "userName") or _first(form, "username")
+        password = _first(form, "password")
+        data = _json(_first(form, "data") or "")
+    else:
+        data = _json(body.decode("utf-8", "replace"))
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            user, _, secret = base64.b64decode(authorization[6:].strip()).decode().partition(":")
+            username, password = user, secret
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    return Postback(
+        username=username, password=password, registration=data if isinstance(data, dict) else None
+    )
+
+
+def _first(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def credentials_match(postback: Postback, account: EngineAccount, cipher: SecretCipher) -> bool:
+    """Constant-time comparison of both parts, so timing tells an attacker nothing."""
+    expected_user = account.postback_user.encode()
+    expected_password = cipher.decrypt(account.postback_password_enc).encode()
+    user_ok = secrets.compare_digest((postback.username or "").encode(), expected_user)
+    password_ok = secrets.compare_digest((postback.password or "").encode(), expected_password)
+    return user_ok & password_ok

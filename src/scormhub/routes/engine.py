@@ -1,0 +1,95 @@
+"""Settings → SCORM Cloud: Connect (verified before saving), Disconnect, and the live status dot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from scormhub.domain.contacts import InvalidInput
+from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scorm_cloud
+from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
+from scormhub.routes.courses import _workspace
+from scormhub.services import ServicesDep
+from scormhub.web import admin_guard, vary_on_htmx
+
+REJECTED = (
+    "SCORM Cloud rejected this App ID / Secret Key. Copy both again from SCORM Cloud (Apps → your app)."
+)
+
+
+class EngineSettingsController(Controller):
+    path = "/app/settings/scorm-cloud"
+    guards = [admin_guard]
+
+    @post("")
+    async def connect(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        form = await request.form()
+        app_id, secret = str(form.get("app_id", ""))[:500], str(form.get("secret_key", ""))[:500]
+        try:
+            result = await connect_scorm_cloud(
+                workspace.id,
+                app_id=app_id,
+                secret_key=secret,
+                uow=services.uow(),
+                connect=services.scorm_cloud,
+                cipher=services.cipher,
+                postback_url=services.postback_url(workspace.id),
+                clock=services.clock,
+            )
+        except InvalidInput as bad:
+            return _failed(request, str(bad), app_id)
+        except InvalidCredentials:
+            return _failed(request, REJECTED, app_id)
+        except ServiceUnavailable as exc:
+            return _failed(
+                request, f"SCORM Cloud did not answer ({exc}). Nothing was saved; try again shortly.", app_id
+            )
+        except (EngineAccountLimit, EngineRefused) as exc:
+            return _failed(request, f"SCORM Cloud refused the connection: {exc}", app_id)
+        params = {"saved": "scorm-cloud"}
+        if result.notes:
+            params["notes"] = " ".join(result.notes)
+        return Redirect(path="/app/settings", query_params=params, status_code=303)
+
+    @post("/disconnect")
+    async def disconnect(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
+        workspace = await _workspace(request, services)
+        await disconnect_scorm_cloud(
+            workspace.id, uow=services.uow(), connect=services.scorm_cloud, cipher=services.cipher
+        )
+        return Redirect(path="/app/settings", query_params={"saved": "disconnected"}, status_code=303)
+
+    @get("/status", cache=False)
+    async def status(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        engine = await services.registration_engine(workspace.id)
+        if engine is None:
+            state, reason = "off", "Not connected"
+        else:
+            try:
+                await engine.ping()
+                state, reason = "ok", "Connected"
+            except InvalidCredentials:
+                state, reason = (
+                    "bad",
+                    "SCORM Cloud no longer accepts the saved App ID / Secret Key. Connect again.",
+                )
+            except ServiceUnavailable as exc:
+                state, reason = "bad", f"SCORM Cloud is not answering ({exc})."
+        template = Template(
+            template_name="partials/settings/scorm_cloud_status.html",
+            context={"state": state, "reason": reason},
+        )
+        return vary_on_htmx(template)
+
+
+def _failed(request: Request[Any, Any, Any], message: str, app_id: str) -> Redirect:
+    # Back to Settings with the reason; the secret is never echoed back.
+    return Redirect(
+        path="/app/settings",
+        query_params={"scorm_cloud_error": message, "app_id": app_id.strip()},
+        status_code=303,
+    )

@@ -1,0 +1,271 @@
+"""Connecting SCORM Cloud from Settings, and its postbacks: stored, authenticated, processed (respx)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import respx
+from litestar import Litestar
+
+from appserver import csrf_of, login_link_token, serving
+from scormhub.app import create_app
+from scormhub.domain.model import EngineKind
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.jobs.postbacks import process_postback
+from scormhub.settings import Settings
+
+CLOUD = "https://cloud.test/api/v2"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scorm_cloud"
+
+
+@pytest.fixture
+def cloud_settings(settings: Settings) -> Settings:
+    # Plain http: an https public URL makes cookies Secure, which the in-process client would not send.
+    return dataclasses.replace(settings, scorm_cloud_api_url=CLOUD, public_url="http://hub.example.com")
+
+
+@pytest.fixture
+async def cloud_admin(db: str, cloud_settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Litestar]]:
+    app = create_app(cloud_settings)
+    async with serving(app) as client:
+        await client.get(f"/login/{await login_link_token()}")
+        await client.get("/app/settings")
+        yield client, app
+
+
+def mock_cloud(router: respx.MockRouter, *, ping_status: int = 200) -> dict[str, respx.Route]:
+    return {
+        "ping": router.get(f"{CLOUD}/ping").mock(
+            return_value=httpx.Response(
+                ping_status,
+                json={"apiMessage": "pong", "currentTime": "2026-11-22T12:00:00Z"}
+                if ping_status == 200
+                else {"error": "Authorization Required."},
+            )
+        ),
+        "config": router.post(f"{CLOUD}/appManagement/configuration").mock(return_value=httpx.Response(204)),
+        "test": router.post(f"{CLOUD}/registrations/postBackTest").mock(return_value=httpx.Response(204)),
+    }
+
+
+async def connect(client: httpx.AsyncClient, app_id: str, secret: str) -> httpx.Response:
+    return await client.post(
+        "/app/settings/scorm-cloud",
+        data={"_csrf_token": csrf_of(client), "app_id": app_id, "secret_key": secret},
+        follow_redirects=True,
+    )
+
+
+async def stored_account(app: Litestar):  # type: ignore[no-untyped-def]
+    async with PiccoloUnitOfWork() as uow:
+        workspace = await uow.workspaces.get_standalone()
+        assert workspace is not None
+        return workspace, await uow.engine_accounts.get(workspace.id)
+
+
+async def test_connecting_verifies_the_keys_configures_postbacks_and_stores_the_secret_encrypted(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    with respx.mock(assert_all_called=True) as router:
+        routes = mock_cloud(router)
+        page = await connect(client, "  APP123 ", "s3cret-key-value")
+
+    workspace, account = await stored_account(app)
+    assert "Connected. New courses are imported into SCORM Cloud" in page.text
+    assert "spaces before or after it" in page.text
+    assert account is not None
+    assert account.app_id == "APP123"
+    assert "s3cret-key-value" not in account.secret_key_enc
+    assert app.state.services.cipher.decrypt(account.secret_key_enc) == "s3cret-key-value"
+    assert workspace.engine is EngineKind.SCORM_CLOUD
+    sent = json.loads(routes["config"].calls.last.request.content)
+    settings = {s["settingId"]: s["value"] for s in sent["settings"]}
+    assert (
+        settings["ApiRollupRegistrationPostBackUrl"]
+        == f"http://hub.example.com/hooks/scorm-cloud/{workspace.id}"
+    )
+    assert settings["ApiRollupRegistrationAuthType"].lower() == "httpbasic"
+    auth = routes["ping"].calls.last.request.headers["authorization"]
+    assert base64.b64decode(auth.split()[1]).decode() == "APP123:s3cret-key-value"
+
+
+async def test_wrong_keys_are_refused_with_a_clear_message_and_nothing_is_saved(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    with respx.mock(assert_all_called=False) as router:
+        mock_cloud(router, ping_status=401)
+        page = await connect(client, "APP123", "wrong")
+
+    workspace, account = await stored_account(app)
+    assert "SCORM Cloud rejected this App ID / Secret Key" in page.text
+    assert "wrong" not in page.text.split("Secret Key</label>")[0][-200:]
+    assert account is None
+    assert workspace.engine is EngineKind.BUILTIN
+
+
+async def test_scorm_cloud_down_during_connect_saves_nothing_and_says_so(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    with respx.mock() as router:
+        router.get(f"{CLOUD}/ping").mock(side_effect=httpx.ConnectError("refused"))
+        page = await connect(client, "APP123", "secret")
+
+    _, account = await stored_account(app)
+    assert "SCORM Cloud did not answer" in page.text
+    assert "Nothing was saved" in page.text
+    assert account is None
+
+
+async def connected(client: httpx.AsyncClient, app: Litestar):  # type: ignore[no-untyped-def]
+    with respx.mock() as router:
+        mock_cloud(router)
+        await connect(client, "APP123", "secret")
+    workspace, account = await stored_account(app)
+    password = app.state.services.cipher.decrypt(account.postback_password_enc)
+    return workspace, account.postback_user, password
+
+
+async def inbox_count() -> int:
+    from scormhub.integrations.db.tables import InboxRow
+
+    return int(await InboxRow.count())
+
+
+async def test_a_form_postback_with_the_right_credentials_is_stored_and_queued(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    body = urlencode({"data": json.dumps({"id": "reg-1"}), "userName": user, "password": password})
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded; charset=UTF-8"},
+    )
+
+    assert response.status_code == 200
+    assert await inbox_count() == 1
+
+
+async def test_a_json_postback_with_basic_auth_is_stored(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}", json={"id": "reg-1"}, auth=(user, password)
+    )
+
+    assert response.status_code == 200
+    assert await inbox_count() == 1
+
+
+@pytest.mark.parametrize("password", ["wrong", ""])
+async def test_a_postback_with_wrong_credentials_is_refused_and_not_stored(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar], password: str
+) -> None:
+    client, app = cloud_admin
+    workspace, user, _ = await connected(client, app)
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}", json={"id": "reg-1"}, auth=(user, password)
+    )
+
+    assert response.status_code == 401
+    assert await inbox_count() == 0
+
+
+async def test_a_postback_for_an_unknown_workspace_is_a_404(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, _ = cloud_admin
+
+    response = await client.post(
+        "/hooks/scorm-cloud/00000000-0000-0000-0000-000000000000", json={"id": "reg-1"}, auth=("a", "b")
+    )
+
+    assert response.status_code == 404
+
+
+async def test_a_malformed_postback_is_still_acknowledged_stored_and_marked_unreadable(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}",
+        content=b"{not json",
+        auth=(user, password),
+        headers={"content-type": "application/json"},
+    )
+    from scormhub.integrations.db.tables import InboxRow
+
+    row = await InboxRow.select().first()
+    result = await process_postback(
+        {"services": app.state.services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
+    )
+    assert response.status_code == 200
+    assert result["outcome"].startswith("unreadable")
+
+
+async def test_a_huge_postback_is_refused_without_storing_it(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}",
+        content=b"x" * (2 * 1024 * 1024),
+        auth=(user, password),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert await inbox_count() == 0
+
+
+async def test_a_postback_never_redirects(cloud_admin: tuple[httpx.AsyncClient, Litestar]) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}/", json={"id": "x"}, auth=(user, password)
+    )
+
+    assert not 300 <= response.status_code < 400
+
+
+async def test_disconnecting_removes_the_postback_and_returns_to_the_builtin_player(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    await connected(client, app)
+    with respx.mock() as router:
+        deletes = router.delete(url__regex=rf"{CLOUD}/appManagement/configuration/.*").mock(
+            return_value=httpx.Response(204)
+        )
+        page = await client.post(
+            "/app/settings/scorm-cloud/disconnect",
+            data={"_csrf_token": csrf_of(client)},
+            follow_redirects=True,
+        )
+
+    workspace, account = await stored_account(app)
+    assert "Disconnected." in page.text
+    assert deletes.called
+    assert account is None
+    assert workspace.engine is EngineKind.BUILTIN
