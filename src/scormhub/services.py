@@ -73,6 +73,10 @@ class Services:
             return None
         return self.scorm_cloud(account.app_id, self.cipher.decrypt(account.secret_key_enc))
 
+    async def engines_for(self, workspace_id: UUID) -> Engines:
+        """The engines a workspace's courses may live in (SCORM Cloud only once it is connected)."""
+        return Engines(self.builtin, await self.registration_engine(workspace_id))
+
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
 

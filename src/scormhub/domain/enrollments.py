@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,12 +13,13 @@ from uuid import UUID
 from scormhub.domain import runtime
 from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.errors import DomainError, NotFound
-from scormhub.domain.model import PlanMode, Workspace
+from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
+from scormhub.domain.model import EngineKind, PlanMode, Workspace
+from scormhub.domain.ports import Learner
 from scormhub.domain.runtime import Completion, Success
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import Clock, ContactBook, UnitOfWork
+    from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
 
 
 class PlanLimitReached(DomainError):
@@ -106,8 +107,13 @@ async def enroll_contact(
     contacts: ContactBook,
     clock: Clock,
     self_enrolled: bool = False,
+    registrations: RegistrationEngine | None = None,
 ) -> EnrollResult:
     """Enroll a contact once per course; the trial limit holds however many requests race for the last seat.
+
+    A course held by SCORM Cloud also gets its registration there (our enrollment id is the registration
+    id, so this is idempotent). If the admin's SCORM Cloud plan is full, the enrollment is taken back and
+    EngineAccountLimit says so; if SCORM Cloud is only unreachable, the launch creates it later.
 
     The workspace row is locked for the count-and-insert, so concurrent enrollments queue up behind it.
     """
@@ -143,7 +149,55 @@ async def enroll_contact(
         )
         await uow.enrollments.add(enrollment)
         await uow.commit()
-        return EnrollResult(enrollment, created=True)
+    if course.engine is EngineKind.SCORM_CLOUD and registrations is not None:
+        try:
+            await register(
+                enrollment,
+                registrations=registrations,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+            )
+        except EngineAccountLimit:
+            async with uow:
+                await uow.enrollments.delete(workspace_id, enrollment.id)
+                await uow.commit()
+            raise
+        except ServiceUnavailable:
+            pass  # the launch creates the registration once SCORM Cloud answers again
+    return EnrollResult(enrollment, created=True)
+
+
+async def register(
+    enrollment: Enrollment,
+    *,
+    registrations: RegistrationEngine,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> None:
+    first, _, last = enrollment.learner_name.partition(" ")
+    await registrations.create_registration(
+        registration_id=str(enrollment.id),
+        course_id=str(enrollment.course_id),
+        learner=Learner(
+            id=enrollment.contact_id,
+            first_name=first_name or first or enrollment.learner_email,
+            last_name=last_name if last_name is not None else last,
+            email=enrollment.learner_email,
+        ),
+        postback=None,  # configured for the whole account when SCORM Cloud was connected
+    )
+
+
+async def engine_launch_link(
+    enrollment: Enrollment, *, registrations: RegistrationEngine, exit_url: str
+) -> str:
+    """A fresh SCORM Cloud launch link (they expire within minutes, so never stored)."""
+    try:
+        return await registrations.launch_link(str(enrollment.id), redirect_on_exit_url=exit_url)
+    except NotFound:
+        # Created while SCORM Cloud was down, or deleted there: create it now, then launch.
+        await register(enrollment, registrations=registrations)
+        return await registrations.launch_link(str(enrollment.id), redirect_on_exit_url=exit_url)
 
 
 async def self_enroll(
@@ -155,6 +209,7 @@ async def self_enroll(
     uow: UnitOfWork,
     contacts_for: Any,
     clock: Clock,
+    registrations_for: Callable[[UUID], Awaitable[RegistrationEngine | None]] | None = None,
 ) -> EnrollResult:
     """The public link: validate, upsert the contact, enroll (or find the existing enrollment: resume)."""
     first = clean_name(first_name, "first_name", "first name")
@@ -174,6 +229,7 @@ async def self_enroll(
         contacts=contacts,
         clock=clock,
         self_enrolled=True,
+        registrations=await registrations_for(course.workspace_id) if registrations_for else None,
     )
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import anyio
 
 from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import EngineKind
 from scormhub.domain.packages import PackageLimits, Problem, plan_extraction, validate_package
 from scormhub.domain.ports import DeliveryEngine
@@ -127,12 +127,15 @@ class BuiltinEngine:
 
 
 class Engines:
-    """EngineRegistry: the built-in engine always; SCORM Cloud joins when a workspace connects it."""
+    """EngineRegistry: the built-in engine always; SCORM Cloud when the workspace has connected it."""
 
-    def __init__(self, builtin: BuiltinEngine) -> None:
+    def __init__(self, builtin: BuiltinEngine, scorm_cloud: DeliveryEngine | None = None) -> None:
         self.builtin = builtin
+        self.scorm_cloud = scorm_cloud
 
     def for_kind(self, kind: EngineKind) -> DeliveryEngine:
         if kind is EngineKind.BUILTIN:
             return self.builtin
-        raise NotFound(f"no {kind.value} engine is configured")
+        if self.scorm_cloud is not None:
+            return self.scorm_cloud
+        raise EngineUnavailable("SCORM Cloud is not connected. Connect it again in Settings → SCORM Cloud")

@@ -17,7 +17,7 @@ async def import_course(ctx: dict[str, Any], *, workspace_id: str, course_id: st
         UUID(workspace_id),
         UUID(course_id),
         uow=services.uow(),
-        engines=services.engines,
+        engines=await services.engines_for(UUID(workspace_id)),
         clock=services.clock,
     )
     if not course.is_final:

@@ -8,7 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain import sync
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.domain.model import EngineKind
 
 # The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
 RECONCILE_WINDOW = timedelta(minutes=15)
@@ -20,23 +21,47 @@ async def sync_enrollment(
     services = ctx["services"]
     failed = False
     try:
+        progress = await _engine_progress(services, UUID(workspace_id), UUID(enrollment_id))
         outcome = await sync.sync_enrollment(
             UUID(workspace_id),
             UUID(enrollment_id),
             uow=services.uow(),
             jobs=services.jobs,
             clock=services.clock,
+            progress=progress,
         )
         result: dict[str, Any] = {"queued": outcome.queued}
-    except NotFound:
-        # Deleted since it was queued: nothing to sync, and nothing to retry.
-        failed, result = True, {"queued": 0, "missing": True}
+    except NotFound as missing:
+        # Deleted here or in the engine since it was queued: nothing to sync, nothing to retry.
+        failed, result = True, {"queued": 0, "missing": str(missing)}
+    except ServiceUnavailable as exc:
+        if run_id is None:
+            raise  # a single sync is retried by the queue
+        # In a Sync All the run must still finish: count it as failed; the reconciler comes back to it.
+        failed, result = True, {"queued": 0, "unavailable": str(exc)}
     finally:
         if run_id is not None:
             async with services.uow() as uow:
                 await uow.sync_runs.count(UUID(run_id), failed=failed, now=services.clock.now())
                 await uow.commit()
     return result
+
+
+async def _engine_progress(
+    services: Any, workspace_id: UUID, enrollment_id: UUID
+) -> sync.RegistrationProgress | None:
+    """SCORM Cloud's view of the registration (the truth); None for the built-in player, whose commits
+    already update the enrollment. Raises NotFound when SCORM Cloud no longer has the registration."""
+    async with services.uow() as uow:
+        enrollment = await uow.enrollments.get(workspace_id, enrollment_id)
+        course = await uow.courses.get(workspace_id, enrollment.course_id) if enrollment else None
+    if enrollment is None or course is None or course.engine is not EngineKind.SCORM_CLOUD:
+        return None
+    engine = await services.registration_engine(workspace_id)
+    if engine is None:
+        raise NotFound("SCORM Cloud is no longer connected to this workspace")
+    progress: sync.RegistrationProgress = await engine.get_progress(str(enrollment_id))
+    return progress
 
 
 async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, Any]:
@@ -87,9 +112,24 @@ async def push_due_writes(ctx: dict[str, Any]) -> dict[str, Any]:
 async def reconcile_enrollments(ctx: dict[str, Any]) -> dict[str, Any]:
     """Cron: re-sync enrollments that changed recently, so a lost sync job costs minutes, not data."""
     services = ctx["services"]
+    since = services.clock.now() - RECONCILE_WINDOW
     async with services.uow() as uow:
-        changed = await uow.enrollments.changed_since(services.clock.now() - RECONCILE_WINDOW)
-    for workspace_id, enrollment_id in changed:
+        changed = await uow.enrollments.changed_since(since)
+        connected = await uow.engine_accounts.workspaces()
+    for workspace_id in connected:
+        # Registrations SCORM Cloud changed, whether or not its postback reached us.
+        engine = await services.registration_engine(workspace_id)
+        if engine is None:
+            continue
+        try:
+            async for progress in engine.registrations_changed_since(since):
+                try:
+                    changed.append((workspace_id, UUID(progress.registration_id or "")))
+                except ValueError:
+                    continue  # not one of ours
+        except ServiceUnavailable:
+            continue  # the next run's window overlaps this one
+    for workspace_id, enrollment_id in dict.fromkeys(changed):
         await services.jobs.enqueue(
             "sync_enrollment",
             key=f"sync_enrollment:{enrollment_id}",

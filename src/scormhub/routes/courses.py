@@ -140,7 +140,7 @@ class CourseController(Controller):
                 workspace.id,
                 course_id,
                 uow=services.uow(),
-                engines=services.engines,
+                engines=await services.engines_for(workspace.id),
                 storage=services.storage,
             )
         except NotFound:

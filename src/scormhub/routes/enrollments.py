@@ -14,7 +14,7 @@ from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
 from scormhub.domain.courses import Course
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import EngineAccountLimit, NotFound
 from scormhub.domain.model import Workspace
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course, _workspace
@@ -110,12 +110,13 @@ class EnrollmentController(Controller):
                 uow=services.uow(),
                 contacts=contacts,
                 clock=services.clock,
+                registrations=await services.registration_engine(workspace.id),
             )
             who = result.enrollment.learner_name
             message = f"{who} is enrolled." if result.created else f"{who} was already enrolled."
         except InvalidInput as bad:
             error = str(bad)
-        except PlanLimitReached as full:
+        except (PlanLimitReached, EngineAccountLimit) as full:
             error = str(full)
         except CourseNotAvailable:
             error = "Learners can be enrolled once the course is Ready."

@@ -12,12 +12,13 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
-from scormhub.domain.errors import NotFound
+from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, PlanLimitReached
+from scormhub.domain.errors import EngineAccountLimit, NotFound, ServiceUnavailable
+from scormhub.domain.model import EngineKind
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.rate_limit import allow
 from scormhub.routes.courses import serve_content
-from scormhub.services import ServicesDep
+from scormhub.services import Services, ServicesDep
 
 # Abuse protection on the public form: per address and per course, per minute.
 ENROLL_PER_IP_PER_MINUTE = 10
@@ -35,6 +36,14 @@ class PlayerController(Controller):
     async def player(
         self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
     ) -> Response[Any]:
+        try:
+            enrollment, held = await cases.find_launch(token, uow=services.uow())
+        except NotFound:
+            raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+        except CourseNotAvailable:
+            return _not_available()
+        if held.engine is EngineKind.SCORM_CLOUD:
+            return await _scorm_cloud_launch(services, enrollment, token)
         try:
             launch = await cases.start_launch(
                 token, request.query_params.get("sco"), uow=services.uow(), clock=services.clock
@@ -118,6 +127,14 @@ class PlayerController(Controller):
             enrollment, course = await cases.find_launch(token, uow=services.uow())
         except (NotFound, CourseNotAvailable):
             raise NotFoundException() from None
+        if course.engine is EngineKind.SCORM_CLOUD:
+            # Coming back from SCORM Cloud is a hint that progress changed; its postback may lag.
+            await services.jobs.enqueue(
+                "sync_enrollment",
+                key=f"sync_enrollment:{enrollment.id}",
+                workspace_id=str(enrollment.workspace_id),
+                enrollment_id=str(enrollment.id),
+            )
         async with services.uow() as uow:
             current = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
         return Template(
@@ -172,6 +189,7 @@ class EnrollController(Controller):
                 uow=services.uow(),
                 contacts_for=LocalContactBook,
                 clock=services.clock,
+                registrations_for=services.registration_engine,
             )
         except InvalidInput as bad:
             return Template(
@@ -181,6 +199,16 @@ class EnrollController(Controller):
             )
         except (CourseNotAvailable, NotFound):
             return _not_available()
+        except EngineAccountLimit:
+            return Template(
+                template_name="pages/enroll/message.html",
+                context={
+                    "title": "Enrollment is closed for now",
+                    "message": "This course can't take new learners at the moment. Please contact whoever "
+                    "sent you the link.",
+                },
+                status_code=403,
+            )
         except PlanLimitReached:
             return Template(
                 template_name="pages/enroll/message.html",
@@ -192,6 +220,33 @@ class EnrollController(Controller):
                 status_code=403,
             )
         return Redirect(path=f"/play/{result.enrollment.launch_token}", status_code=303)
+
+
+async def _scorm_cloud_launch(services: Services, enrollment: Enrollment, token: str) -> Response[Any]:
+    """A fresh SCORM Cloud launch link on every click; the learner comes back to our exit page."""
+    engine = await services.registration_engine(enrollment.workspace_id)
+    if engine is None:
+        return _not_available()
+    try:
+        link = await cases.engine_launch_link(
+            enrollment, registrations=engine, exit_url=f"{services.settings.public_url}/play/{token}/exit"
+        )
+    except ServiceUnavailable:
+        return Template(
+            template_name="pages/enroll/message.html",
+            context={
+                "title": "The course player is not answering",
+                "message": "SCORM Cloud, which plays this course, did not answer. Try again in a minute.",
+            },
+            status_code=503,
+        )
+    except EngineAccountLimit as full:
+        return Template(
+            template_name="pages/enroll/message.html",
+            context={"title": "This course can't be opened right now", "message": str(full)},
+            status_code=403,
+        )
+    return Redirect(path=link, status_code=303)
 
 
 def _not_available() -> Template:

@@ -698,6 +698,10 @@ class PiccoloEngineAccountRepository:
     async def delete(self, workspace_id: UUID) -> None:
         await EngineAccountRow.delete().where(EngineAccountRow.workspace_id == workspace_id)
 
+    async def workspaces(self) -> list[UUID]:
+        rows = await EngineAccountRow.select(EngineAccountRow.workspace_id)
+        return [row["workspace_id"] for row in rows]
+
 
 class PiccoloInboxRepository:
     async def add(

@@ -1,0 +1,173 @@
+"""The whole SCORM Cloud journey over HTTP, SCORM Cloud faked by respx with reference-shaped fixtures:
+connect → upload → Ready → enroll → launch link → postback (both formats) → Completed/Passed → CRM outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import respx
+from litestar import Litestar
+from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
+
+from appserver import csrf_of
+from scormhub.domain.model import EngineKind
+from scormhub.domain.runtime import Completion, Success
+from scormhub.integrations.db.tables import OutboxRow
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.jobs.courses import import_course
+from scormhub.jobs.postbacks import process_postback
+from scormhub.jobs.sync import sync_enrollment
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scorm_cloud"
+GOLF = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "packages"
+    / "valid"
+    / "RuntimeBasicCalls_SCORM12.zip"
+)
+
+
+def fixture(name: str) -> dict:  # type: ignore[type-arg]
+    return json.loads((FIXTURES / name).read_text())
+
+
+async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm_hears_about_it(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    services = app.state.services
+    workspace, user, password = await connected(client, app)
+    assert workspace.engine is EngineKind.SCORM_CLOUD
+
+    with respx.mock(assert_all_called=False) as router:
+        upload = router.post(f"{CLOUD}/courses/importJobs/upload").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_started.json"))
+        )
+        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
+        )
+        await client.get("/app/courses")
+        uploaded = await client.post(
+            "/app/courses",
+            data={"_csrf_token": csrf_of(client)},
+            files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
+        )
+        course_id = uploaded.headers["location"].rsplit("/", 1)[1]
+        await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+
+        async with PiccoloUnitOfWork() as uow:
+            course = await uow.courses.get(workspace.id, uuid.UUID(course_id))
+        assert course is not None
+        assert course.status.value == "ready"
+        assert course.engine is EngineKind.SCORM_CLOUD
+        assert upload.calls.last.request.url.params["courseId"] == course_id
+
+        create = router.post(f"{CLOUD}/registrations").mock(return_value=httpx.Response(204))
+        enrolled = await client.post(
+            f"/app/courses/{course_id}/enrollments",
+            data={
+                "_csrf_token": csrf_of(client),
+                "first_name": "Zoë",
+                "last_name": "Ångström",
+                "email": "zoe@example.com",
+            },
+        )
+        assert enrolled.status_code == 303
+        body = json.loads(create.calls.last.request.content)
+        assert body["courseId"] == course_id
+        assert body["learner"]["firstName"] == "Zoë"
+        registration_id = body["registrationId"]
+
+        link = router.post(f"{CLOUD}/registrations/{registration_id}/launchLink").mock(
+            return_value=httpx.Response(200, json=fixture("launch_link.json"))
+        )
+        async with PiccoloUnitOfWork() as uow:
+            enrollment = await uow.enrollments.get(workspace.id, uuid.UUID(registration_id))
+        assert enrollment is not None
+        launch = await client.get(f"/play/{enrollment.launch_token}")
+        assert launch.status_code == 303
+        assert launch.headers["location"] == fixture("launch_link.json")["launchLink"]
+        assert json.loads(link.calls.last.request.content)["redirectOnExitUrl"].endswith(
+            f"/play/{enrollment.launch_token}/exit"
+        )
+
+        completed = fixture("registration_completed.json") | {"id": registration_id}
+        router.get(f"{CLOUD}/registrations/{registration_id}").mock(
+            return_value=httpx.Response(200, json=completed)
+        )
+        form = await client.post(
+            f"/hooks/scorm-cloud/{workspace.id}",
+            content=urlencode({"data": json.dumps(completed), "userName": user, "password": password}),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        basic = await client.post(f"/hooks/scorm-cloud/{workspace.id}", json=completed, auth=(user, password))
+        assert (form.status_code, basic.status_code) == (200, 200)
+
+        from scormhub.integrations.db.tables import InboxRow
+
+        for row in await InboxRow.select(InboxRow.id):
+            await process_postback(
+                {"services": services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
+            )
+
+    async with PiccoloUnitOfWork() as uow:
+        done = await uow.enrollments.get(workspace.id, enrollment.id)
+    assert done is not None
+    assert done.completion is Completion.COMPLETED
+    assert done.success is Success.PASSED
+    assert done.score_percent == 85.0
+    assert done.total_seconds == 1234.5
+    kinds = sorted(row["kind"] for row in await OutboxRow.select(OutboxRow.kind))
+    assert kinds == ["add_tags", "note", "training_record"], "two postbacks, one set of CRM writes"
+
+
+async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_crashing_it(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    services = app.state.services
+    workspace, _, _ = await connected(client, app)
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{CLOUD}/courses/importJobs/upload").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_started.json"))
+        )
+        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
+        )
+        router.post(f"{CLOUD}/registrations").mock(return_value=httpx.Response(204))
+        await client.get("/app/courses")
+        uploaded = await client.post(
+            "/app/courses",
+            data={"_csrf_token": csrf_of(client)},
+            files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
+        )
+        course_id = uploaded.headers["location"].rsplit("/", 1)[1]
+        await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+        await client.post(
+            f"/app/courses/{course_id}/enrollments",
+            data={
+                "_csrf_token": csrf_of(client),
+                "first_name": "A",
+                "last_name": "B",
+                "email": "a@example.com",
+            },
+        )
+        async with PiccoloUnitOfWork() as uow:
+            (enrollment,) = await uow.enrollments.list_for_course(workspace.id, uuid.UUID(course_id))
+        router.get(f"{CLOUD}/registrations/{enrollment.id}").mock(
+            return_value=httpx.Response(404, json=fixture("error_404.json"))
+        )
+        result = await sync_enrollment(
+            {"services": services},
+            workspace_id=str(workspace.id),
+            enrollment_id=str(enrollment.id),
+            run_id=None,
+        )
+
+    assert "no longer" in result["missing"] or result["missing"]
