@@ -171,3 +171,113 @@ async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_cra
         )
 
     assert "no longer" in result["missing"] or result["missing"]
+
+
+async def upload_to_cloud(
+    client: httpx.AsyncClient, router: respx.MockRouter, *, upload_response: httpx.Response
+) -> str:
+    router.post(f"{CLOUD}/courses/importJobs/upload").mock(return_value=upload_response)
+    await client.get("/app/courses")
+    uploaded = await client.post(
+        "/app/courses",
+        data={"_csrf_token": csrf_of(client)},
+        files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
+    )
+    return uploaded.headers["location"].rsplit("/", 1)[1]
+
+
+async def test_an_import_that_scorm_cloud_ends_in_error_shows_its_message(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    workspace, _, _ = await connected(client, app)
+    with respx.mock(assert_all_called=False) as router:
+        course_id = await upload_to_cloud(
+            client, router, upload_response=httpx.Response(200, json=fixture("import_job_started.json"))
+        )
+        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_error.json"))
+        )
+        await import_course(
+            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
+        )
+
+    page = await client.get(f"/app/courses/{course_id}")
+    assert "Import failed" in page.text
+    assert "No imsmanifest.xml file was found at the root of the package." in page.text
+
+
+async def test_scorm_clouds_storage_limit_is_named_as_the_scorm_cloud_plan(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    workspace, _, _ = await connected(client, app)
+    with respx.mock(assert_all_called=False) as router:
+        course_id = await upload_to_cloud(
+            client, router, upload_response=httpx.Response(403, json=fixture("error_403_storage_limit.json"))
+        )
+        await import_course(
+            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
+        )
+
+    page = await client.get(f"/app/courses/{course_id}")
+    assert "Import failed" in page.text
+    assert "SCORM Cloud" in page.text
+    assert "100 MB" in page.text
+
+
+async def test_scorm_clouds_registration_limit_blocks_the_enrollment_and_says_whose_limit_it_is(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    workspace, _, _ = await connected(client, app)
+    with respx.mock(assert_all_called=False) as router:
+        course_id = await upload_to_cloud(
+            client, router, upload_response=httpx.Response(200, json=fixture("import_job_started.json"))
+        )
+        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
+        )
+        await import_course(
+            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
+        )
+        router.post(f"{CLOUD}/registrations").mock(
+            return_value=httpx.Response(400, json=fixture("error_400_registration_limit.json"))
+        )
+        router.head(url__regex=rf"{CLOUD}/registrations/.*").mock(return_value=httpx.Response(404))
+        page = await client.post(
+            f"/app/courses/{course_id}/enrollments",
+            data={
+                "_csrf_token": csrf_of(client),
+                "first_name": "A",
+                "last_name": "B",
+                "email": "a@example.com",
+            },
+            follow_redirects=True,
+        )
+
+    async with PiccoloUnitOfWork() as uow:
+        left = await uow.enrollments.count_for_workspace(workspace.id)
+    assert "SCORM Cloud" in page.text
+    assert "trial plan, which allows 10" not in page.text, "not SCORM Hub's own limit"
+    assert left == 0
+
+
+async def test_a_postback_for_a_registration_we_do_not_know_is_processed_and_changes_nothing(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    stranger = fixture("registration_completed.json") | {"id": str(uuid.uuid4())}
+
+    response = await client.post(f"/hooks/scorm-cloud/{workspace.id}", json=stranger, auth=(user, password))
+    from scormhub.integrations.db.tables import InboxRow
+
+    row = await InboxRow.select(InboxRow.id).first()
+    result = await process_postback(
+        {"services": app.state.services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
+    )
+
+    assert response.status_code == 200
+    assert result["outcome"].startswith("unknown registration")
+    assert await OutboxRow.count() == 0
