@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from uuid import UUID
@@ -40,6 +41,8 @@ class Services:
     throttle: PostgresThrottle
     cipher: SecretBox
     _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
+    _postback_credentials: dict[UUID, tuple[float, str, str]] = field(default_factory=dict, repr=False)
+    _drain_requested: dict[UUID, float] = field(default_factory=dict, repr=False)
     worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -77,6 +80,44 @@ class Services:
         """The engines a workspace's courses may live in (SCORM Cloud only once it is connected)."""
         return Engines(self.builtin, await self.registration_engine(workspace_id))
 
+    async def postback_credentials(
+        self, workspace_id: UUID, *, fresh: bool = False
+    ) -> tuple[str, str] | None:
+        """The workspace's postback user and password (decrypted), cached for POSTBACK_CACHE_S.
+
+        A cache per process is safe here: a miss or a mismatch reads the database again (`fresh`), so new
+        credentials work at once; an old password is accepted at most POSTBACK_CACHE_S after a reconnect.
+        """
+        now = time.monotonic()
+        cached = self._postback_credentials.get(workspace_id)
+        if cached is not None and not fresh and now - cached[0] < POSTBACK_CACHE_S:
+            return cached[1], cached[2]
+        async with self.uow() as uow:
+            account = await uow.engine_accounts.get(workspace_id)
+        if account is None:
+            self._postback_credentials.pop(workspace_id, None)
+            return None
+        password = self.cipher.decrypt(account.postback_password_enc)
+        self._postback_credentials[workspace_id] = (now, account.postback_user, password)
+        return account.postback_user, password
+
+    async def request_inbox_drain(self, workspace_id: UUID) -> None:
+        """Ask for the workspace's inbox to be processed (one enqueue per DRAIN_DEBOUNCE_S per process).
+
+        The drain job takes every unprocessed row, so one request covers a burst of postbacks; the key's
+        time bucket lets a new drain queue while an older one is still running.
+        """
+        now = time.time()
+        if now - self._drain_requested.get(workspace_id, 0.0) < DRAIN_DEBOUNCE_S:
+            return
+        self._drain_requested[workspace_id] = now
+        await self.jobs.enqueue(
+            "process_inbox",
+            key=f"process_inbox:{workspace_id}:{int(now / DRAIN_DEBOUNCE_S)}",
+            retries=8,
+            workspace_id=str(workspace_id),
+        )
+
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
 
@@ -111,6 +152,11 @@ def build_services(settings: Settings, *, clock: Clock, queue: Queue) -> Service
         cipher=SecretBox(settings.secret_key),
     )
 
+
+# How long decrypted postback credentials are reused before the database is read again.
+POSTBACK_CACHE_S = 30.0
+# A burst of postbacks for one workspace queues one inbox drain per this interval (per process).
+DRAIN_DEBOUNCE_S = 0.1
 
 # Handlers take `services: ServicesDep`; Litestar injects the one instance registered in create_app().
 ServicesDep: TypeAlias = NamedDependency[Services]

@@ -269,3 +269,41 @@ async def test_disconnecting_removes_the_postback_and_returns_to_the_builtin_pla
     assert deletes.called
     assert account is None
     assert workspace.engine is EngineKind.BUILTIN
+
+
+async def test_one_drain_job_processes_a_burst_of_stored_postbacks(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    from scormhub.jobs.postbacks import process_inbox
+
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    for n in range(5):
+        await client.post(
+            f"/hooks/scorm-cloud/{workspace.id}", json={"id": f"not-ours-{n}"}, auth=(user, password)
+        )
+
+    result = await process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
+    again = await process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
+
+    from scormhub.integrations.db.tables import InboxRow
+
+    assert result == {"processed": 5}
+    assert again == {"processed": 0}
+    assert await InboxRow.count().where(InboxRow.processed_at.is_null()) == 0
+
+
+async def test_new_postback_credentials_work_at_once_after_reconnecting(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, old_user, old_password = await connected(client, app)
+    await client.post(f"/hooks/scorm-cloud/{workspace.id}", json={"id": "x"}, auth=(old_user, old_password))
+    _, new_user, new_password = await connected(client, app)  # Connect again: new generated credentials
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}", json={"id": "x"}, auth=(new_user, new_password)
+    )
+
+    assert (new_user, new_password) != (old_user, old_password)
+    assert response.status_code == 200

@@ -191,10 +191,8 @@ def _json(text: str) -> object:
         return None
 
 
-def credentials_match(postback: Postback, account: EngineAccount, cipher: SecretCipher) -> bool:
+def credentials_match(postback: Postback, username: str, password: str) -> bool:
     """Constant-time comparison of both parts, so timing tells an attacker nothing."""
-    expected_user = account.postback_user.encode()
-    expected_password = cipher.decrypt(account.postback_password_enc).encode()
-    user_ok = secrets.compare_digest((postback.username or "").encode(), expected_user)
-    password_ok = secrets.compare_digest((postback.password or "").encode(), expected_password)
+    user_ok = secrets.compare_digest((postback.username or "").encode(), username.encode())
+    password_ok = secrets.compare_digest((postback.password or "").encode(), password.encode())
     return user_ok & password_ok

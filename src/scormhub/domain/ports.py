@@ -423,7 +423,15 @@ class InboxRepository(Protocol):
 
     async def mark_processed(self, item_id: UUID, outcome: str, at: datetime) -> None: ...
 
-    async def unprocessed(self, received_before: datetime, *, limit: int = 500) -> list[UUID]: ...
+    async def unprocessed(
+        self, received_before: datetime, *, limit: int = 500, workspace_id: UUID | None = None
+    ) -> list[UUID]: ...
+
+    async def unprocessed_items(
+        self, received_before: datetime, *, limit: int, workspace_id: UUID
+    ) -> list[InboxItem]: ...
+
+    async def mark_processed_many(self, outcomes: Mapping[UUID, str], at: datetime) -> None: ...
 
 
 class ContactBook(Protocol):

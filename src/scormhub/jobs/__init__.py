@@ -8,7 +8,7 @@ from typing import Any
 from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
-from scormhub.jobs.postbacks import process_postback, sweep_inbox
+from scormhub.jobs.postbacks import process_inbox, process_postback, sweep_inbox
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker
 
@@ -23,6 +23,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     push_due_writes,
     reconcile_enrollments,
     process_postback,
+    process_inbox,
     sweep_inbox,
 )
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from scormhub.domain import sync
 from scormhub.domain.engine_accounts import parse_postback
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import NotFound, ServiceUnavailable
 
 # Stored postbacks not processed after this long are queued again by the sweeper.
 SWEEP_AFTER = timedelta(minutes=2)
@@ -30,6 +30,10 @@ async def process_postback(ctx: dict[str, Any], *, inbox_id: str, workspace_id: 
 
 async def _process(services: Any, workspace: UUID, content_type: str, body: str) -> str:
     registration_id = parse_postback(content_type, body.encode(), None).registration_id
+    return await _process_registration(services, workspace, registration_id)
+
+
+async def _process_registration(services: Any, workspace: UUID, registration_id: str | None) -> str:
     if registration_id is None:
         return "unreadable: no registration in the body"
     try:
@@ -39,7 +43,7 @@ async def _process(services: Any, workspace: UUID, content_type: str, body: str)
     async with services.uow() as uow:
         enrollment = await uow.enrollments.get(workspace, enrollment_id)
     if enrollment is None:
-        return f"unknown registration {registration_id!r}"
+        return f"unknown registration {registration_id[:100]!r}"
     engine = await services.registration_engine(workspace)
     if engine is None:
         return "SCORM Cloud is no longer connected"
@@ -60,19 +64,64 @@ async def _process(services: Any, workspace: UUID, content_type: str, body: str)
     )
 
 
+# One drain handles at most this many postbacks per round, and this many rounds.
+DRAIN_BATCH = 200
+DRAIN_ROUNDS = 50
+
+
+async def process_inbox(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, Any]:
+    """Process every stored, unprocessed postback of a workspace, a batch at a time.
+
+    SCORM Cloud posts several times per session, so a batch is grouped by registration: each registration
+    is read from SCORM Cloud and synced once, and every postback about it is marked with that outcome in
+    one UPDATE. A registration SCORM Cloud could not be asked about stays unprocessed for the retry.
+    """
+    services = ctx["services"]
+    workspace = UUID(workspace_id)
+    processed = 0
+    postponed: list[str] = []
+    for _ in range(DRAIN_ROUNDS):
+        async with services.uow() as uow:
+            batch = await uow.inbox.unprocessed_items(
+                services.clock.now(), limit=DRAIN_BATCH, workspace_id=workspace
+            )
+        if not batch:
+            break
+        by_registration: dict[str | None, list[UUID]] = {}
+        for item in batch:
+            registration = parse_postback(item.content_type, item.body.encode(), None).registration_id
+            by_registration.setdefault(registration, []).append(item.id)
+        outcomes: dict[UUID, str] = {}
+        for registration, item_ids in by_registration.items():
+            try:
+                outcome = await _process_registration(services, workspace, registration)
+            except ServiceUnavailable as exc:
+                postponed.append(str(exc))
+                continue
+            outcomes.update(dict.fromkeys(item_ids, outcome))
+        async with services.uow() as uow:
+            await uow.inbox.mark_processed_many(outcomes, services.clock.now())
+            await uow.commit()
+        processed += len(outcomes)
+        if len(batch) < DRAIN_BATCH or len(outcomes) < len(batch):
+            break
+    if postponed:
+        # Let the queue retry later; what was processed is recorded already.
+        raise ServiceUnavailable(f"{len(postponed)} registrations could not be read: {postponed[0]}")
+    return {"processed": processed}
+
+
 async def sweep_inbox(ctx: dict[str, Any]) -> dict[str, Any]:
     """Cron: queue stored postbacks that no job processed (a crash between storing and queueing)."""
     services = ctx["services"]
     async with services.uow() as uow:
         stale = await uow.inbox.unprocessed(services.clock.now() - SWEEP_AFTER)
         items = [await uow.inbox.get(item_id) for item_id in stale]
-    for item in items:
-        if item is not None and item.workspace_id is not None:
-            await services.jobs.enqueue(
-                "process_postback",
-                key=f"process_postback:{item.id}",
-                retries=8,
-                inbox_id=str(item.id),
-                workspace_id=str(item.workspace_id),
-            )
-    return {"requeued": len(items)}
+    for workspace_id in {item.workspace_id for item in items if item is not None and item.workspace_id}:
+        await services.jobs.enqueue(
+            "process_inbox",
+            key=f"process_inbox:{workspace_id}:sweep",
+            retries=8,
+            workspace_id=str(workspace_id),
+        )
+    return {"stale": len(items)}

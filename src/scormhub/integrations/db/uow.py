@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -740,13 +740,53 @@ class PiccoloInboxRepository:
             InboxRow.id == item_id
         )
 
-    async def unprocessed(self, received_before: datetime, *, limit: int = 500) -> list[UUID]:
+    async def unprocessed_items(
+        self, received_before: datetime, *, limit: int, workspace_id: UUID
+    ) -> list[InboxItem]:
         rows = (
-            await InboxRow.select(InboxRow.id)
-            .where(InboxRow.processed_at.is_null() & (InboxRow.received_at < received_before))
+            await InboxRow.select(InboxRow.id, InboxRow.content_type, InboxRow.body, InboxRow.received_at)
+            .where(
+                InboxRow.processed_at.is_null()
+                & (InboxRow.received_at <= received_before)
+                & (InboxRow.workspace_id == workspace_id)
+            )
             .order_by(InboxRow.received_at)
             .limit(limit)
         )
+        return [
+            InboxItem(
+                id=row["id"],
+                workspace_id=workspace_id,
+                source="scorm_cloud",
+                content_type=row["content_type"],
+                body=row["body"],
+                received_at=row["received_at"],
+            )
+            for row in rows
+        ]
+
+    async def mark_processed_many(self, outcomes: Mapping[UUID, str], at: datetime) -> None:
+        if not outcomes:
+            return
+        # One statement for the batch: unnest two parallel arrays into (id, outcome) pairs.
+        await InboxRow.raw(
+            "UPDATE inbox SET processed_at = {}, outcome = batch.outcome FROM "
+            "(SELECT unnest({}::uuid[]) AS id, unnest({}::text[]) AS outcome) AS batch "
+            "WHERE inbox.id = batch.id",
+            at,
+            list(outcomes),
+            [text[:2000] for text in outcomes.values()],
+        )
+
+    async def unprocessed(
+        self, received_before: datetime, *, limit: int = 500, workspace_id: UUID | None = None
+    ) -> list[UUID]:
+        query = InboxRow.select(InboxRow.id).where(
+            InboxRow.processed_at.is_null() & (InboxRow.received_at <= received_before)
+        )
+        if workspace_id is not None:
+            query = query.where(InboxRow.workspace_id == workspace_id)
+        rows = await query.order_by(InboxRow.received_at).limit(limit)
         return [row["id"] for row in rows]
 
 
