@@ -42,7 +42,7 @@ class Services:
     cipher: SecretBox
     _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
     _postback_credentials: dict[UUID, tuple[float, str, str]] = field(default_factory=dict, repr=False)
-    _drain_requested: dict[UUID, float] = field(default_factory=dict, repr=False)
+    _drain_requested: dict[UUID, int] = field(default_factory=dict, repr=False)
     worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -108,14 +108,18 @@ class Services:
         time bucket lets a new drain queue while an older one is still running.
         """
         now = time.time()
-        if now - self._drain_requested.get(workspace_id, 0.0) < DRAIN_DEBOUNCE_S:
+        bucket = int(now / DRAIN_DEBOUNCE_S)
+        if self._drain_requested.get(workspace_id) == bucket:
             return
-        self._drain_requested[workspace_id] = now
+        self._drain_requested[workspace_id] = bucket
         await self.jobs.enqueue(
             "process_inbox",
-            key=f"process_inbox:{workspace_id}:{int(now / DRAIN_DEBOUNCE_S)}",
+            key=f"process_inbox:{workspace_id}:{bucket}",
             retries=8,
             workspace_id=str(workspace_id),
+            # Requests later in this bucket skip the enqueue after storing their row; the job looks once
+            # more after the bucket ends, so none of those rows waits for the sweeper.
+            settle_at=(bucket + 1) * DRAIN_DEBOUNCE_S,
         )
 
     def postback_url(self, workspace_id: UUID) -> str:

@@ -307,3 +307,24 @@ async def test_new_postback_credentials_work_at_once_after_reconnecting(
 
     assert (new_user, new_password) != (old_user, old_password)
     assert response.status_code == 200
+
+
+async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_behind(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    import asyncio
+    import time
+
+    from scormhub.jobs.postbacks import process_inbox
+
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    drain = asyncio.create_task(
+        process_inbox(
+            {"services": app.state.services}, workspace_id=str(workspace.id), settle_at=time.time() + 0.3
+        )
+    )
+    await asyncio.sleep(0.1)  # the drain has found nothing yet and waits for its interval to end
+    await client.post(f"/hooks/scorm-cloud/{workspace.id}", json={"id": "late"}, auth=(user, password))
+
+    assert await drain == {"processed": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -67,9 +69,12 @@ async def _process_registration(services: Any, workspace: UUID, registration_id:
 # One drain handles at most this many postbacks per round, and this many rounds.
 DRAIN_BATCH = 200
 DRAIN_ROUNDS = 50
+SETTLE_MARGIN_S = 0.05
 
 
-async def process_inbox(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, Any]:
+async def process_inbox(
+    ctx: dict[str, Any], *, workspace_id: str, settle_at: float | None = None
+) -> dict[str, Any]:
     """Process every stored, unprocessed postback of a workspace, a batch at a time.
 
     SCORM Cloud posts several times per session, so a batch is grouped by registration: each registration
@@ -80,13 +85,21 @@ async def process_inbox(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, 
     workspace = UUID(workspace_id)
     processed = 0
     postponed: list[str] = []
+    settle_deadline = settle_at + SETTLE_MARGIN_S if settle_at is not None else 0.0
+    settled = time.time() >= settle_deadline
     for _ in range(DRAIN_ROUNDS):
+        settled = settled or time.time() >= settle_deadline
         async with services.uow() as uow:
             batch = await uow.inbox.unprocessed_items(
                 services.clock.now(), limit=DRAIN_BATCH, workspace_id=workspace
             )
         if not batch:
-            break
+            if settled:
+                break
+            # Rows of requests that skipped enqueueing are stored before the bucket ends: wait for it.
+            await asyncio.sleep(max(0.0, settle_deadline - time.time()))
+            settled = True
+            continue
         by_registration: dict[str | None, list[UUID]] = {}
         for item in batch:
             registration = parse_postback(item.content_type, item.body.encode(), None).registration_id
@@ -103,8 +116,8 @@ async def process_inbox(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, 
             await uow.inbox.mark_processed_many(outcomes, services.clock.now())
             await uow.commit()
         processed += len(outcomes)
-        if len(batch) < DRAIN_BATCH or len(outcomes) < len(batch):
-            break
+        if len(outcomes) < len(batch):
+            break  # SCORM Cloud is not answering for some: stop and let the retry come back
     if postponed:
         # Let the queue retry later; what was processed is recorded already.
         raise ServiceUnavailable(f"{len(postponed)} registrations could not be read: {postponed[0]}")
