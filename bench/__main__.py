@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.report import Section, machine, now_utc
 
-MODULES = ["packages", "sync"]
+MODULES = ["packages", "sync", "postbacks", "reports"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 _BLOCK = re.compile(r"<!-- bench:(?P<key>[\w-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=key) -->\n", re.S)

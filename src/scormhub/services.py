@@ -43,6 +43,13 @@ class Services:
     _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
     _postback_credentials: dict[UUID, tuple[float, str, str]] = field(default_factory=dict, repr=False)
     _drain_requested: dict[UUID, int] = field(default_factory=dict, repr=False)
+    _drain_locks: dict[UUID, asyncio.Lock] = field(default_factory=dict, repr=False)
+
+    def drain_lock(self, workspace_id: UUID) -> asyncio.Lock:
+        """One inbox drain per workspace at a time in this process: overlapping drains would read and
+        process the same rows (harmless, being idempotent, but it multiplies the work under a burst)."""
+        return self._drain_locks.setdefault(workspace_id, asyncio.Lock())
+
     worker: Worker[Context] | None = None
     worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 

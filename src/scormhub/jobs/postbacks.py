@@ -83,6 +83,11 @@ async def process_inbox(
     """
     services = ctx["services"]
     workspace = UUID(workspace_id)
+    async with services.drain_lock(workspace):
+        return await _drain(services, workspace, settle_at)
+
+
+async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dict[str, Any]:
     processed = 0
     postponed: list[str] = []
     settle_deadline = settle_at + SETTLE_MARGIN_S if settle_at is not None else 0.0
