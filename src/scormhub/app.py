@@ -40,6 +40,7 @@ from scormhub.routes.health import healthz
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
+from scormhub.routes.reports import BrandingController, ReportsController
 from scormhub.routes.sync import SyncController
 from scormhub.services import Services, build_services
 from scormhub.settings import Settings
@@ -98,6 +99,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             EnrollController,
             SyncController,
             EngineSettingsController,
+            ReportsController,
+            BrandingController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(

@@ -94,6 +94,7 @@ async def test_every_admin_tab_renders_for_a_signed_in_admin(admin: httpx.AsyncC
         response = await admin.get(path)
         assert response.status_code == 200, path
         assert f"<h1>{heading}</h1>" in response.text
+        assert f"<title>{heading} · SCORM Hub</title>" in response.text, "nothing leaks into the title"
         assert 'aria-current="page"' in response.text
 
 

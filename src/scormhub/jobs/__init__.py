@@ -9,6 +9,7 @@ from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.postbacks import process_inbox, process_postback, sweep_inbox
+from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker
 
@@ -25,6 +26,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     process_postback,
     process_inbox,
     sweep_inbox,
+    export_report,
 )
 
 # Schedules live in SAQ (not in-process timers), so several workers never run one twice.

@@ -1,4 +1,4 @@
-"""The admin pages' frame: Courses, Reports, Settings."""
+"""The admin pages' frame: Courses and Settings (Reports live in routes/reports.py)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,6 @@ class AdminPages(Controller):
             # The workspace was removed after the session was issued.
             raise NotAuthorizedException("This workspace no longer exists.")
         return workspace
-
-    @get("/reports", cache=False)
-    async def reports(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-        workspace = await self._workspace(request, services)
-        return Template(
-            template_name="pages/reports/index.html", context={"workspace": workspace, "nav": "reports"}
-        )
 
     @get("/settings", cache=False)
     async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:

@@ -6,6 +6,7 @@ from piccolo.columns import (
     Array,
     BigInt,
     Boolean,
+    Bytea,
     DoublePrecision,
     Float,
     ForeignKey,
@@ -212,6 +213,18 @@ class RateLimitRow(Table, tablename="rate_limit"):
     hits = Integer(default=0)
 
 
+class BrandingRow(Table, tablename="branding"):
+    """A workspace's look on PDF reports and certificates; the logo is stored, never hot-linked."""
+
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, primary_key=True)
+    organization_name = Varchar(length=200)
+    primary_color = Varchar(length=7, default="#2563EB")
+    logo = Bytea(null=True, default=None)
+    logo_content_type = Varchar(length=50, null=True, default=None)
+    logo_url = Text(null=True, default=None)
+    updated_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -228,4 +241,5 @@ TABLES: tuple[type[Table], ...] = (
     CompanySummaryRow,
     EngineAccountRow,
     InboxRow,
+    BrandingRow,
 )

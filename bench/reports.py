@@ -1,0 +1,448 @@
+"""Reports issue figures: CSV and XLSX of 100,000 records, a PDF of 2,000, and the dashboard over
+100,000 enrollments in 200 courses.
+
+The real server (`scormhub serve`) as a separate process on a throwaway database
+`scormhub_bench_<random>` on the machine's PostgreSQL (127.0.0.1:5432, trust), dropped at the end. The
+data is seeded with COPY after the server has migrated and created its workspace, then VACUUM ANALYZE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.report import MiB, Section, Table, median, mib, seconds
+from bench.server import RssSampler, admin_client, display, running_server
+
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+COURSES = 200
+ENROLLMENTS = 100_000
+PDF_COURSES = 4  # "PDF sample A".."D": 4 x 500 = 2,000 records
+RUNS = 3
+CSV_TARGET_S, RSS_TARGET = 3.0, 100 * MiB
+XLSX_RATIO_TARGET = 1.3
+DASHBOARD_TARGET_S = 0.150
+LOG_LINE = re.compile(r"GET /app/reports (\d{3}) ([\d.]+)ms")
+
+
+def run() -> Section:
+    section = Section(
+        key="reports",
+        title="Reports: exports of 100,000 records, a 2,000-record PDF, the dashboard",
+        command=".venv/bin/python -m bench --only reports",
+    )
+    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
+    from scormhub.integrations.db import database
+
+    url = database.ensure_database(SERVER_URL, name)
+    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
+    try:
+        database.configure(url)
+        asyncio.run(database.migrate())  # `serve` migrates only the embedded default
+        with running_server(
+            DATABASE_URL=url, SCORMHUB_DB_POOL_SIZE="5", SCORMHUB_EXPORT_DIRECT_ROWS=str(ENROLLMENTS)
+        ) as server:
+            seeded_s = asyncio.run(_seed(url))
+            client, _ = admin_client(server)
+            with RssSampler(server.pid) as sampler:
+                _measure(section, server, client, sampler, url)
+            client.close()
+        section.notes.append(
+            f"Server: `{display(server.command)}` with DATABASE_URL on the throwaway database; stopped with "
+            f"SIGTERM: exit code {server.exit_code}. Seeding {ENROLLMENTS:,} enrollments over {COURSES} "
+            f"courses with COPY + VACUUM ANALYZE took {seconds(seeded_s)}."
+        )
+    finally:
+        asyncio.run(_drop(name))
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return section
+
+
+async def _seed(url: str) -> float:
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    try:
+        workspace_id = await conn.fetchval("SELECT id FROM workspace ORDER BY created_at LIMIT 1")
+        now = datetime.now(UTC)
+        courses = []
+        for i in range(COURSES):
+            title = f"PDF sample {'ABCD'[i]}" if i < PDF_COURSES else f"Course {i:03d}"
+            courses.append(
+                (
+                    uuid.uuid4(),
+                    workspace_id,
+                    title,
+                    "scorm12",
+                    None,
+                    "ready",
+                    None,
+                    "builtin",
+                    f"k{i}",
+                    1,
+                    "x.zip",
+                    uuid.uuid4().hex,
+                    "[]",
+                    "[]",
+                    None,
+                    None,
+                    0,
+                    now,
+                    now,
+                )
+            )
+        await conn.copy_records_to_table(
+            "course",
+            records=courses,
+            columns=[
+                "id",
+                "workspace_id",
+                "title",
+                "standard",
+                "edition",
+                "status",
+                "status_message",
+                "engine",
+                "package_key",
+                "package_bytes",
+                "file_name",
+                "self_enroll_token",
+                "warnings",
+                "scos",
+                "mastery_score",
+                "import_handle",
+                "import_attempts",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        rng = random.Random(7)
+        names = ["Ada Lovelace", "Zażółć Gęślą", "שלום עליכם", "李小龍", '=HYPERLINK("x")', "Émile Zola 😀"]
+        records = []
+        for i in range(ENROLLMENTS):
+            course = courses[i % COURSES][0]
+            created = now - timedelta(days=rng.randint(0, 364), seconds=rng.randint(0, 86399))
+            done = rng.random() < 0.6
+            completed = created + timedelta(hours=rng.randint(1, 240)) if done else None
+            if completed and completed > now:
+                completed = now
+            records.append(
+                (
+                    uuid.uuid4(),
+                    workspace_id,
+                    course,
+                    f"c{i}",
+                    f"{names[i % len(names)]} {i}",
+                    f"learner{i}@example.com",
+                    uuid.uuid4().hex,
+                    False,
+                    "completed" if done else "in_progress",
+                    ("passed" if rng.random() < 0.8 else "failed") if done else "unknown",
+                    None,
+                    float(rng.randint(40, 100)) if done else None,
+                    0.0,
+                    0,
+                    None,
+                    None,
+                    completed,
+                    created,
+                    created,
+                    "{}",
+                    None,
+                    None,
+                )
+            )
+        await conn.copy_records_to_table(
+            "enrollment",
+            records=records,
+            columns=[
+                "id",
+                "workspace_id",
+                "course_id",
+                "contact_id",
+                "learner_name",
+                "learner_email",
+                "launch_token",
+                "self_enrolled",
+                "completion",
+                "success",
+                "score_raw",
+                "score_percent",
+                "total_seconds",
+                "attempts",
+                "first_access_at",
+                "last_access_at",
+                "completed_at",
+                "created_at",
+                "updated_at",
+                "synced",
+                "engine_updated_at",
+                "company_key",
+            ],
+        )
+        await conn.execute("VACUUM ANALYZE enrollment")
+        await conn.execute("VACUUM ANALYZE course")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+def _timed_download(
+    client: httpx.Client, sampler: RssSampler, path: str, params: dict[str, str]
+) -> dict[str, Any]:
+    baseline = sampler.settled()
+    kernel = sampler.reset_peak()
+    start = time.monotonic()
+    size = 0
+    with client.stream("GET", path, params=params) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+    end = time.monotonic()
+    samples = sampler.between(start, end)
+    peak = max([*samples, (sampler.kernel_peak() or 0) if kernel else 0])
+    return {"s": end - start, "growth": peak - baseline, "peak": peak, "bytes": size, "baseline": baseline}
+
+
+def _plain_xlsxwriter(url: str) -> float:
+    """The same rows written by xlsxwriter alone (constant_memory, same cell types), rows in memory."""
+    import xlsxwriter
+
+    async def fetch() -> list[Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            return list(
+                await conn.fetch(
+                    "SELECT e.learner_name, e.learner_email, c.title, e.completion, e.success, "
+                    "e.score_percent, e.created_at, e.completed_at "
+                    "FROM enrollment e JOIN course c ON c.id = e.course_id ORDER BY e.created_at DESC, e.id"
+                )
+            )
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(fetch())
+    with tempfile.TemporaryDirectory() as temp:
+        start = time.perf_counter()
+        book = xlsxwriter.Workbook(str(Path(temp) / "plain.xlsx"), {"constant_memory": True, "tmpdir": temp})
+        sheet = book.add_worksheet()
+        fmt = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        sheet.write_row(0, 0, ["a", "b", "c", "d", "e", "f", "g", "h"])
+        for r, row in enumerate(rows, start=1):
+            for col in range(5):
+                sheet.write_string(r, col, row[col])
+            if row[5] is not None:
+                sheet.write_number(r, 5, row[5])
+            sheet.write_datetime(r, 6, row[6].astimezone(UTC).replace(tzinfo=None), fmt)
+            if row[7] is not None:
+                sheet.write_datetime(r, 7, row[7].astimezone(UTC).replace(tzinfo=None), fmt)
+        book.close()
+        return time.perf_counter() - start
+
+
+def _measure(section: Section, server: Any, client: httpx.Client, sampler: RssSampler, url: str) -> None:
+    # Warm-up: first queries, first template renders, the PDF font load.
+    client.get("/app/reports")
+    client.get("/app/reports/export.pdf", params={"q": "PDF sample A"})
+    idle = sampler.settled()
+    rows: list[list[str]] = []
+
+    csv_runs = [_timed_download(client, sampler, "/app/reports/export.csv", {}) for _ in range(RUNS)]
+    csv_s = median([r["s"] for r in csv_runs])
+    csv_growth = max(r["growth"] for r in csv_runs)
+    rows.append(
+        [
+            "CSV, 100,000 records: time to last byte",
+            seconds(csv_s),
+            seconds(max(r["s"] for r in csv_runs)),
+            f"< {seconds(CSV_TARGET_S)}",
+            _verdict(csv_s < CSV_TARGET_S),
+        ]
+    )
+    rows.append(
+        [
+            "CSV: server peak RSS growth (peak - baseline)",
+            mib(median([r["growth"] for r in csv_runs])),
+            mib(csv_growth),
+            f"< {mib(RSS_TARGET)}",
+            _verdict(csv_growth < RSS_TARGET),
+        ]
+    )
+    rows.append(
+        [
+            "CSV: server peak RSS, absolute",
+            mib(median([r["peak"] for r in csv_runs])),
+            mib(max(r["peak"] for r in csv_runs)),
+            f"< {mib(RSS_TARGET)}",
+            _verdict(max(r["peak"] for r in csv_runs) < RSS_TARGET),
+        ]
+    )
+
+    xlsx_runs = [_timed_download(client, sampler, "/app/reports/export.xlsx", {}) for _ in range(RUNS)]
+    plain = [_plain_xlsxwriter(url) for _ in range(RUNS)]
+    xlsx_s, plain_s = median([r["s"] for r in xlsx_runs]), median(plain)
+    ratio = xlsx_s / plain_s
+    xlsx_growth = max(r["growth"] for r in xlsx_runs)
+    rows.append(
+        [
+            "XLSX, 100,000 records: time to last byte",
+            seconds(xlsx_s),
+            seconds(max(r["s"] for r in xlsx_runs)),
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "Plain xlsxwriter, same rows (in the bench process, rows in memory)",
+            seconds(plain_s),
+            seconds(max(plain)),
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "XLSX / plain xlsxwriter",
+            f"{ratio:.2f}x",
+            "",
+            f"< {XLSX_RATIO_TARGET}x",
+            _verdict(ratio < XLSX_RATIO_TARGET),
+        ]
+    )
+    rows.append(
+        [
+            "XLSX: server peak RSS growth",
+            mib(median([r["growth"] for r in xlsx_runs])),
+            mib(xlsx_growth),
+            f"< {mib(RSS_TARGET)}",
+            _verdict(xlsx_growth < RSS_TARGET),
+        ]
+    )
+
+    # PDF of 2,000 while another client polls /healthz: the server must keep answering.
+    pdf_runs, probe_max, probe_counts = [], [], []
+    for _ in range(RUNS):
+        stop = threading.Event()
+        latencies: list[float] = []
+
+        def probe(stop: threading.Event, latencies: list[float]) -> None:
+            with httpx.Client(base_url=server.base_url, timeout=30) as other:
+                while not stop.is_set():
+                    t = time.perf_counter()
+                    other.get("/healthz")
+                    latencies.append(time.perf_counter() - t)
+                    stop.wait(0.05)
+
+        thread = threading.Thread(target=probe, args=(stop, latencies))
+        thread.start()
+        pdf_runs.append(_timed_download(client, sampler, "/app/reports/export.pdf", {"q": "PDF sample"}))
+        stop.set()
+        thread.join()
+        probe_max.append(max(latencies) if latencies else float("nan"))
+        probe_counts.append(len(latencies))
+    pdf_s = median([r["s"] for r in pdf_runs])
+    rows.append(
+        [
+            "PDF, 2,000 records: time to last byte",
+            seconds(pdf_s),
+            seconds(max(r["s"] for r in pdf_runs)),
+            "measured",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "  /healthz answered meanwhile (per run)",
+            ", ".join(str(c) for c in probe_counts),
+            "",
+            "> 0",
+            _verdict(min(probe_counts) > 0),
+        ]
+    )
+    rows.append(["  slowest /healthz meanwhile", seconds(median(probe_max)), seconds(max(probe_max)), "", ""])
+
+    # Dashboard: server time from the server's own request log line.
+    before = len(LOG_LINE.findall(server.log_path.read_text(errors="replace")))
+    variants = [{}, {"range": "30d"}, {"q": "Course 1"}, {"range": "year", "q": "sample"}]
+    for _ in range(5):
+        for params in variants:
+            client.get("/app/reports", params=params)
+    times = [
+        float(ms) / 1000
+        for status, ms in LOG_LINE.findall(server.log_path.read_text(errors="replace"))[before:]
+        if status == "200"
+    ]
+    dash = median(times)
+    rows.append(
+        [
+            "Dashboard over 100,000 enrollments / 200 courses: server time",
+            seconds(dash),
+            seconds(max(times)),
+            f"< {seconds(DASHBOARD_TARGET_S)}",
+            _verdict(dash < DASHBOARD_TARGET_S),
+        ]
+    )
+    section.tables.append(
+        Table(headers=["Measure", f"median of {RUNS}", "max", "target", "verdict"], rows=rows)
+    )
+    section.notes += [
+        f"Server RSS idle after warm-up: {mib(idle)}. RSS is the server process's; growth = peak - the "
+        "median RSS over the 0.5 s before the request; peak = the higher of 20 ms samples and the "
+        "kernel's VmHWM (reset before each request). The idle server (borb, its font and the rest of the app "
+        "loaded) is already above 100 MiB, so the absolute row cannot meet a 100 MB target; the growth row "
+        "is what an export adds.",
+        f"Sizes: CSV {mib(csv_runs[0]['bytes'])}, XLSX {mib(xlsx_runs[0]['bytes'])}, "
+        f"PDF {mib(pdf_runs[0]['bytes'])}.",
+        f"SCORMHUB_EXPORT_DIRECT_ROWS={ENROLLMENTS} lifts the server's CSV/XLSX direct-download limit "
+        "(50,000 by default; above it an export runs as a SAQ job with a progress page) so the 100,000-row "
+        "exports are measured as direct downloads.",
+        "XLSX: the server streams rows from a server-side cursor into xlsxwriter (constant_memory) in worker "
+        "threads, then sends the temp file; the plain baseline writes the same rows and cell types from "
+        "memory in the bench process, in the same run.",
+        "PDF: rendered by borb in a worker thread; the /healthz prober (another connection, every 50 ms) "
+        "shows the event loop kept answering; borb is pure Python, so the GIL slows those answers.",
+        f"Dashboard: the duration the server logs per request (RequestLogMiddleware), {len(times)} requests "
+        f"over {len(variants)} filters (all time, last 30 days, a course search, this year + search).",
+    ]
+    for label, ok in (
+        ("CSV time", csv_s < CSV_TARGET_S),
+        ("dashboard time", dash < DASHBOARD_TARGET_S),
+        ("XLSX ratio", ratio < XLSX_RATIO_TARGET),
+        ("CSV RSS growth", csv_growth < RSS_TARGET),
+    ):
+        if not ok:
+            section.notes.append(f"Target missed: {label}.")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+async def _drop(name: str) -> None:
+    conn = await asyncpg.connect(SERVER_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    print(run().markdown())
+    os._exit(0)

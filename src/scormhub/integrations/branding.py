@@ -1,0 +1,184 @@
+"""Workspace branding: stored per workspace; a logo is fetched once (SSRF-guarded) or uploaded, checked,
+and kept as bytes so a PDF never reaches out to the network."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+from uuid import UUID
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from scormhub.domain.reports import Branding, default_branding
+from scormhub.integrations.db.tables import BrandingRow
+
+MAX_LOGO_BYTES = 1024 * 1024
+FETCH_TIMEOUT_S = 5.0
+MAX_REDIRECTS = 3
+# Raster formats only: an SVG can carry script.
+ALLOWED_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
+FORMAT_TYPES = {fmt: kind for kind, fmt in ALLOWED_TYPES.items()}
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class LogoRefused(ValueError):
+    """A logo we will not store; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class Logo:
+    content: bytes
+    content_type: str
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+async def _check_url(url: str, resolve: Resolver) -> None:
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise LogoRefused("The logo URL must start with https://.")
+    if not parts.hostname:
+        raise LogoRefused("The logo URL has no host name.")
+    try:
+        addresses = await resolve(parts.hostname, parts.port or 443)
+    except (OSError, UnicodeError):
+        raise LogoRefused(f"The host {parts.hostname} could not be found. Check the logo URL.") from None
+    if not addresses or not all(_public(a) for a in addresses):
+        raise LogoRefused(
+            "The logo URL points at a private or local network address; use a public https:// address "
+            "or upload the file instead."
+        )
+
+
+async def fetch_logo(url: str, *, client: httpx.AsyncClient, resolve: Resolver | None = None) -> Logo:
+    """Fetch a logo once. Every hop of a redirect is checked again; the body is read up to the limit.
+
+    The address is checked before connecting, not pinned: a host that changes its DNS answer between
+    the check and the connection (DNS rebinding) is not stopped here.
+    """
+    resolve = resolve or resolve_host
+    current = url.strip()
+    for _ in range(MAX_REDIRECTS + 1):
+        await _check_url(current, resolve)
+        try:
+            async with client.stream("GET", current, follow_redirects=False) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise LogoRefused("The logo URL redirects nowhere.")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code != 200:
+                    raise LogoRefused(f"The logo URL answered {response.status_code}; check the address.")
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if kind not in ALLOWED_TYPES:
+                    raise LogoRefused(
+                        f"The logo URL serves {kind or 'an unknown type'}; use a PNG, JPEG, GIF or WebP "
+                        "image (SVG is not accepted)."
+                    )
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > MAX_LOGO_BYTES:
+                    raise LogoRefused(_too_large())
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > MAX_LOGO_BYTES:
+                        raise LogoRefused(_too_large())
+        except httpx.TimeoutException:
+            raise LogoRefused("The logo URL did not answer in time; try again or upload the file.") from None
+        except httpx.HTTPError:
+            raise LogoRefused("The logo URL could not be reached; check it or upload the file.") from None
+        return check_image(bytes(body))
+    raise LogoRefused("The logo URL redirects too many times.")
+
+
+def _too_large() -> str:
+    return f"The logo is larger than {MAX_LOGO_BYTES // 1024} KB; use a smaller image."
+
+
+def check_image(content: bytes) -> Logo:
+    """The type comes from the bytes (Pillow), never from the name or the declared type."""
+    if len(content) > MAX_LOGO_BYTES:
+        raise LogoRefused(_too_large())
+    if not content:
+        raise LogoRefused("The logo file is empty.")
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            fmt = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise LogoRefused("That file is not a PNG, JPEG, GIF or WebP image (SVG is not accepted).") from None
+    if fmt not in FORMAT_TYPES:
+        raise LogoRefused("Use a PNG, JPEG, GIF or WebP image (SVG is not accepted).")
+    return Logo(content=content, content_type=FORMAT_TYPES[fmt])
+
+
+def build_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(FETCH_TIMEOUT_S),
+        headers={"User-Agent": "SCORM Hub logo fetcher"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+# --- storage ---------------------------------------------------------------------------------------------
+
+
+async def load_branding(workspace_id: UUID, workspace_name: str) -> Branding:
+    row = await BrandingRow.select().where(BrandingRow.workspace_id == workspace_id).first()
+    if row is None:
+        return default_branding(workspace_name)
+    return Branding(
+        organization_name=row["organization_name"] or workspace_name,
+        primary_color=row["primary_color"],
+        logo_bytes=bytes(row["logo"]) if row["logo"] is not None else None,
+        logo_content_type=row["logo_content_type"],
+        logo_url=row["logo_url"],
+    )
+
+
+async def save_branding(workspace_id: UUID, branding: Branding, now: datetime) -> None:
+    values = {
+        "organization_name": branding.organization_name,
+        "primary_color": branding.primary_color,
+        "logo": branding.logo_bytes,
+        "logo_content_type": branding.logo_content_type,
+        "logo_url": branding.logo_url,
+        "updated_at": now,
+    }
+    await BrandingRow.raw(
+        "INSERT INTO branding (workspace_id, organization_name, primary_color, logo, logo_content_type, "
+        "logo_url, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (workspace_id) DO UPDATE SET "
+        "organization_name = EXCLUDED.organization_name, primary_color = EXCLUDED.primary_color, "
+        "logo = EXCLUDED.logo, logo_content_type = EXCLUDED.logo_content_type, "
+        "logo_url = EXCLUDED.logo_url, updated_at = EXCLUDED.updated_at",
+        workspace_id,
+        *values.values(),
+    )

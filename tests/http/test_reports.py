@@ -1,0 +1,482 @@
+"""The Reports tab over HTTP: dashboard, filters in the URL, exports, bad input, and Settings → Branding."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import uuid
+import zipfile
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import respx
+from litestar import Litestar
+from PIL import Image
+
+from appserver import csrf_of
+from scormhub.domain.reports import Branding
+from scormhub.integrations import branding as branding_store
+from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, WorkspaceRow
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.pdf import unicode_font
+from scormhub.jobs.reports import export_report
+from scormhub.routes import reports as report_routes
+
+EVIL = '=HYPERLINK("http://evil.example","click")'
+NOW = datetime.now(UTC)
+
+
+async def standalone_id() -> UUID:
+    async with PiccoloUnitOfWork() as uow:
+        workspace = await uow.workspaces.get_standalone()
+    assert workspace is not None
+    return workspace.id
+
+
+async def add_course(workspace_id: UUID, title: str) -> UUID:
+    course_id = uuid.uuid4()
+    await CourseRow.insert(
+        CourseRow(
+            id=course_id,
+            workspace_id=workspace_id,
+            title=title,
+            standard="scorm12",
+            status="ready",
+            engine="builtin",
+            package_key=str(course_id),
+            package_bytes=1,
+            file_name="x.zip",
+            self_enroll_token=uuid.uuid4().hex,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    return course_id
+
+
+async def add_enrollment(
+    workspace_id: UUID,
+    course_id: UUID,
+    name: str,
+    *,
+    days_ago: int = 1,
+    completed: bool = False,
+    score: float | None = None,
+) -> None:
+    created = NOW - timedelta(days=days_ago)
+    await EnrollmentRow.insert(
+        EnrollmentRow(
+            id=uuid.uuid4(),
+            workspace_id=workspace_id,
+            course_id=course_id,
+            contact_id=uuid.uuid4().hex,
+            learner_name=name,
+            learner_email=f"{uuid.uuid4().hex[:6]}@example.com",
+            launch_token=uuid.uuid4().hex,
+            completion="completed" if completed else "in_progress",
+            success="passed" if completed else "unknown",
+            score_percent=score,
+            completed_at=created + timedelta(hours=2) if completed else None,
+            created_at=created,
+            updated_at=created,
+        )
+    )
+
+
+@pytest.fixture
+async def seeded(admin: httpx.AsyncClient) -> dict[str, Any]:
+    """Two courses here (five learners, odd names), and another workspace's data that must never show."""
+    workspace_id = await standalone_id()
+    golf = await add_course(workspace_id, "Golf Basics")
+    safety = await add_course(workspace_id, "Fire Safety")
+    await add_enrollment(workspace_id, golf, "Zażółć Gęślą 😀", completed=True, score=90)
+    await add_enrollment(workspace_id, golf, "שלום עליכם", completed=True, score=70, days_ago=3)
+    await add_enrollment(workspace_id, golf, EVIL, days_ago=40)
+    await add_enrollment(workspace_id, safety, "Ada Lovelace 李小龍", days_ago=2)
+    await add_enrollment(workspace_id, safety, "Old Timer", completed=True, score=50, days_ago=400)
+    other = uuid.uuid4()
+    await WorkspaceRow.insert(WorkspaceRow(id=other, name="Other", kind="location", created_at=NOW))
+    secret = await add_course(other, "Secret Course of Other")
+    await add_enrollment(other, secret, "Mallory Other", completed=True, score=100)
+    return {"workspace_id": workspace_id, "golf": golf}
+
+
+def pdf_has_words(pdf: bytes, text: str) -> bool:
+    """borb writes each word as a TJ array of glyph codes in the embedded font's encoding."""
+    font = unicode_font()
+    streams = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            streams.append(zlib.decompress(match.group(1)))
+        except zlib.error:
+            streams.append(match.group(1))
+    content = b"".join(streams).lower()
+    return all(
+        b"[" + b"".join(b"<%04x>" % font.get_character_code(c) for c in word) + b"]" in content
+        for word in text.split()
+    )
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    assert body.startswith(codecs.BOM_UTF8)
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+# --- dashboard ----------------------------------------------------------------------------------------
+
+
+async def test_dashboard_shows_totals_per_course_figures_and_records_of_this_workspace_only(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    response = await admin.get("/app/reports")
+    assert response.status_code == 200
+    page = response.text
+    assert "Golf Basics" in page
+    assert "Fire Safety" in page
+    assert "Secret Course of Other" not in page
+    assert "Mallory" not in page
+    assert "Zażółć Gęślą 😀" in page
+    assert "שלום עליכם" in page
+    # Totals: 2 courses, 5 enrollments, 3 completions, 60 %.
+    assert "<strong>5</strong>" in page
+    assert "<strong>3</strong>" in page
+    assert "60%" in page
+    # Golf: 3 enrolled, 2 completed, 67 %, average 80.0.
+    assert "67%" in page
+    assert "80.0" in page
+    assert "<svg" in page
+    assert "<rect" in page
+    # Autoescaped: the formula is text, and no markup can be injected.
+    assert "=HYPERLINK(&#34;http://evil.example&#34;" in page or "=HYPERLINK(&quot;" in page
+
+
+async def test_filter_by_course_name_and_preset(admin: httpx.AsyncClient, seeded: dict[str, Any]) -> None:
+    page = (await admin.get("/app/reports", params={"q": "golf", "range": "7d"})).text
+    assert "Golf Basics" in page
+    assert "Fire Safety" not in page
+    assert "Zażółć" in page
+    assert "שלום" in page
+    assert "HYPERLINK" not in page  # enrolled 40 days ago
+    assert 'value="golf"' in page
+    assert '<option value="7d" selected>' in page
+
+
+async def test_htmx_gets_the_results_partial_and_the_page_varies_on_it(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    response = await admin.get("/app/reports", params={"q": "fire"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="report-results">')
+    assert "<html" not in response.text
+    assert "Fire Safety" in response.text
+    assert response.headers["vary"] == "HX-Request"
+    restore = await admin.get(
+        "/app/reports?q=fire", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in restore.text
+
+
+async def test_the_form_works_without_javascript_and_keeps_the_filter_in_links(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    page = (
+        await admin.get("/app/reports", params={"range": "custom", "from": "2000-01-01", "to": "2100-01-01"})
+    ).text
+    assert 'method="get" action="/app/reports"' in page
+    assert 'hx-push-url="true"' in page
+    assert "/app/reports/export.csv?range=custom&amp;from=2000-01-01&amp;to=2100-01-01" in page
+
+
+async def test_pagination(admin: httpx.AsyncClient, seeded: dict[str, Any]) -> None:
+    workspace_id, golf = seeded["workspace_id"], seeded["golf"]
+    for i in range(55):
+        await add_enrollment(workspace_id, golf, f"Learner {i:02d}", days_ago=5)
+    first = (await admin.get("/app/reports")).text
+    assert "Page 1 of 2" in first
+    assert "page=2" in first
+    second = (await admin.get("/app/reports", params={"page": "2"})).text
+    assert "Page 2 of 2" in second
+    assert "Old Timer" in second
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"range": "custom", "from": "2026-05-01", "to": "2026-01-01"}, "reversed"),
+        ({"range": "custom", "from": "31/01/2026"}, "is not a date"),
+        ({"range": "custom", "to": "2026-02-30"}, "is not a date"),
+    ],
+)
+async def test_a_bad_date_range_shows_a_message_not_an_error(
+    admin: httpx.AsyncClient, seeded: dict[str, Any], params: dict[str, str], message: str
+) -> None:
+    response = await admin.get("/app/reports", params=params)
+    assert response.status_code == 200
+    assert message in response.text
+    assert 'role="alert"' in response.text
+    export = await admin.get("/app/reports/export.csv", params=params)
+    assert export.status_code == 200
+
+
+async def test_no_data_yet_links_to_courses(admin: httpx.AsyncClient) -> None:
+    page = (await admin.get("/app/reports")).text
+    assert "No records match this filter." in page
+    assert "/app/courses" in page
+
+
+async def test_reports_need_a_session(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/app/reports")).status_code == 303
+    assert (await client.get("/app/reports/export.csv")).status_code == 303
+
+
+# --- exports --------------------------------------------------------------------------------------------
+
+
+async def test_csv_export_is_the_active_filter_neutralised_and_scoped(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    response = await admin.get("/app/reports/export.csv", params={"q": "golf"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "UTC" in response.headers["content-disposition"]
+    rows = csv_rows(response.content)
+    assert rows[0][6] == "Enrollment date (UTC)"
+    by_name = {r[0]: r for r in rows[1:]}
+    first = by_name["Zażółć Gęślą 😀"]
+    assert first[2:6] == ["Golf Basics", "Completed", "Passed", "90"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", first[6])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", first[7])
+    assert by_name["'" + EVIL][3:6] == ["In progress", "", ""]
+    assert by_name["'" + EVIL][7] == ""
+    names = sorted(r[0] for r in rows[1:])
+    assert names == sorted(["Zażółć Gęślą 😀", "שלום עליכם", "'" + EVIL])
+    everything = csv_rows((await admin.get("/app/reports/export.csv")).content)
+    assert len(everything) == 6
+    assert not any("Mallory" in cell for r in everything for cell in r)
+
+
+async def test_exports_of_a_filter_matching_nothing_have_headers_only(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    params = {"q": "no such course"}
+    rows = csv_rows((await admin.get("/app/reports/export.csv", params=params)).content)
+    assert len(rows) == 1
+    assert rows[0][0] == "Learner name"
+    xlsx = await admin.get("/app/reports/export.xlsx", params=params)
+    with zipfile.ZipFile(io.BytesIO(xlsx.content)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "Learner name" in sheet
+    assert '<row r="2"' not in sheet
+    pdf = await admin.get("/app/reports/export.pdf", params=params)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf_has_words(pdf.content, "No records match this filter.")
+
+
+async def test_xlsx_export_is_typed_and_scoped(admin: httpx.AsyncClient, seeded: dict[str, Any]) -> None:
+    response = await admin.get("/app/reports/export.xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert 'state="frozen"' in sheet
+    assert '<autoFilter ref="A1:H6"/>' in sheet
+    assert "Zażółć" in sheet
+    assert "<f>" not in sheet
+    assert "Mallory" not in sheet
+
+
+async def test_pdf_export_is_branded_and_renders_any_name(
+    admin: httpx.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    await branding_store.save_branding(
+        seeded["workspace_id"],
+        Branding(
+            organization_name="Ąćme Academy",
+            primary_color="#AA0000",
+            logo_bytes=png(),
+            logo_content_type="image/png",
+        ),
+        NOW,
+    )
+    response = await admin.get("/app/reports/export.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert pdf_has_words(response.content, "Ąćme Academy")
+    assert pdf_has_words(response.content, "שלום")
+    assert pdf_has_words(response.content, "Page 1 of 1")
+    assert not pdf_has_words(response.content, "Mallory")
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx", "pdf"])
+async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a_link(
+    admin: httpx.AsyncClient,
+    app: Litestar,
+    seeded: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    monkeypatch.setitem(report_routes.MAX_DIRECT_ROWS, kind, 2)
+    enqueued: list[dict[str, Any]] = []
+
+    async def record(job: str, **kwargs: Any) -> str:
+        enqueued.append({"job": job, **kwargs})
+        return "job-1"
+
+    services = app.state.services
+    monkeypatch.setattr(services.jobs, "enqueue", record)
+    response = await admin.get(f"/app/reports/export.{kind}", params={"q": "golf"})
+    assert response.status_code == 303
+    progress_url = response.headers["location"]
+    page = await admin.get(progress_url)
+    assert page.status_code == 200
+    assert "Waiting to start" in page.text
+    assert 'hx-trigger="load delay:1s"' in page.text
+    (job,) = enqueued
+    assert job["job"] == "export_report"
+    assert job["params"] == {"q": "golf"}
+    result = await export_report(
+        {"services": services},
+        workspace_id=job["workspace_id"],
+        export_id=job["export_id"],
+        kind=job["kind"],
+        params=job["params"],
+    )
+    assert result == {"rows": 3, "kind": kind}
+    fragment = await admin.get(progress_url, headers={"HX-Request": "true"})
+    assert "Ready: 3 records" in fragment.text
+    assert "hx-get" not in fragment.text
+    download = await admin.get(f"{progress_url}/download")
+    assert download.status_code == 200
+    assert f".{kind}" in download.headers["content-disposition"]
+    if kind == "csv":
+        assert len(csv_rows(download.content)) == 4
+    # Another workspace's session could never reach it: the id lives under this workspace's folder.
+    assert (await admin.get(f"/app/reports/exports/{uuid.uuid4()}")).status_code == 404
+
+
+# --- branding -------------------------------------------------------------------------------------------
+
+
+def png(size: tuple[int, int] = (40, 20)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (0, 120, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def post_branding(
+    admin: httpx.AsyncClient, files: dict[str, Any] | None = None, **fields: str
+) -> httpx.Response:
+    await admin.get("/app/settings/branding")
+    data = {"_csrf_token": csrf_of(admin), "organization_name": "Acme", "primary_color": "#112233", **fields}
+    return await admin.post("/app/settings/branding", data=data, files=files or {"none": ("", b"")})
+
+
+async def test_branding_defaults_to_the_workspace_and_saves(admin: httpx.AsyncClient) -> None:
+    page = await admin.get("/app/settings/branding")
+    assert page.status_code == 200
+    assert "#2563EB" in page.text
+    response = await post_branding(admin, files={"logo_file": ("logo.png", png(), "image/png")})
+    assert response.status_code == 303, response.text
+    page = await admin.get("/app/settings/branding")
+    assert "Saved" not in page.text
+    assert 'value="#112233"' in page.text
+    logo = await admin.get("/app/settings/branding/logo")
+    assert logo.status_code == 200
+    assert logo.headers["content-type"] == "image/png"
+    assert logo.content == png()
+    assert "/app/settings/branding" in (await admin.get("/app/settings")).text
+
+
+async def test_branding_needs_the_csrf_token(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(
+        "/app/settings/branding", data={"organization_name": "Acme", "primary_color": "#112233"}
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("colour", ["red", "#12345", "#GGGGGG"])
+async def test_a_colour_that_is_not_rrggbb_is_refused(admin: httpx.AsyncClient, colour: str) -> None:
+    response = await post_branding(admin, primary_color=colour)
+    assert response.status_code == 422
+    assert "#RRGGBB" in response.text
+
+
+async def test_a_logo_url_at_127_0_0_1_is_refused(admin: httpx.AsyncClient) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.get(url__regex=".*").respond(200, content=png(), content_type="image/png")
+        response = await post_branding(admin, logo_url="https://127.0.0.1/logo.png")
+        assert not route.called
+    assert response.status_code == 422
+    assert "private or local network address" in response.text
+
+
+@respx.mock
+async def test_a_logo_url_redirecting_to_a_private_address_is_refused(
+    admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
+    respx.get("https://logos.example.com/logo.png").respond(
+        302, headers={"Location": "https://10.1.2.3/x.png"}
+    )
+    response = await post_branding(admin, logo_url="https://logos.example.com/logo.png")
+    assert response.status_code == 422
+    assert "private or local" in response.text
+
+
+@respx.mock
+async def test_a_50_mb_logo_is_refused(admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
+    respx.get("https://logos.example.com/big.png").respond(
+        200, content=b"\x89PNG" + b"\0" * (50 * 1024 * 1024), content_type="image/png"
+    )
+    response = await post_branding(admin, logo_url="https://logos.example.com/big.png")
+    assert response.status_code == 422
+    assert "larger than 1024 KB" in response.text
+
+
+@respx.mock
+async def test_an_svg_logo_with_script_is_refused(
+    admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    respx.get("https://logos.example.com/logo.svg").respond(200, content=svg, content_type="image/svg+xml")
+    response = await post_branding(admin, logo_url="https://logos.example.com/logo.svg")
+    assert response.status_code == 422
+    assert "SVG is not accepted" in response.text
+    upload = await post_branding(admin, files={"logo_file": ("logo.png", svg, "image/png")})
+    assert upload.status_code == 422
+    assert "not a PNG" in upload.text
+
+
+@respx.mock
+async def test_a_public_logo_url_is_fetched_once_and_stored(
+    admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
+    route = respx.get("https://logos.example.com/logo.png").respond(
+        200, content=png(), content_type="image/png"
+    )
+    assert (await post_branding(admin, logo_url="https://logos.example.com/logo.png")).status_code == 303
+    assert (await post_branding(admin, logo_url="https://logos.example.com/logo.png")).status_code == 303
+    assert route.call_count == 1
+    assert (await admin.get("/app/settings/branding/logo")).content == png()
+
+
+async def test_an_oversized_upload_is_refused(admin: httpx.AsyncClient) -> None:
+    big = png((1200, 1200))
+    big += b"\0" * (branding_store.MAX_LOGO_BYTES + 10 - len(big))
+    response = await post_branding(admin, files={"logo_file": ("logo.png", big, "image/png")})
+    assert response.status_code == 422
+    assert "larger than" in response.text
+
+
+async def fake_dns(host: str, port: int) -> list[str]:
+    return {"logos.example.com": ["93.184.216.34"]}.get(host, ["127.0.0.1"])
