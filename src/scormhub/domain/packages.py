@@ -80,6 +80,8 @@ _DRIVE_PREFIX = re.compile(r"^[A-Za-z]:")
 # Moodle's fix-up: an "&" that doesn't start an entity or character reference was meant literally.
 _BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _XML_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+# What reading a hostile or broken zip can raise. zipfile raises NotImplementedError for compression
+# methods and multi-disk archives it cannot read: that is bad input to report, not unfinished code.
 _READ_ERRORS = (
     zipfile.BadZipFile,
     zlib.error,
@@ -318,6 +320,7 @@ def _validate_stream(stream: BinaryIO, limits: PackageLimits, findings: _Finding
         return findings.report()
     try:
         zf = zipfile.ZipFile(stream)
+    # NotImplementedError: zipfile's answer to a multi-disk archive (see _READ_ERRORS).
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         findings.error("Z1-not-a-zip", _not_a_zip_message(exc))
         return findings.report()
