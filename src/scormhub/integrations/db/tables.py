@@ -111,6 +111,8 @@ class EnrollmentRow(Table, tablename="enrollment"):
     engine_updated_at = Timestamptz(null=True, default=None)
     # The learner's company in the CRM when enrolled: company training summaries aggregate on it.
     company_key = Varchar(length=200, null=True, default=None, index=True)
+    # The CRM user who enrolled the learner (HighLevel SSO), so notes can be attributed to them.
+    enrolled_by = Varchar(length=100, null=True, default=None)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -193,6 +195,8 @@ class InboxRow(Table, tablename="inbox"):
     content_type = Varchar(length=200)
     body = Text()
     received_at = Timestamptz()
+    # The sender's own id for the delivery (HighLevel's webhookId): a replay finds it and is ignored.
+    external_id = Varchar(length=200, null=True, default=None, unique=True)
     processed_at = Timestamptz(null=True, default=None, index=True)
     outcome = Text(null=True, default=None)
 
@@ -225,6 +229,52 @@ class BrandingRow(Table, tablename="branding"):
     updated_at = Timestamptz()
 
 
+class CrmConnectionRow(Table, tablename="crm_connection"):
+    """A workspace's HighLevel installation: its location's OAuth tokens (encrypted) and their state.
+
+    Tokens minted from an agency's Company token have no refresh token; they are minted again instead.
+    """
+
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, primary_key=True)
+    location_id = Varchar(length=100, unique=True)
+    company_id = Varchar(length=100, null=True, default=None, index=True)
+    access_token_enc = Text(null=True, default=None)
+    refresh_token_enc = Text(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)
+    scope = Text(default="")
+    installer_user_id = Varchar(length=100, null=True, default=None)
+    status = Varchar(length=20, default="connected")  # connected | reconnect | uninstalled
+    status_message = Text(null=True, default=None)
+    # Ids HighLevel gave the provisioned custom objects and association (schema keys, association id).
+    provisioned = JSONB(default={})
+    installed_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class CrmAgencyTokenRow(Table, tablename="crm_agency_token"):
+    """An agency (Company) installation's tokens, used to mint location tokens for its sub-accounts."""
+
+    company_id = Varchar(length=100, primary_key=True)
+    access_token_enc = Text()
+    refresh_token_enc = Text()
+    expires_at = Timestamptz()
+    scope = Text(default="")
+    status = Varchar(length=20, default="connected")
+    updated_at = Timestamptz()
+
+
+class CertificateRow(Table, tablename="certificate"):
+    """A completion certificate: a public, unguessable id and a snapshot of what it certifies."""
+
+    id = Varchar(length=40, primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    # Kept when the enrollment is removed: a certificate once issued stays verifiable.
+    enrollment_id = UUID(unique=True)
+    snapshot = JSONB()
+    issued_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -242,4 +292,7 @@ TABLES: tuple[type[Table], ...] = (
     EngineAccountRow,
     InboxRow,
     BrandingRow,
+    CrmConnectionRow,
+    CrmAgencyTokenRow,
+    CertificateRow,
 )
