@@ -251,6 +251,18 @@ class CrmConnectionRow(Table, tablename="crm_connection"):
     updated_at = Timestamptz()
 
 
+class CrmRecordRow(Table, tablename="crm_record"):
+    """Which CRM record holds one of our keys (a training record per enrollment, a company summary per
+    company), so an update goes to the same record instead of creating another."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    record_key = Varchar(length=200)
+    record_id = Varchar(length=100)
+    related = Boolean(default=False)  # its association with the contact exists
+    updated_at = Timestamptz()
+
+
 class CrmAgencyTokenRow(Table, tablename="crm_agency_token"):
     """An agency (Company) installation's tokens, used to mint location tokens for its sub-accounts."""
 
@@ -293,6 +305,7 @@ TABLES: tuple[type[Table], ...] = (
     InboxRow,
     BrandingRow,
     CrmConnectionRow,
+    CrmRecordRow,
     CrmAgencyTokenRow,
     CertificateRow,
 )
