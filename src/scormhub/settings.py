@@ -14,6 +14,26 @@ DEFAULT_FRAME_ANCESTORS = (
     "'self' https://app.gohighlevel.com https://*.gohighlevel.com https://*.leadconnectorhq.com"
 )
 MIN_SECRET_KEY_LENGTH = 32
+# What the app asks HighLevel for at install (reference §1 Scopes): contacts, tags and notes, the
+# Training Record and Company Training Summary objects with their fields and contact associations.
+DEFAULT_HIGHLEVEL_SCOPES = " ".join(
+    (
+        "contacts.readonly",
+        "contacts.write",
+        "objects/schema.readonly",
+        "objects/schema.write",
+        "objects/record.readonly",
+        "objects/record.write",
+        "locations/customFields.readonly",
+        "locations/customFields.write",
+        "associations.readonly",
+        "associations.write",
+        "associations/relation.readonly",
+        "associations/relation.write",
+        "oauth.readonly",
+        "oauth.write",
+    )
+)
 
 
 class ConfigError(Exception):
@@ -48,7 +68,21 @@ class Settings:
     highlevel_client_id: str | None = None
     highlevel_client_secret: str | None = field(default=None, repr=False)
     highlevel_sso_key: str | None = field(default=None, repr=False)
-    highlevel_webhook_public_key: str | None = None
+    # PEM public keys for install/uninstall webhooks; None means the vendor's published keys.
+    highlevel_webhook_ed25519_key: str | None = None
+    highlevel_webhook_rsa_key: str | None = None
+    highlevel_rate_limit: int = 100  # requests per location per highlevel_rate_window_s
+    highlevel_rate_window_s: int = 10
+    highlevel_scopes: str = DEFAULT_HIGHLEVEL_SCOPES
+
+    @property
+    def highlevel_app_id(self) -> str | None:
+        """HighLevel's client ids look like "<appId>-<suffix>"; webhooks carry the appId alone."""
+        return self.highlevel_client_id.split("-", 1)[0] if self.highlevel_client_id else None
+
+    @property
+    def highlevel_configured(self) -> bool:
+        return bool(self.highlevel_client_id and self.highlevel_client_secret)
 
     @property
     def is_production(self) -> bool:
@@ -99,7 +133,11 @@ class Settings:
             highlevel_client_id=reader.optional("HIGHLEVEL_CLIENT_ID"),
             highlevel_client_secret=reader.optional("HIGHLEVEL_CLIENT_SECRET"),
             highlevel_sso_key=reader.optional("HIGHLEVEL_SSO_KEY"),
-            highlevel_webhook_public_key=reader.optional("HIGHLEVEL_WEBHOOK_PUBLIC_KEY"),
+            highlevel_webhook_ed25519_key=reader.optional("HIGHLEVEL_WEBHOOK_ED25519_KEY"),
+            highlevel_webhook_rsa_key=reader.optional("HIGHLEVEL_WEBHOOK_RSA_KEY"),
+            highlevel_rate_limit=reader.integer("HIGHLEVEL_RATE_LIMIT", 100, minimum=1, maximum=10_000),
+            highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
+            highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
         )
 
 
