@@ -20,6 +20,7 @@ from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.jobqueue import SaqJobQueue
 from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.scorm_cloud import ScormCloudEngine
 from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
 from scormhub.integrations.storage import FilesystemPackageStorage
@@ -40,6 +41,7 @@ class Services:
     package_limits: PackageLimits
     throttle: PostgresThrottle
     cipher: SecretBox
+    render_pool: RenderPool = field(default_factory=RenderPool)
     _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
     _postback_credentials: dict[UUID, tuple[float, str, str]] = field(default_factory=dict, repr=False)
     _drain_requested: dict[UUID, int] = field(default_factory=dict, repr=False)
@@ -133,6 +135,7 @@ class Services:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
 
     async def aclose(self) -> None:
+        self.render_pool.shutdown()
         if self._scorm_cloud_client is not None:
             await self._scorm_cloud_client.aclose()
             self._scorm_cloud_client = None
