@@ -44,7 +44,12 @@ from scormhub.routes.reports import BrandingController, ReportsController
 from scormhub.routes.sync import SyncController
 from scormhub.services import Services, build_services
 from scormhub.settings import Settings
-from scormhub.web import RequestLogMiddleware, SecurityHeadersMiddleware, admin_guard
+from scormhub.web import (
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+    SessionAwareCSRFMiddleware,
+    admin_guard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,17 +124,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         plugins=[HTMXPlugin()],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_secure=settings.uses_https,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-            # Machine-to-machine endpoints authenticate by signature or credentials instead.
-            exclude=["/hooks/", "/healthz"],
-        ),
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(SecurityHeadersMiddleware, settings=settings),
+            DefineMiddleware(SessionAwareCSRFMiddleware, config=csrf_config(settings)),
         ],
         exception_handlers={
             NotAuthorizedException: _signed_out,
@@ -140,6 +138,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         # Logging is configured once by the CLI (scormhub.logs); Litestar must not add its own handlers.
         logging_config=None,
         debug=False,
+    )
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    return CSRFConfig(
+        secret=settings.secret_key,
+        cookie_secure=settings.uses_https,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        # Machine-to-machine endpoints authenticate by signature or credentials instead; the SSO
+        # exchange is authenticated by its encrypted payload (and has no CSRF cookie in an iframe yet).
+        exclude=["/hooks/", "/healthz", "/sso/"],
     )
 
 

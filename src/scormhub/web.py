@@ -10,11 +10,13 @@ from uuid import UUID
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
+from litestar.types import ASGIApp, HTTPSendMessage, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
 from scormhub.settings import Settings
@@ -24,6 +26,9 @@ log = logging.getLogger("scormhub.request")
 SESSION_COOKIE = "scormhub_session"
 SESSION_HEADER = "x-scormhub-session"
 SESSION_MAX_AGE_S = 12 * 60 * 60
+# A session opened by the CRM's SSO lives in the page's memory and travels as a header when the browser
+# blocks the cookie; it is short-lived, and the page asks the CRM for a fresh one when it expires.
+SSO_SESSION_MAX_AGE_S = 60 * 60
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class AdminSession:
 
     workspace_id: UUID
     issued_at: int
+    user_id: str | None = None  # the CRM user (HighLevel SSO); None for a standalone login link
+    user_name: str | None = None
+    via_header: bool = False  # authenticated by the header token, not the cookie
 
 
 class Sessions:
@@ -41,33 +49,103 @@ class Sessions:
         self._signer = TokenSigner(settings.secret_key, "admin-session")
         self._secure = settings.uses_https
 
-    def issue(self, workspace_id: UUID) -> str:
-        return self._signer.dumps({"w": str(workspace_id), "t": int(time.time())})
+    def issue(
+        self,
+        workspace_id: UUID,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+        max_age_s: int = SESSION_MAX_AGE_S,
+    ) -> str:
+        payload: dict[str, Any] = {"w": str(workspace_id), "t": int(time.time()), "m": max_age_s}
+        if user_id:
+            payload["u"] = user_id
+            payload["n"] = (user_name or "")[:200]
+        return self._signer.dumps(payload)
 
-    def read(self, token: str) -> AdminSession | None:
+    def read(self, token: str, *, via_header: bool = False) -> AdminSession | None:
         try:
             payload = self._signer.loads(token, max_age_s=SESSION_MAX_AGE_S)
-            return AdminSession(workspace_id=UUID(payload["w"]), issued_at=int(payload["t"]))
+            issued = int(payload["t"])
+            if time.time() - issued > min(int(payload.get("m", SESSION_MAX_AGE_S)), SESSION_MAX_AGE_S):
+                return None
+            return AdminSession(
+                workspace_id=UUID(payload["w"]),
+                issued_at=issued,
+                user_id=payload.get("u"),
+                user_name=payload.get("n"),
+                via_header=via_header,
+            )
         except (DecryptionError, KeyError, ValueError, TypeError):
             return None
 
-    def cookie(self, token: str) -> Cookie:
-        return Cookie(
-            key=SESSION_COOKIE,
-            value=token,
-            max_age=SESSION_MAX_AGE_S,
-            httponly=True,
-            secure=self._secure,
-            samesite="lax",
-            path="/",
-        )
+    def cookie_header(self, token: str, *, max_age_s: int = SESSION_MAX_AGE_S) -> str:
+        """The Set-Cookie value. Over https the cookie must reach us inside the CRM's iframe (a third-party
+        context), so it is SameSite=None and Partitioned (CHIPS: kept per top-level site, which browsers
+        that block third-party cookies still allow); over plain http (local use) it is SameSite=Lax."""
+        parts = [f"{SESSION_COOKIE}={token}", "Path=/", f"Max-Age={max_age_s}", "HttpOnly"]
+        parts += ["Secure", "SameSite=None", "Partitioned"] if self._secure else ["SameSite=Lax"]
+        return "; ".join(parts)
 
-    def cleared_cookie(self) -> Cookie:
-        return Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True, secure=self._secure, path="/")
+    def cleared_cookie_header(self) -> str:
+        return self.cookie_header("", max_age_s=0)
 
     def from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AdminSession | None:
-        token = connection.cookies.get(SESSION_COOKIE) or connection.headers.get(SESSION_HEADER)
-        return self.read(token) if token else None
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie:
+            session = self.read(cookie)
+            if session is not None:
+                return session
+        header = connection.headers.get(SESSION_HEADER)
+        return self.read(header, via_header=True) if header else None
+
+
+def set_session_cookie(response: Response[Any], header_value: str) -> Response[Any]:
+    # Litestar's Cookie has no Partitioned attribute, so the header is written whole (its own cookies
+    # travel separately and are not overwritten by this).
+    response.headers["set-cookie"] = header_value
+    return response
+
+
+class SessionAwareCSRFMiddleware(CSRFMiddleware):
+    """Litestar's double-submit CSRF check, except for requests authenticated by the session header.
+
+    A browser never attaches that header on its own (a cross-site form cannot, and a cross-origin
+    script would need a CORS preflight we never grant), so such a request cannot be forged; and inside
+    an iframe whose cookies are blocked there is no CSRF cookie to compare against.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and _header_only_session(scope):
+            ScopeState.from_scope(scope).csrf_token = generate_csrf_token(secret=self.config.secret)
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _set_cookie_if_needed(self, message: HTTPSendMessage, token: str) -> None:
+        if not self.config.cookie_secure:
+            super()._set_cookie_if_needed(message, token)
+            return
+        # The same third-party-context rules as the session cookie (see Sessions.cookie_header).
+        headers = MutableScopeHeaders.from_message(message)
+        headers.add(
+            "set-cookie",
+            f"{self.config.cookie_name}={token}; Path={self.config.cookie_path}; HttpOnly; Secure; "
+            "SameSite=None; Partitioned",
+        )
+
+
+def _header_only_session(scope: Scope) -> bool:
+    sessions: Sessions = scope["litestar_app"].state.sessions
+    headers = dict(scope["headers"])
+    token = headers.get(SESSION_HEADER.encode())
+    if not token or _has_cookie(headers.get(b"cookie", b""), SESSION_COOKIE):
+        return False
+    return sessions.read(token.decode("latin-1"), via_header=True) is not None
+
+
+def _has_cookie(raw: bytes, name: str) -> bool:
+    return any(part.strip().startswith(f"{name}=".encode()) for part in raw.split(b";"))
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -134,7 +212,11 @@ class SecurityHeadersMiddleware:
 
 
 class RequestLogMiddleware:
-    """One log line per request: method, path, status, duration and workspace (never query strings)."""
+    """One log line per request: method, path, status, duration and workspace (never query strings).
+
+    Also a `Server-Timing: app;dur=…` header (ms until the response starts), so a browser's dev tools and
+    the benchmarks see the server's own time apart from the network's.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -150,6 +232,9 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"server-timing", b"app;dur=%.1f" % elapsed_ms)]
             await send(message)
 
         try:

@@ -28,7 +28,7 @@ async def test_the_session_cookie_is_httponly_and_not_readable_by_scripts(
 
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("scormhub_session="))
     assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # served over plain http in this test
 
 

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.workspaces import redeem_login_token
 from scormhub.services import ServicesDep
+from scormhub.web import set_session_cookie
 
 LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on the server."
 
@@ -25,13 +26,13 @@ class AuthController(Controller):
                 status_code=410,
             )
         response: Response[Any] = Redirect(path="/app/courses", status_code=303)
-        response.set_cookie(services.sessions.cookie(services.sessions.issue(workspace.id)))
+        set_session_cookie(response, services.sessions.cookie_header(services.sessions.issue(workspace.id)))
         return response
 
     @post("/logout")
     async def logout(self, services: ServicesDep) -> Response[Any]:
         response: Response[Any] = Redirect(path="/signed-out", status_code=303)
-        response.set_cookie(services.sessions.cleared_cookie())
+        set_session_cookie(response, services.sessions.cleared_cookie_header())
         return response
 
     @get("/signed-out", cache=False)
