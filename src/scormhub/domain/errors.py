@@ -52,3 +52,26 @@ class CrmUnavailable(ServiceUnavailable):
 
 class CrmRateLimited(RateLimited):
     """The CRM's rate limit was hit."""
+
+
+class CrmAuthExpired(DomainError):
+    """The CRM no longer accepts our authorization (revoked, uninstalled, refresh token spent).
+
+    Retrying cannot help: a person has to reconnect (or reinstall) the app.
+    """
+
+    def __init__(
+        self, message: str = "HighLevel needs reconnecting: reconnect it in Settings to resume syncing."
+    ) -> None:
+        super().__init__(message)
+
+
+class CrmRejected(DomainError):
+    """The CRM understood the request and refused it (a 400 or 422 with its reason): not worth retrying.
+
+    `detail` is the CRM's own reason, kept apart from the sentence a person reads.
+    """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = message if detail is None else detail

@@ -1,0 +1,158 @@
+"""HighLevel's two pieces of app crypto: webhook signatures and the custom page's SSO payload.
+
+Pure functions over `cryptography`; no I/O. Reference: shared/reference/highlevel-api.md §2 and §3.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+# §2: signs `x-ghl-signature`. Not in HighLevel's docs repository (copied from the marketplace's webhook
+# guide by many community repos), so deployments can override it in settings.
+VENDOR_ED25519_PEM: Final = """-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg=
+-----END PUBLIC KEY-----
+"""
+
+# §2: signs the legacy `x-wh-signature` (RSA-4096), from WebhookAuthentication.md.
+VENDOR_RSA_PEM: Final = """-----BEGIN PUBLIC KEY-----
+MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAokvo/r9tVgcfZ5DysOSC
+Frm602qYV0MaAiNnX9O8KxMbiyRKWeL9JpCpVpt4XHIcBOK4u3cLSqJGOLaPuXw6
+dO0t6Q/ZVdAV5Phz+ZtzPL16iCGeK9po6D6JHBpbi989mmzMryUnQJezlYJ3DVfB
+csedpinheNnyYeFXolrJvcsjDtfAeRx5ByHQmTnSdFUzuAnC9/GepgLT9SM4nCpv
+uxmZMxrJt5Rw+VUaQ9B8JSvbMPpez4peKaJPZHBbU3OdeCVx5klVXXZQGNHOs8gF
+3kvoV5rTnXV0IknLBXlcKKAQLZcY/Q9rG6Ifi9c+5vqlvHPCUJFT5XUGG5RKgOKU
+J062fRtN+rLYZUV+BjafxQauvC8wSWeYja63VSUruvmNj8xkx2zE/Juc+yjLjTXp
+IocmaiFeAO6fUtNjDeFVkhf5LNb59vECyrHD2SQIrhgXpO4Q3dVNA5rw576PwTzN
+h/AMfHKIjE4xQA1SZuYJmNnmVZLIZBlQAF9Ntd03rfadZ+yDiOXCCs9FkHibELhC
+HULgCsnuDJHcrGNd5/Ddm5hxGQ0ASitgHeMZ0kcIOwKDOzOU53lDza6/Y09T7sYJ
+PQe7z0cvj7aE4B+Ax1ZoZGPzpJlZtGXCsu9aTEGEnKzmsFqwcSsnw3JB31IGKAyk
+T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
+-----END PUBLIC KEY-----
+"""
+
+ED25519_HEADER: Final = "x-ghl-signature"
+RSA_HEADER: Final = "x-wh-signature"
+
+_SALTED: Final = b"Salted__"
+_SALT_BYTES: Final = 8
+_BLOCK_BYTES: Final = 16
+
+
+class SsoPayloadInvalid(ValueError):
+    """The SSO payload is not one our shared secret made: wrong key, cut short, or not CryptoJS output."""
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------
+
+
+def verify_webhook(raw: bytes, headers: Mapping[str, str], *, ed25519_pem: str, rsa_pem: str) -> bool:
+    """Whether HighLevel signed exactly these body bytes. Unsigned or malformed is False; never raises.
+
+    The Ed25519 header wins when present (both official SDKs do this); the RSA one is the legacy
+    fallback, kept because its retirement date is unconfirmed.
+    """
+    try:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if signature := lowered.get(ED25519_HEADER):
+            ed_key = _public_key(ed25519_pem)
+            if not isinstance(ed_key, Ed25519PublicKey):
+                return False
+            ed_key.verify(_b64(signature), raw)
+            return True
+        if signature := lowered.get(RSA_HEADER):
+            rsa_key = _public_key(rsa_pem)
+            if not isinstance(rsa_key, RSAPublicKey):
+                return False
+            rsa_key.verify(_b64(signature), raw, asym_padding.PKCS1v15(), hashes.SHA256())
+            return True
+    except InvalidSignature:
+        return False
+    except Exception:  # bad base64, a key of the wrong kind: a webhook endpoint must answer whatever it gets
+        return False
+    return False
+
+
+@lru_cache(maxsize=8)
+def _public_key(pem: str) -> Any:
+    # Parsing a 4096-bit RSA key on every webhook is wasted work; the PEMs are fixed per process.
+    return serialization.load_pem_public_key(pem.encode())
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text.strip(), validate=True)
+
+
+# --- SSO (custom page) ------------------------------------------------------------------------------------
+
+
+def decrypt_sso(payload: str, key: str) -> dict[str, Any]:
+    """The user data of a `REQUEST_USER_DATA_RESPONSE`, encrypted by CryptoJS with the app's shared secret."""
+    try:
+        raw = base64.b64decode(payload.strip(), validate=True)
+    except (binascii.Error, ValueError, AttributeError):
+        raise SsoPayloadInvalid("The SSO payload is not base64.") from None
+    if not raw.startswith(_SALTED):
+        raise SsoPayloadInvalid("The SSO payload is not in CryptoJS's salted format.")
+    salt = raw[len(_SALTED) : len(_SALTED) + _SALT_BYTES]
+    ciphertext = raw[len(_SALTED) + _SALT_BYTES :]
+    if len(salt) != _SALT_BYTES or not ciphertext or len(ciphertext) % _BLOCK_BYTES:
+        raise SsoPayloadInvalid("The SSO payload is truncated.")
+    aes_key, iv = _evp_bytes_to_key(key.encode(), salt)
+    decryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).decryptor()
+    unpadder = sym_padding.PKCS7(algorithms.AES.block_size).unpadder()
+    try:
+        plain = unpadder.update(decryptor.update(ciphertext) + decryptor.finalize()) + unpadder.finalize()
+    except ValueError:
+        # Bad padding is what a wrong key almost always produces.
+        raise SsoPayloadInvalid("The SSO payload was not encrypted with this shared secret.") from None
+    try:
+        data = json.loads(plain.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        # About 1 in 256 wrong keys still yields valid padding; the plaintext is then noise.
+        raise SsoPayloadInvalid("The SSO payload was not encrypted with this shared secret.") from None
+    if not isinstance(data, dict):
+        raise SsoPayloadInvalid("The SSO payload holds no user data.")
+    return data
+
+
+def encrypt_sso(data: dict[str, Any], key: str) -> str:
+    """What `CryptoJS.AES.encrypt(JSON.stringify(data), key).toString()` returns (random salt).
+
+    Lets tests and browser tests play HighLevel's part of the custom-page handshake.
+    """
+    plain = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    salt = os.urandom(_SALT_BYTES)
+    aes_key, iv = _evp_bytes_to_key(key.encode(), salt)
+    padder = sym_padding.PKCS7(algorithms.AES.block_size).padder()
+    padded = padder.update(plain) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    return base64.b64encode(_SALTED + salt + ciphertext).decode("ascii")
+
+
+def _evp_bytes_to_key(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
+    """OpenSSL's EVP_BytesToKey with MD5 and one iteration: CryptoJS's passphrase mode (32-byte key + IV).
+
+    MD5 here is the format's key derivation, which we must reproduce, not a choice of ours.
+    """
+    derived, block = b"", b""
+    while len(derived) < 48:
+        block = hashlib.md5(block + passphrase + salt, usedforsecurity=False).digest()
+        derived += block
+    return derived[:32], derived[32:48]
