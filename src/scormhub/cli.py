@@ -140,17 +140,24 @@ async def _run_worker(settings: Settings) -> None:
     import os
 
     from scormhub.integrations.clock import SystemClock
-    from scormhub.integrations.db.database import configured_url, engine
+    from scormhub.integrations.db.database import configured_url, engine, start_pool
     from scormhub.integrations.jobqueue import create_queue
     from scormhub.jobs.runtime import build_worker, stop_gracefully
     from scormhub.services import build_services
 
-    queue = create_queue(configured_url(), pool_size=max(4, settings.db_pool_size))
+    queue = create_queue(
+        configured_url(), pool_size=max(4, settings.db_pool_size), heartbeat_s=settings.recovery_interval_s
+    )
     services = build_services(settings, clock=SystemClock(), queue=queue)
     db = engine()
-    await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+    await start_pool(max_size=settings.db_pool_size)
     await queue.connect()
-    worker = build_worker(queue, concurrency=settings.worker_concurrency, context=services.job_context())
+    worker = build_worker(
+        queue,
+        concurrency=settings.worker_concurrency,
+        context=services.job_context(),
+        recovery_interval_s=settings.recovery_interval_s,
+    )
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -63,6 +63,12 @@ class Settings:
     frame_ancestors: str = DEFAULT_FRAME_ANCESTORS
     log_level: str = "INFO"
     scorm_cloud_api_url: str = "https://cloud.scorm.com/api/v2"
+    # The longest one call to SCORM Cloud may take, retries included (uploads get longer to send).
+    scorm_cloud_timeout_s: float = 20.0
+    # How soon work left behind by a crashed process is taken up again: a running job whose worker sent no
+    # heartbeat for this long counts as abandoned, the recovery crons run this often, and the slower
+    # thresholds are multiples of it (below). Lowered by the fault tests; the default suits production.
+    recovery_interval_s: int = 60
     highlevel_api_url: str = "https://services.leadconnectorhq.com"
     highlevel_marketplace_url: str = "https://marketplace.gohighlevel.com"
     highlevel_client_id: str | None = None
@@ -96,6 +102,21 @@ class Settings:
     def max_package_bytes(self) -> int:
         return self.max_package_mb * 1024 * 1024
 
+    @property
+    def stuck_import_after_s(self) -> int:
+        """A course Processing this long without a change is re-queued (5 min by default)."""
+        return 5 * self.recovery_interval_s
+
+    @property
+    def inbox_sweep_after_s(self) -> int:
+        """A stored postback unprocessed this long is queued again (2 min by default)."""
+        return 2 * self.recovery_interval_s
+
+    @property
+    def outbox_lease_s(self) -> int:
+        """How long a pusher holds the CRM writes it claimed; a crashed pusher's come back after it."""
+        return 5 * self.recovery_interval_s
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -126,6 +147,8 @@ class Settings:
                 "SCORMHUB_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
             scorm_cloud_api_url=reader.url("SCORM_CLOUD_API_URL", "https://cloud.scorm.com/api/v2"),
+            scorm_cloud_timeout_s=reader.integer("SCORM_CLOUD_TIMEOUT_S", 20, minimum=1, maximum=300),
+            recovery_interval_s=reader.integer("SCORMHUB_RECOVERY_INTERVAL_S", 60, minimum=1, maximum=3600),
             highlevel_api_url=reader.url("HIGHLEVEL_API_URL", "https://services.leadconnectorhq.com"),
             highlevel_marketplace_url=reader.url(
                 "HIGHLEVEL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"

@@ -28,6 +28,10 @@ def env(tmp_path: Path, **values: str) -> dict[str, str]:
         ("SCORM_CLOUD_API_URL", "ftp://cloud", "an absolute http(s) URL"),
         ("DATABASE_URL", "mysql://db/x", "a postgresql:// URL"),
         ("SCORMHUB_SECRET_KEY", "short", "at least 32 characters"),
+        ("SCORMHUB_RECOVERY_INTERVAL_S", "0", "a whole number from 1 to 3600"),
+        ("SCORM_CLOUD_TIMEOUT_S", "soon", "a whole number from 1 to 300"),
+        ("HIGHLEVEL_RATE_LIMIT", "0", "a whole number from 1 to 10000"),
+        ("HIGHLEVEL_API_URL", "services.leadconnectorhq.com", "an absolute http(s) URL"),
     ],
 )
 def test_a_malformed_setting_names_the_variable_and_what_it_expects(
@@ -90,3 +94,24 @@ def test_secrets_never_appear_in_the_settings_repr(tmp_path: Path) -> None:
 
     assert GOOD_KEY not in repr(settings)
     assert "client-secret-value" not in repr(settings)
+
+
+def test_highlevel_settings_give_the_webhook_app_id_and_the_rate_budget(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(
+            tmp_path,
+            HIGHLEVEL_CLIENT_ID="6612abcdef-lx1y2z3",
+            HIGHLEVEL_CLIENT_SECRET="the-client-secret",
+            HIGHLEVEL_SSO_KEY="the-sso-key",
+            HIGHLEVEL_RATE_LIMIT="90",
+            SCORMHUB_RECOVERY_INTERVAL_S="5",
+        )
+    )
+
+    assert settings.highlevel_app_id == "6612abcdef"
+    assert settings.highlevel_configured
+    assert (settings.highlevel_rate_limit, settings.highlevel_rate_window_s) == (90, 10)
+    assert settings.recovery_interval_s == 5
+    assert "contacts.write" in settings.highlevel_scopes.split()
+    assert "the-client-secret" not in repr(settings)
+    assert "the-sso-key" not in repr(settings)

@@ -282,11 +282,13 @@ async def import_course(
         return course
 
 
-async def recover_stuck_imports(*, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> int:
+async def recover_stuck_imports(
+    *, uow: UnitOfWork, jobs: JobQueue, clock: Clock, stuck_after: timedelta = STUCK_AFTER
+) -> int:
     """Re-queue imports that stalled (a crash, a lost job); after too many tries, say so. Returns how many."""
     now = clock.now()
     async with uow:
-        stuck = await uow.courses.list_processing_since(now - STUCK_AFTER)
+        stuck = await uow.courses.list_processing_since(now - stuck_after)
         requeue: list[Course] = []
         for course in stuck:
             if course.import_attempts >= MAX_IMPORT_ATTEMPTS:

@@ -3,21 +3,68 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from psycopg.sql import SQL
 from saq import Queue
 from saq.job import Job
+from saq.queue.postgres import PostgresQueue
+from saq.utils import now
 
 QUEUE_NAME = "scormhub"
 
 
-def create_queue(database_url: str, *, pool_size: int) -> Queue:
+def create_queue(database_url: str, *, pool_size: int, heartbeat_s: int = 0) -> Queue:
     """A PostgresQueue; call `await queue.connect()` before use (SAQ fails with PoolClosed otherwise).
 
     SAQ's own pool checks connections before handing them out, so a database restart costs the next
     job a reconnect, not a failure.
+
+    With `heartbeat_s`, every job enqueued here carries that heartbeat: our workers beat for the jobs they
+    run (`beat`), and SAQ's sweeper retries a job whose worker went silent for longer. Without it, a
+    process killed mid-job (kill -9, out of memory, a lost dyno) would hold the job, and its key, until
+    the job's whole timeout ran out: ten minutes for most jobs, an hour for push_to_crm, during which
+    every enqueue under that key is swallowed.
     """
-    return Queue.from_url(database_url, name=QUEUE_NAME, min_size=1, max_size=pool_size)
+    queue = Queue.from_url(database_url, name=QUEUE_NAME, min_size=1, max_size=pool_size)
+    if heartbeat_s > 0:
+
+        async def with_heartbeat(job: Job) -> None:
+            if not job.heartbeat:
+                job.heartbeat = heartbeat_s
+
+        queue.register_before_enqueue(with_heartbeat)
+    return queue
+
+
+async def beat(queue: Queue, worker_id: str, keys: Sequence[str]) -> int:
+    """Refresh `touched` on the jobs a worker is running; returns how many were refreshed.
+
+    A compare-and-set on the stored job, and only while it is active under this worker: a job that
+    finished, or was swept and queued again, in the meantime is never overwritten with a stale copy (SAQ's
+    own `job.update()` rewrites the row whatever became of it).
+    """
+    if not keys or not isinstance(queue, PostgresQueue):
+        return 0
+    table = queue.jobs_table
+    refreshed = 0
+    async with queue.pool.connection() as conn:
+        cursor = await conn.execute(
+            SQL("SELECT key, job FROM {} WHERE key = ANY(%s) AND status = 'active'").format(table),
+            [list(keys)],
+        )
+        for key, stored in await cursor.fetchall():
+            job = queue.deserialize(stored)
+            if job is None or job.worker_id != worker_id:
+                continue
+            job.touched = now()
+            updated = await conn.execute(
+                SQL("UPDATE {} SET job = %s WHERE key = %s AND status = 'active' AND job = %s").format(table),
+                [queue.serialize(job), key, stored],
+            )
+            refreshed += updated.rowcount
+    return refreshed
 
 
 class SaqJobQueue:

@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -105,11 +106,14 @@ _MAX_VENDOR_TEXT: Final = 300
 # --- the shared client ------------------------------------------------------------------------------------
 
 
-def build_client() -> httpx.AsyncClient:
-    """The one AsyncClient for SCORM Cloud, made once per process (credentials go on each request)."""
+def build_client(timeout_s: float = 20.0) -> httpx.AsyncClient:
+    """The one AsyncClient for SCORM Cloud, made once per process (credentials go on each request).
+
+    `timeout_s` (SCORM_CLOUD_TIMEOUT_S) bounds the wait for an answer; connecting gets at most 5 s of it.
+    """
     return httpx.AsyncClient(
         # Writes may carry a 50 MB package; everything else should answer quickly.
-        timeout=httpx.Timeout(connect=5.0, read=20.0, write=120.0, pool=5.0),
+        timeout=httpx.Timeout(connect=min(5.0, timeout_s), read=timeout_s, write=120.0, pool=5.0),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
         headers={"Accept": "application/json", "User-Agent": "SCORM Hub"},
         follow_redirects=False,
@@ -122,12 +126,17 @@ class RetryPolicy:
 
     `attempts` counts the first try. A Retry-After longer than `max_retry_after_s` is not waited out here:
     the error goes up with its retry_after so the job layer can reschedule.
+
+    `budget_s` bounds one call, retries included: no retry is made that would start after it. A timeout
+    spends the budget, so a page waits out SCORM Cloud's silence once, not three times over; a job that
+    fails is retried later by the queue, with backoff.
     """
 
     attempts: int = 3
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
     max_retry_after_s: float = 30.0
+    budget_s: float | None = None
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
 
@@ -376,6 +385,7 @@ class ScormCloudEngine:
         """One call with Basic auth; safe calls retry transient failures, with backoff and jitter."""
         secrets = (self._secret.reveal(), *sensitive)
         retry = 0
+        started = time.monotonic()
         while True:
             cause: Exception | None = None
             try:
@@ -401,7 +411,8 @@ class ScormCloudEngine:
             if last_try or not isinstance(error, ServiceUnavailable):
                 raise error from cause
             delay = self._retry.delay(retry, error.retry_after)
-            if delay is None:
+            budget = self._retry.budget_s
+            if delay is None or (budget is not None and time.monotonic() - started + delay >= budget):
                 raise error from cause
             log.warning(
                 "SCORM Cloud %s %s failed (%s); retry %d in %.1fs", method, path, error, retry + 1, delay

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,12 +16,24 @@ from scormhub.domain.packages import PackageLimits, PackageReport, validate_pack
 
 # Writes are batched so the thread hop costs little; a batch is the most a request holds in memory.
 WRITE_BATCH = 1024 * 1024
+# A partial upload not written to for this long was left by a process that died mid-upload.
+STALE_PARTIAL_S = 60 * 60
 
 
 class FilesystemPackageStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_partials()
+
+    def _remove_stale_partials(self) -> None:
+        """A process killed mid-upload leaves its `.part` file; a start removes those that are clearly dead
+        (a fresher one may be another process's upload in progress). They are never read as packages."""
+        cutoff = time.time() - STALE_PARTIAL_S
+        for partial in self.root.glob(".*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if partial.stat().st_mtime < cutoff:
+                    partial.unlink()
 
     def path(self, key: str) -> Path:
         if not key.isalnum():  # our keys are token_hex; anything else did not come from us

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,5 +31,10 @@ async def import_course(ctx: dict[str, Any], *, workspace_id: str, course_id: st
 
 async def recover_stuck_imports(ctx: dict[str, Any]) -> dict[str, Any]:
     services = ctx["services"]
-    found = await courses.recover_stuck_imports(uow=services.uow(), jobs=services.jobs, clock=services.clock)
+    found = await courses.recover_stuck_imports(
+        uow=services.uow(),
+        jobs=services.jobs,
+        clock=services.clock,
+        stuck_after=timedelta(seconds=services.settings.stuck_import_after_s),
+    )
     return {"stuck": found}

@@ -12,9 +12,6 @@ from scormhub.domain import sync
 from scormhub.domain.engine_accounts import parse_postback
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 
-# Stored postbacks not processed after this long are queued again by the sweeper.
-SWEEP_AFTER = timedelta(minutes=2)
-
 
 async def process_postback(ctx: dict[str, Any], *, inbox_id: str, workspace_id: str) -> dict[str, Any]:
     services = ctx["services"]
@@ -133,9 +130,19 @@ async def sweep_inbox(ctx: dict[str, Any]) -> dict[str, Any]:
     """Cron: queue stored postbacks that no job processed (a crash between storing and queueing)."""
     services = ctx["services"]
     async with services.uow() as uow:
-        stale = await uow.inbox.unprocessed(services.clock.now() - SWEEP_AFTER)
+        # Not processed after Settings.inbox_sweep_after_s (2 min by default): queue it again.
+        stale = await uow.inbox.unprocessed(
+            services.clock.now() - timedelta(seconds=services.settings.inbox_sweep_after_s)
+        )
         items = [await uow.inbox.get(item_id) for item_id in stale]
-    for workspace_id in {item.workspace_id for item in items if item is not None and item.workspace_id}:
+    for item in items:
+        if item is not None and item.source == "highlevel":
+            # CRM install/uninstall webhooks have no workspace; each is processed on its own.
+            await services.jobs.enqueue(
+                "process_crm_webhook", key=f"process_crm_webhook:{item.id}", inbox_id=str(item.id)
+            )
+    postbacks = [item for item in items if item is not None and item.source != "highlevel"]
+    for workspace_id in {item.workspace_id for item in postbacks if item.workspace_id}:
         await services.jobs.enqueue(
             "process_inbox",
             key=f"process_inbox:{workspace_id}:sweep",

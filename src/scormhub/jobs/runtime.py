@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 from saq import Queue, Worker
-from saq.types import Context
+from saq.types import Context, PartialTimersDict
 
-from scormhub.jobs import CRON_JOBS, TASKS
+from scormhub.integrations.jobqueue import beat
+from scormhub.jobs import TASKS, cron_jobs
 
 log = logging.getLogger("scormhub.job")
 
@@ -42,14 +43,46 @@ async def _after(ctx: Context) -> None:
     )
 
 
+class HeartbeatWorker(Worker[Context]):
+    """SAQ's worker, beating for the jobs it runs (SAQ leaves heartbeats to each job function), so that
+    when this process dies its jobs are swept and retried within a heartbeat (see create_queue)."""
+
+    beat_every_s: float = 0.0
+
+    async def upkeep(self) -> list[asyncio.Task[None]]:
+        tasks = await super().upkeep()
+        if self.beat_every_s > 0:
+            tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
+        return tasks
+
+    async def _beat(self) -> None:
+        while not self.event.is_set():
+            await asyncio.sleep(self.beat_every_s)
+            running = [job.key for job, run in list(self.job_task_contexts.items()) if not run["task"].done()]
+            try:
+                await beat(self.queue, self.id, running)
+            except Exception as exc:  # the database is down: the next beat tries again
+                log.warning("job heartbeat failed: %s", exc)
+
+
 def build_worker(
-    queue: Queue, *, concurrency: int, context: dict[str, Any], shutdown_grace_s: float = SHUTDOWN_GRACE_S
+    queue: Queue,
+    *,
+    concurrency: int,
+    context: dict[str, Any],
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S,
+    recovery_interval_s: int = 60,
 ) -> Worker[Context]:
-    worker: Worker[Context] = Worker(
+    """`recovery_interval_s` (Settings.recovery_interval_s) sets the recovery crons' cadence and how often
+    abandoned jobs are swept; the worker beats four times per interval for the jobs it runs."""
+    # SAQ's defaults, but the sweep for abandoned jobs runs once per recovery interval.
+    timers: PartialTimersDict = {"schedule": 1, "worker_info": 10, "abort": 1, "sweep": recovery_interval_s}
+    worker = HeartbeatWorker(
         queue,
         functions=list(TASKS),
-        cron_jobs=list(CRON_JOBS),
+        cron_jobs=list(cron_jobs(recovery_interval_s)),
         concurrency=concurrency,
+        timers=timers,
         before_process=[_before],
         after_process=[_after],
         dequeue_timeout=DEQUEUE_TIMEOUT_S,
@@ -57,6 +90,7 @@ def build_worker(
         # queue (job.retry("cancelled")) for the next worker.
         shutdown_grace_period_s=shutdown_grace_s,  # type: ignore[arg-type]
     )
+    worker.beat_every_s = recovery_interval_s / 4
     # Our jobs find their adapters under extra keys ("services"); SAQ's Context type doesn't list them.
     worker.context.update(context)  # type: ignore[typeddict-item]
     # SAQ would install its own SIGINT/SIGTERM handlers; `serve` lets uvicorn own the signals and
@@ -69,7 +103,9 @@ async def stop_gracefully(worker: Worker[Context]) -> None:
     """Let running jobs finish (within the grace period), then stop; the rest goes back to the queue.
 
     SAQ's stop() would also wait on its upkeep loops, which sleep up to a minute between runs; they hold no
-    work, so they are cancelled first and an idle worker stops within DEQUEUE_TIMEOUT_S.
+    work, so they are cancelled first and an idle worker stops within DEQUEUE_TIMEOUT_S. The heartbeat
+    stops with them: the default heartbeat (60 s) outlasts the grace period (20 s), so a job finishing
+    during a deploy is never taken for abandoned by another process's sweeper.
     """
     worker.event.set()
     upkeep = [task for task in list(worker.tasks) if task.get_name() != "process" and not task.done()]

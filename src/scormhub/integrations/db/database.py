@@ -93,6 +93,48 @@ def engine() -> Any:
     return piccolo_conf.DB
 
 
+# A pool connection that cannot be made within this long fails the request (a 503) instead of holding it:
+# asyncpg's own default is 60 s, long enough for every worker of a process to pile up on a dead server.
+CONNECT_TIMEOUT_S = 5.0
+
+
+async def start_pool(*, max_size: int) -> None:
+    """Open Piccolo's asyncpg pool. It reconnects by itself once the server is back: a connection the
+    server closed is replaced on its next acquire, and one that cannot be made raises DatabaseUnavailable."""
+    await engine().start_connection_pool(
+        min_size=1, max_size=max_size, connect=_connect, timeout=CONNECT_TIMEOUT_S
+    )
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    # A missing socket file is a FileNotFoundError: name it for what it is, so no handler mistakes it for
+    # one of our own files (and none has to guess which OSErrors mean "no database").
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, TimeoutError, asyncpg.CannotConnectNowError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database (or the job queue on it) cannot be reached, rather than a bug:
+    such a request deserves a 503 and a retry, not a 500 and a traceback."""
+    import psycopg
+
+    lost = (
+        DatabaseUnavailable,
+        asyncpg.exceptions.ConnectionDoesNotExistError,  # the connection died under a query
+        asyncpg.exceptions.AdminShutdownError,  # the server is shutting down
+        asyncpg.exceptions.CannotConnectNowError,  # ... or starting up
+        psycopg.OperationalError,  # from SAQ's pool (psycopg_pool.PoolTimeout is one too)
+    )
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, lost):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def check_connection(database_url: str, connect_timeout_s: float = 5.0) -> None:
     """Fail fast with a readable message instead of a driver traceback."""
     try:
