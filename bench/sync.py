@@ -134,6 +134,7 @@ class CountingCrm:
     """A CrmWriter that accepts everything and records each call: (kind, contact, payload)."""
 
     rate_limit: Any = None
+    self_throttling = False
 
     def __init__(self) -> None:
         from scormhub.domain.sync import RateLimit
@@ -181,6 +182,7 @@ class PusherCrm:
         from scormhub.domain.sync import RateLimit
 
         self.crm, self.name = crm, name
+        self.self_throttling = False
         self.rate_limit = RateLimit(requests=crm.requests, per_seconds=crm.per_seconds)
         self.kinds: Counter[str] = Counter()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 from uuid import UUID
 
 import httpx
@@ -13,15 +13,28 @@ from litestar.di import NamedDependency
 from saq import Queue, Worker
 from saq.types import Context
 
+from scormhub.domain.errors import CrmAuthExpired
+from scormhub.domain.model import CrmKind, Workspace
 from scormhub.domain.packages import PackageLimits
-from scormhub.domain.ports import Clock, CrmWriter
+from scormhub.domain.ports import Clock, ContactBook, CrmWriter
+from scormhub.domain.sync import RateLimit
 from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.highlevel import HighLevelCrm
+from scormhub.integrations.highlevel import build_client as build_highlevel_client
+from scormhub.integrations.highlevel_oauth import HighLevelOAuth
+from scormhub.integrations.highlevel_store import (
+    HighLevelConnections,
+    PostgresProvisionStore,
+    PostgresRecordRefs,
+    PostgresTokenSource,
+    ThrottleLimiter,
+)
 from scormhub.integrations.jobqueue import SaqJobQueue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.render_pool import RenderPool
-from scormhub.integrations.scorm_cloud import ScormCloudEngine
+from scormhub.integrations.scorm_cloud import RetryPolicy, ScormCloudEngine
 from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.throttle import PostgresThrottle
@@ -43,6 +56,7 @@ class Services:
     cipher: SecretBox
     render_pool: RenderPool = field(default_factory=RenderPool)
     _scorm_cloud_client: httpx.AsyncClient | None = field(default=None, repr=False)
+    _highlevel_client: httpx.AsyncClient | None = field(default=None, repr=False)
     _postback_credentials: dict[UUID, tuple[float, str, str]] = field(default_factory=dict, repr=False)
     _drain_requested: dict[UUID, int] = field(default_factory=dict, repr=False)
     _drain_locks: dict[UUID, asyncio.Lock] = field(default_factory=dict, repr=False)
@@ -65,7 +79,7 @@ class Services:
     def scorm_cloud_client(self) -> httpx.AsyncClient:
         # One client for the process (connection pooling, explicit timeouts), made on first use.
         if self._scorm_cloud_client is None:
-            self._scorm_cloud_client = build_scorm_cloud_client()
+            self._scorm_cloud_client = build_scorm_cloud_client(self.settings.scorm_cloud_timeout_s)
         return self._scorm_cloud_client
 
     def scorm_cloud(self, app_id: str, secret_key: str) -> ScormCloudEngine:
@@ -75,6 +89,8 @@ class Services:
             secret_key=secret_key,
             storage=self.storage,
             base_url=self.settings.scorm_cloud_api_url,
+            # A page waits on SCORM Cloud for at most its timeout, retries included (jobs retry later).
+            retry=RetryPolicy(budget_s=self.settings.scorm_cloud_timeout_s),
         )
 
     async def registration_engine(self, workspace_id: UUID) -> ScormCloudEngine | None:
@@ -139,10 +155,70 @@ class Services:
         if self._scorm_cloud_client is not None:
             await self._scorm_cloud_client.aclose()
             self._scorm_cloud_client = None
+        if self._highlevel_client is not None:
+            await self._highlevel_client.aclose()
+            self._highlevel_client = None
 
-    def crm_writer(self, workspace_id: UUID) -> CrmWriter:
-        """The CRM a workspace's results are written to (the contact book until HighLevel is connected)."""
-        return LocalContactBook(workspace_id)
+    async def crm_writer(self, workspace_id: UUID) -> CrmWriter:
+        """Where a workspace's results are written: HighLevel for its locations, else the contact book."""
+        async with self.uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None:
+            return LocalContactBook(workspace_id)
+        return self.crm_for(workspace)
+
+    async def contact_book(self, workspace_id: UUID) -> ContactBook:
+        """Where a workspace's learners are looked up and added (HighLevel or the contact book)."""
+        return cast(ContactBook, await self.crm_writer(workspace_id))
+
+    def crm_for(self, workspace: Workspace, *, user_id: str | None = None) -> LocalContactBook | HighLevelCrm:
+        """The workspace's CRM as contact book and writer. `user_id` attributes notes (HighLevel SSO)."""
+        if workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return LocalContactBook(workspace.id)
+        limit = RateLimit(
+            requests=self.settings.highlevel_rate_limit, per_seconds=self.settings.highlevel_rate_window_s
+        )
+        return HighLevelCrm(
+            self.highlevel_client,
+            base_url=self.settings.highlevel_api_url,
+            location_id=workspace.crm_location_id,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.highlevel_oauth,
+                cipher=self.cipher,
+                clock=self.clock,
+                connections=self.highlevel_connections,
+            ),
+            limiter=ThrottleLimiter(self.throttle, workspace.id, limit),
+            refs=PostgresRecordRefs(workspace.id, self.clock),
+            provision=PostgresProvisionStore(workspace.id),
+            rate_limit=limit,
+            note_user_id=user_id,
+        )
+
+    @property
+    def highlevel_client(self) -> httpx.AsyncClient:
+        if self._highlevel_client is None:
+            self._highlevel_client = build_highlevel_client()
+        return self._highlevel_client
+
+    @property
+    def highlevel_connections(self) -> HighLevelConnections:
+        return HighLevelConnections(self.cipher, self.clock)
+
+    def highlevel_oauth(self) -> HighLevelOAuth:
+        settings = self.settings
+        if not (settings.highlevel_client_id and settings.highlevel_client_secret):
+            raise CrmAuthExpired(
+                "HighLevel is not configured on this server (HIGHLEVEL_CLIENT_ID, HIGHLEVEL_CLIENT_SECRET)."
+            )
+        return HighLevelOAuth(
+            self.highlevel_client,
+            api_url=settings.highlevel_api_url,
+            marketplace_url=settings.highlevel_marketplace_url,
+            client_id=settings.highlevel_client_id,
+            client_secret=settings.highlevel_client_secret,
+        )
 
     @property
     def builtin(self) -> BuiltinEngine:
@@ -169,8 +245,10 @@ def build_services(settings: Settings, *, clock: Clock, queue: Queue) -> Service
 
 # How long decrypted postback credentials are reused before the database is read again.
 POSTBACK_CACHE_S = 30.0
-# A burst of postbacks for one workspace queues one inbox drain per this interval (per process).
-DRAIN_DEBOUNCE_S = 0.1
+# A burst of postbacks for one workspace queues one inbox drain per this interval (per process). Each
+# drain costs a job (enqueue, dequeue, status updates) on top of its rows, and the drain of an interval
+# keeps looking for rows until it ends, so a longer interval costs fewer jobs, not later processing.
+DRAIN_DEBOUNCE_S = 0.25
 
 # Handlers take `services: ServicesDep`; Litestar injects the one instance registered in create_app().
 ServicesDep: TypeAlias = NamedDependency[Services]

@@ -12,12 +12,13 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
 from litestar.types import ASGIApp, HTTPSendMessage, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
+from scormhub.domain.model import WorkspaceKind
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
 from scormhub.settings import Settings
 
@@ -91,13 +92,15 @@ class Sessions:
         return self.cookie_header("", max_age_s=0)
 
     def from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AdminSession | None:
-        cookie = connection.cookies.get(SESSION_COOKIE)
-        if cookie:
-            session = self.read(cookie)
+        # The header first: it belongs to this tab, while the cookie is shared by every tab of the
+        # browser (two HighLevel locations open side by side would otherwise act on the last one).
+        header = connection.headers.get(SESSION_HEADER)
+        if header:
+            session = self.read(header, via_header=True)
             if session is not None:
                 return session
-        header = connection.headers.get(SESSION_HEADER)
-        return self.read(header, via_header=True) if header else None
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        return self.read(cookie) if cookie else None
 
 
 def set_session_cookie(response: Response[Any], header_value: str) -> Response[Any]:
@@ -156,6 +159,17 @@ def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
         raise NotAuthorizedException("Sign in to continue.")
     connection.state.admin = session
     connection.scope["state"]["workspace_id"] = str(session.workspace_id)
+
+
+async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The job dashboard lists and controls every workspace's jobs, so only the operator may open it: the
+    holder of a standalone-workspace session (a login link made on the server). To the admin of a CRM
+    location it does not exist (404), like any other workspace's data."""
+    admin_guard(connection, handler)
+    async with connection.app.state.services.uow() as uow:
+        workspace = await uow.workspaces.get(connection.state.admin.workspace_id)
+    if workspace is None or workspace.kind is not WorkspaceKind.STANDALONE:
+        raise NotFoundException()
 
 
 def current_admin(request: Request[Any, Any, Any]) -> AdminSession:

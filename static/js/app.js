@@ -23,3 +23,40 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   }, () => { source.select(); });
 });
+
+// The session as a header, for pages inside an iframe whose cookies the browser blocks. The token
+// lives in this page's memory (and in sessionStorage where the browser allows a framed page that),
+// never in a URL; htmx sends it with every request, and pages are boosted so links and forms go
+// through htmx too. A full reload loses it, and the sign-in page asks the CRM for a fresh one.
+window.scormhubSession = {
+  key: "scormhub.session",
+  token: null,
+  get() {
+    if (this.token) return this.token;
+    try { return sessionStorage.getItem(this.key); } catch (error) { return null; }
+  },
+  set(token) {
+    this.token = token;
+    try { sessionStorage.setItem(this.key, token); } catch (error) { /* blocked: memory only */ }
+  },
+  open(path) {
+    document.body.setAttribute("hx-boost", "true");
+    htmx.process(document.body);
+    htmx.ajax("GET", path, { target: "body", swap: "innerHTML" }).then(() => {
+      history.replaceState({}, "", path);
+    });
+  },
+};
+document.addEventListener("htmx:configRequest", (event) => {
+  const token = window.scormhubSession.get();
+  if (token && !event.detail.headers["x-scormhub-session"]) {
+    event.detail.headers["x-scormhub-session"] = token;
+  }
+});
+document.addEventListener("htmx:afterSwap", () => {
+  // A swapped-in body loses the boost attribute; keep header-mode navigation inside htmx.
+  if (window.scormhubSession.get() && !document.body.hasAttribute("hx-boost")) {
+    document.body.setAttribute("hx-boost", "true");
+    htmx.process(document.body);
+  }
+});

@@ -14,6 +14,7 @@ Chromium is Debian's (`scripts/ensure-chromium`): Playwright cannot download its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -205,6 +206,15 @@ class LiveServer:
 # recreates the standalone workspace if a truncation removed it.
 @pytest.fixture(scope="module")
 def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve_app(database_url, tmp_path_factory) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """`scormhub serve` on a free port with the test environment (plus `extra_env`), stopped by SIGTERM."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if not key.startswith(APP_ENV_PREFIXES)}
@@ -215,6 +225,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         SCORMHUB_PUBLIC_URL=base_url,
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "scormhub", "serve", "--port", str(port)],
         env=env,

@@ -65,6 +65,7 @@ class FakeCrm:
     failure: type[Exception] = CrmUnavailable
     retry_after: float | None = None
     rate_limit: ClassVar[RateLimit] = RateLimit(requests=1000, per_seconds=1)
+    self_throttling: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.accepted: list[tuple[str, str, Any]] = []
@@ -323,6 +324,32 @@ async def test_sync_all_fans_out_once_even_when_clicked_twice(pool: None) -> Non
 
     assert runs[0].id == runs[1].id
     assert runs[0].total == 2
+    assert [job for job, _ in jobs.enqueued].count("sync_enrollment") == 2
+
+
+async def test_a_sync_all_whose_jobs_died_with_its_process_is_replaced_by_the_next_click(
+    pool: None,
+) -> None:
+    clock, jobs = Clock(), Jobs()
+    first = await completed_enrollment(clock, "a@example.com")
+    await completed_enrollment(clock, "b@example.com")
+    stuck = await sync.sync_all(
+        first.workspace_id, first.course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    jobs.enqueued.clear()  # the process died before its jobs ran: nothing will ever count them
+
+    clock.current += timedelta(minutes=5)
+    soon = await sync.sync_all(
+        first.workspace_id, first.course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+    clock.current += timedelta(minutes=30)
+    later = await sync.sync_all(
+        first.workspace_id, first.course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock
+    )
+
+    assert soon.id == stuck.id  # still within its time: the same run, no second fan-out
+    assert later.id != stuck.id
+    assert later.total == 2
     assert [job for job, _ in jobs.enqueued].count("sync_enrollment") == 2
 
 

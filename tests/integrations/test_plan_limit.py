@@ -36,6 +36,10 @@ async def pool(db: str) -> AsyncIterator[None]:
         await engine().close_connection_pool()
 
 
+async def _book_for(workspace_id: uuid.UUID) -> LocalContactBook:
+    return LocalContactBook(workspace_id)
+
+
 async def trial_course(plan: PlanMode = PlanMode.TRIAL) -> Course:
     now = SystemClock().now()
     workspace = Workspace(
@@ -78,7 +82,7 @@ async def self_enroll(course: Course, email: str) -> EnrollResult | PlanLimitRea
             last_name=email.split("@")[0],
             email=email,
             uow=PiccoloUnitOfWork(),
-            contacts_for=LocalContactBook,
+            contacts_for=_book_for,
             clock=SystemClock(),
         )
     except PlanLimitReached as full:

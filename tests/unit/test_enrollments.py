@@ -59,6 +59,9 @@ class World:
         self.store.workspaces[self.workspace.id] = self.workspace
         self.store.courses[self.course.id] = self.course
 
+
+    async def book_for(self, _workspace_id: uuid.UUID) -> FakeContactBook:
+        return self.book
     def uow(self) -> FakeLearningUnitOfWork:
         return FakeLearningUnitOfWork(self.store)
 
@@ -80,7 +83,7 @@ class World:
             last_name=last,
             email=email,
             uow=self.uow(),
-            contacts_for=lambda _workspace_id: self.book,
+            contacts_for=self.book_for,
             clock=self.clock,
         )
 
@@ -174,7 +177,7 @@ async def test_an_unknown_self_enrollment_link_is_not_available() -> None:
             last_name="Lovelace",
             email="ada@example.com",
             uow=world.uow(),
-            contacts_for=lambda _w: world.book,
+            contacts_for=world.book_for,
             clock=world.clock,
         )
 

@@ -48,6 +48,7 @@ class Enrollment:
     updated_at: datetime
     self_enrolled: bool = False
     company_key: str | None = None
+    enrolled_by: str | None = None  # the CRM user who enrolled them (HighLevel SSO), for attribution
     completion: Completion = Completion.NOT_STARTED
     success: Success = Success.UNKNOWN
     score_raw: float | None = None
@@ -108,6 +109,7 @@ async def enroll_contact(
     clock: Clock,
     self_enrolled: bool = False,
     registrations: RegistrationEngine | None = None,
+    enrolled_by: str | None = None,
 ) -> EnrollResult:
     """Enroll a contact once per course; the trial limit holds however many requests race for the last seat.
 
@@ -146,6 +148,7 @@ async def enroll_contact(
             created_at=now,
             updated_at=now,
             self_enrolled=self_enrolled,
+            enrolled_by=enrolled_by,
         )
         await uow.enrollments.add(enrollment)
         await uow.commit()
@@ -207,7 +210,7 @@ async def self_enroll(
     last_name: str,
     email: str,
     uow: UnitOfWork,
-    contacts_for: Any,
+    contacts_for: Callable[[UUID], Awaitable[ContactBook]],
     clock: Clock,
     registrations_for: Callable[[UUID], Awaitable[RegistrationEngine | None]] | None = None,
 ) -> EnrollResult:
@@ -219,7 +222,7 @@ async def self_enroll(
         course = await uow.courses.get_by_enroll_token(enroll_token)
     if course is None or course.status is not CourseStatus.READY:
         raise CourseNotAvailable("This course is not available right now.")
-    contacts: ContactBook = contacts_for(course.workspace_id)
+    contacts = await contacts_for(course.workspace_id)
     contact = await contacts.upsert_contact(first_name=first, last_name=last, email=address)
     return await enroll_contact(
         course.workspace_id,

@@ -63,3 +63,26 @@ class LoginToken:
 
     def usable_at(self, now: datetime) -> bool:
         return self.used_at is None and now < self.expires_at
+
+
+class ConnectionStatus(enum.StrEnum):
+    CONNECTED = "connected"
+    RECONNECT = "reconnect"  # the CRM refused our tokens: an admin must reconnect; writes wait
+    UNINSTALLED = "uninstalled"  # the app was removed from the location; its data is kept
+
+
+@dataclass(frozen=True)
+class CrmConnection:
+    """A workspace's installation in HighLevel (its tokens stay in the adapter, encrypted)."""
+
+    workspace_id: UUID
+    location_id: str
+    company_id: str | None
+    status: ConnectionStatus
+    status_message: str | None
+    installer_user_id: str | None
+    installed_at: datetime
+
+    @property
+    def usable(self) -> bool:
+        return self.status is ConnectionStatus.CONNECTED

@@ -316,6 +316,14 @@ class OutboxRepository(Protocol):
 
     async def mark_failed(self, item_id: UUID, error: str) -> None: ...
 
+    async def pause(self, workspace_id: UUID, error: str, until: datetime) -> int:
+        """Hold every pending write of the workspace until `until`, without counting an attempt."""
+        ...
+
+    async def resume(self, workspace_id: UUID, now: datetime) -> int:
+        """Make the workspace's held writes due now."""
+        ...
+
     async def retry(self, workspace_id: UUID, item_id: UUID, now: datetime) -> bool:
         """Put a failed write back in the queue (the Retry button)."""
         ...
@@ -354,6 +362,10 @@ class SyncRunRepository(Protocol):
 
     async def latest(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None: ...
 
+    async def abandon(self, run_id: UUID, now: datetime) -> None:
+        """Close a run whose jobs were lost, so a new one can start."""
+        ...
+
     async def running(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None: ...
 
 
@@ -367,7 +379,15 @@ class CrmWriter(Protocol):
 
     async def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
 
-    async def add_note(self, contact_id: str, body: str, *, idempotency_key: str) -> None: ...
+    async def add_note(
+        self, contact_id: str, body: str, *, idempotency_key: str, author_id: str | None = None
+    ) -> None:
+        """Add a note to the contact's timeline, credited to the CRM user `author_id` where supported."""
+        ...
+
+    # A writer that throttles each of its own HTTP requests (one write may take several) sets this,
+    # so push_to_crm does not take a turn of the same budget for it again.
+    self_throttling: bool
 
     async def upsert_training_record(
         self, contact_id: str, record_key: str, properties: Mapping[str, Any]

@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from scormhub.domain.errors import DomainError, NotFound, RateLimited, ServiceUnavailable
+from scormhub.domain.errors import (
+    CrmAuthExpired,
+    DomainError,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+)
 from scormhub.domain.runtime import Completion, Success
 
 if TYPE_CHECKING:
@@ -101,6 +107,7 @@ class EnrollmentFacts:
     first_access_at: datetime | None
     last_access_at: datetime | None
     completed_at: datetime | None
+    enrolled_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +251,10 @@ def plan_sync(facts: EnrollmentFacts, synced: SyncedState, settings: SyncSetting
             CrmWrite(
                 WriteKind.NOTE,
                 facts.contact_id,
-                {"body": completion_note(facts)},
+                # The note is credited to whoever enrolled the learner, where the CRM knows them.
+                {"body": completion_note(facts), "author_id": facts.enrolled_by}
+                if facts.enrolled_by
+                else {"body": completion_note(facts)},
                 _key(facts, WriteKind.NOTE, "first-completion"),
             )
         )
@@ -373,6 +383,7 @@ def facts_of(enrollment: Enrollment, course_title: str) -> EnrollmentFacts:
         enrolled_at=enrollment.created_at,
         first_access_at=enrollment.first_access_at,
         last_access_at=enrollment.last_access_at,
+        enrolled_by=enrollment.enrolled_by,
         completed_at=enrollment.completed_at,
     )
 
@@ -465,6 +476,7 @@ class PushOutcome:
     retrying: int
     failed: int
     next_due_at: datetime | None = None  # the earliest write still pending (a retry), if any
+    paused: bool = False  # the CRM wants reconnecting; every pending write is held
 
 
 async def push_to_crm(
@@ -489,12 +501,21 @@ async def push_to_crm(
         if not items:
             break
         for item in items:
-            await throttle.wait_turn(workspace_id, crm.rate_limit)
+            if not crm.self_throttling:
+                await throttle.wait_turn(workspace_id, crm.rate_limit)
             try:
                 await deliver(crm, item.write)
+            except CrmAuthExpired as exc:
+                # Not this write's fault: every write waits, uncounted, until the admin reconnects
+                # (which makes them due again) or a day passes and the cron looks again.
+                async with (uow := uow_factory()):
+                    await uow.outbox.pause(workspace_id, str(exc), clock.now() + timedelta(days=1))
+                    await uow.commit()
+                return PushOutcome(sent=sent, retrying=retrying, failed=failed, paused=True)
             except (RateLimited, ServiceUnavailable) as exc:
-                if isinstance(exc, RateLimited):
+                if isinstance(exc, RateLimited) and not crm.self_throttling:
                     # Over the limit anyway (another client of the same CRM account?): everyone waits.
+                    # (A self-throttling writer has already held the shared budget itself.)
                     await throttle.hold(
                         workspace_id, crm.rate_limit, exc.retry_after or crm.rate_limit.per_seconds
                     )
@@ -532,12 +553,26 @@ async def deliver(crm: CrmWriter, write: CrmWrite) -> None:
     elif write.kind is WriteKind.REMOVE_TAGS:
         await crm.remove_tags(write.contact_id, write.payload["tags"])
     elif write.kind is WriteKind.NOTE:
-        await crm.add_note(write.contact_id, write.payload["body"], idempotency_key=write.idempotency_key)
+        author = write.payload.get("author_id")
+        extra = {"author_id": author} if author else {}
+        await crm.add_note(
+            write.contact_id, write.payload["body"], idempotency_key=write.idempotency_key, **extra
+        )
     elif write.kind is WriteKind.COMPANY_SUMMARY:
         await crm.upsert_company_summary(write.payload["company"], write.payload["properties"])
     else:
         record_key = write.idempotency_key.split(":", 1)[0]  # the enrollment id: one record per enrollment
         await crm.upsert_training_record(write.contact_id, record_key, write.payload["properties"])
+
+
+# A Sync All still unfinished this long after it started lost its jobs (a crash while it queued them):
+# a new click replaces it. Generous, since each learner may wait on the engine and the CRM's limits.
+ABANDONED_RUN_BASE = timedelta(minutes=10)
+ABANDONED_RUN_PER_ENROLLMENT = timedelta(seconds=2)
+
+
+def _abandoned(run: SyncRun, now: datetime) -> bool:
+    return now - run.started_at > ABANDONED_RUN_BASE + run.total * ABANDONED_RUN_PER_ENROLLMENT
 
 
 async def sync_all(
@@ -546,8 +581,11 @@ async def sync_all(
     """Fan sync_enrollment out over a course. A second Sync All while one runs returns the running one."""
     async with uow:
         running = await uow.sync_runs.running(workspace_id, course_id)
-        if running is not None:
+        if running is not None and not _abandoned(running, clock.now()):
             return running
+        if running is not None:
+            # Its fan-out died with its process (a crash while queueing): close it, start afresh.
+            await uow.sync_runs.abandon(running.id, clock.now())
         ids = await uow.enrollments.ids_for_course(workspace_id, course_id)
         run_id = await uow.sync_runs.start(workspace_id, course_id, len(ids), clock.now())
         await uow.commit()

@@ -39,6 +39,7 @@ class LocalContactBook:
 
     # Our own database: the limit only keeps one workspace's Sync All from hogging the worker.
     rate_limit = RateLimit(requests=1000, per_seconds=1)
+    self_throttling = False
 
     def __init__(self, workspace_id: UUID) -> None:
         self.workspace_id = workspace_id
@@ -71,7 +72,9 @@ class LocalContactBook:
             key,
         )
 
-    async def add_note(self, contact_id: str, body: str, *, idempotency_key: str) -> None:
+    async def add_note(
+        self, contact_id: str, body: str, *, idempotency_key: str, author_id: str | None = None
+    ) -> None:
         key = await self._require(contact_id)
         await ContactNoteRow.raw(
             "INSERT INTO contact_note (id, idempotency_key, workspace_id, contact_id, body, created_at) "

@@ -8,6 +8,7 @@ from typing import Any
 from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
+from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
 from scormhub.jobs.postbacks import process_inbox, process_postback, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
@@ -27,12 +28,31 @@ TASKS: tuple[Callable[..., Any], ...] = (
     process_inbox,
     sweep_inbox,
     export_report,
+    process_crm_webhook,
+    install_agency_location,
+    provision_crm,
 )
 
-# Schedules live in SAQ (not in-process timers), so several workers never run one twice.
-CRON_JOBS: tuple[CronJob[Any], ...] = (
-    CronJob(recover_stuck_imports, cron="* * * * *", unique=True),
-    CronJob(push_due_writes, cron="* * * * *", unique=True),
-    CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
-    CronJob(sweep_inbox, cron="* * * * *", unique=True),
-)
+
+def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
+    """The schedules. They live in SAQ (not in-process timers), so several workers never run one twice.
+
+    The recovery crons (stalled imports, due CRM writes, unprocessed postbacks) run every
+    `recovery_interval_s` (Settings.recovery_interval_s, a minute by default).
+    """
+    every = _every(recovery_interval_s)
+    return (
+        CronJob(recover_stuck_imports, cron=every, unique=True),
+        CronJob(push_due_writes, cron=every, unique=True),
+        CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
+        CronJob(sweep_inbox, cron=every, unique=True),
+    )
+
+
+def _every(seconds: int) -> str:
+    """A cron expression for "every `seconds`": croniter's sixth (seconds) field below a minute, whole
+    minutes above."""
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    minutes = seconds // 60
+    return "* * * * *" if minutes == 1 else ("0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *")

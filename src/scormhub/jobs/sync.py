@@ -70,10 +70,11 @@ async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, An
     outcome = await sync.push_to_crm(
         workspace,
         uow_factory=services.uow,
-        crm=services.crm_writer(workspace),
+        crm=await services.crm_writer(workspace),
         throttle=services.throttle,
         clock=services.clock,
         jitter=random.random,
+        lease_s=services.settings.outbox_lease_s,
     )
     if outcome.next_due_at is not None:
         # Retries coming due soon get their own pusher then, not the once-a-minute cron. Its key differs

@@ -35,6 +35,11 @@ class AuthController(Controller):
         set_session_cookie(response, services.sessions.cleared_cookie_header())
         return response
 
-    @get("/signed-out", cache=False)
-    async def signed_out(self, request: Request[Any, Any, Any]) -> Template:
-        return Template(template_name="pages/auth/signed_out.html", context={"help": LINK_HELP})
+    @get(["/signed-out", "/hl"], cache=False)
+    async def signed_out(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+        # /hl is the page HighLevel frames; inside the iframe it signs in through SSO, and a session that
+        # expired there lands back on /signed-out, which tries SSO once more (never a redirect loop).
+        return Template(
+            template_name="pages/auth/signed_out.html",
+            context={"help": LINK_HELP, "sso": bool(services.settings.highlevel_sso_key)},
+        )

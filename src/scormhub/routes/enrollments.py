@@ -14,12 +14,12 @@ from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
 from scormhub.domain.courses import Course
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
-from scormhub.domain.errors import EngineAccountLimit, NotFound
-from scormhub.domain.model import Workspace
+from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
+from scormhub.domain.model import CrmKind, Workspace
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course, _workspace
 from scormhub.services import Services, ServicesDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
 
 PAGE_SIZE = 25
 
@@ -61,9 +61,16 @@ class EnrollmentController(Controller):
         workspace = await _workspace(request, services)
         course = await _course(services, workspace, course_id)
         query = request.query_params.get("q", "").strip()[:100]
-        results = await LocalContactBook(workspace.id).search_contacts(query, limit=8) if query else []
+        search_error: str | None = None
+        results: list[Any] = []
+        if query:
+            try:
+                results = await services.crm_for(workspace).search_contacts(query, limit=8)
+            except DomainError as exc:
+                # HighLevel down or wanting reconnecting: say so where the results would be.
+                search_error = f"Contacts could not be searched: {exc}"
         if wants_fragment(request):
-            context = {"course": course, "query": query, "results": results}
+            context = {"course": course, "query": query, "results": results, "search_error": search_error}
             return vary_on_htmx(
                 Template(template_name="partials/enrollments/search_results.html", context=context)
             )
@@ -90,7 +97,7 @@ class EnrollmentController(Controller):
         workspace = await _workspace(request, services)
         course = await _course(services, workspace, course_id)
         form = await request.form()
-        contacts = LocalContactBook(workspace.id)
+        contacts = services.crm_for(workspace, user_id=current_admin(request).user_id)
         message: str | None = None
         error: str | None = None
         try:
@@ -111,6 +118,7 @@ class EnrollmentController(Controller):
                 contacts=contacts,
                 clock=services.clock,
                 registrations=await services.registration_engine(workspace.id),
+                enrolled_by=current_admin(request).user_id,
             )
             who = result.enrollment.learner_name
             message = f"{who} is enrolled." if result.created else f"{who} was already enrolled."
@@ -122,6 +130,8 @@ class EnrollmentController(Controller):
             error = "Learners can be enrolled once the course is Ready."
         except NotFound:
             error = "That contact no longer exists. Search again."
+        except DomainError as exc:
+            error = f"The contact could not be enrolled: {exc}"
         if not wants_fragment(request):
             params = {"notice": message} if message else {"error": error or ""}
             return Redirect(path=f"/app/courses/{course.id}", query_params=params, status_code=303)
@@ -197,8 +207,10 @@ class ContactController(Controller):
     @get("", cache=False)
     async def index(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
         workspace = await _workspace(request, services)
-        book = LocalContactBook(workspace.id)
         query = request.query_params.get("q", "").strip()[:100]
+        if workspace.crm is CrmKind.HIGHLEVEL:
+            return await self._highlevel_index(request, services, workspace, query)
+        book = LocalContactBook(workspace.id)
         contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
         context: dict[str, Any] = {
             "workspace": workspace,
@@ -213,9 +225,34 @@ class ContactController(Controller):
         context["companies"] = await book.company_summaries()
         return Template(template_name="pages/contacts/list.html", context=context)
 
+    async def _highlevel_index(
+        self, request: Request[Any, Any, Any], services: Services, workspace: Workspace, query: str
+    ) -> Response[Any]:
+        """HighLevel keeps the contacts: search them there (no full list: a location may hold millions)."""
+        errors: dict[str, str] = {}
+        contacts: list[Any] = []
+        if query:
+            try:
+                contacts = await services.crm_for(workspace).search_contacts(query, limit=50)
+            except DomainError as exc:
+                errors["search"] = f"Contacts could not be searched: {exc}"
+        context: dict[str, Any] = {
+            "workspace": workspace,
+            "nav": "contacts",
+            "contacts": contacts,
+            "query": query,
+            "values": {},
+            "errors": errors,
+        }
+        if wants_fragment(request):
+            return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
+        return Template(template_name="pages/contacts/list.html", context=context)
+
     @post("")
     async def add(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
         workspace = await _workspace(request, services)
+        if workspace.crm is CrmKind.HIGHLEVEL:
+            raise NotFoundException()  # contacts are added in HighLevel itself
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email", "company")}
         book = LocalContactBook(workspace.id)
@@ -249,8 +286,12 @@ class ContactController(Controller):
         self, request: Request[Any, Any, Any], contact_id: FromPath[str], services: ServicesDep
     ) -> Template:
         workspace = await _workspace(request, services)
+        highlevel = workspace.crm is CrmKind.HIGHLEVEL
         book = LocalContactBook(workspace.id)
-        contact = await book.get_contact(contact_id)
+        try:
+            contact = await (services.crm_for(workspace) if highlevel else book).get_contact(contact_id)
+        except DomainError:
+            contact = None
         if contact is None:
             raise NotFoundException()
         async with services.uow() as uow:
@@ -265,8 +306,9 @@ class ContactController(Controller):
                 "workspace": workspace,
                 "nav": "contacts",
                 "contact": contact,
-                "notes": await book.notes(contact.id),
-                "records": await book.training_records(contact.id),
+                # HighLevel shows notes and records on its own contact page.
+                "notes": [] if highlevel else await book.notes(contact.id),
+                "records": [] if highlevel else await book.training_records(contact.id),
                 "enrollments": enrollments,
                 "titles": titles,
             },

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, PlanLimitReached
-from scormhub.domain.errors import EngineAccountLimit, NotFound, ServiceUnavailable
+from scormhub.domain.errors import (
+    CrmAuthExpired,
+    CrmRejected,
+    EngineAccountLimit,
+    NotFound,
+    ServiceUnavailable,
+)
 from scormhub.domain.model import EngineKind
-from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.rate_limit import allow
 from scormhub.routes.courses import serve_content
 from scormhub.services import Services, ServicesDep
+
+log = logging.getLogger(__name__)
 
 # Abuse protection on the public form: per address and per course, per minute.
 ENROLL_PER_IP_PER_MINUTE = 10
@@ -84,8 +93,13 @@ class PlayerController(Controller):
         self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
     ) -> Response[Any]:
         params = request.query_params
+        if not params.get("session", "").isprintable():
+            # Ours are URL-safe tokens; NUL or a lone surrogate could not even be stored.
+            return _scorm_reply(False, 201, "The commit's session is not valid.", status=400)
         try:
             payload = await request.json()
+        except RequestEntityTooLarge:
+            return _scorm_reply(False, 201, "The commit is larger than the player may send.", status=413)
         except Exception:
             return _scorm_reply(False, 201, "The commit was not valid JSON.", status=400)
         if not isinstance(payload, dict):
@@ -187,7 +201,7 @@ class EnrollController(Controller):
                 last_name=values["last_name"],
                 email=values["email"],
                 uow=services.uow(),
-                contacts_for=LocalContactBook,
+                contacts_for=services.contact_book,
                 clock=services.clock,
                 registrations_for=services.registration_engine,
             )
@@ -218,6 +232,19 @@ class EnrollController(Controller):
                     "enrolled, use the same email address to continue.",
                 },
                 status_code=403,
+            )
+        except (ServiceUnavailable, CrmAuthExpired, CrmRejected) as exc:
+            # The CRM (where learners are kept) is down or refused the contact: nothing was stored;
+            # the form keeps what they typed.
+            log.warning("self-enrollment could not reach the CRM: %s", exc)
+            return Template(
+                template_name="pages/enroll/form.html",
+                context={
+                    "course": course,
+                    "values": values,
+                    "errors": {"form": "We could not enroll you just now. Please try again in a minute."},
+                },
+                status_code=503,
             )
         return Redirect(path=f"/play/{result.enrollment.launch_token}", status_code=303)
 

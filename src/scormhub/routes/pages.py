@@ -9,6 +9,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 
 from scormhub.domain.enrollments import go_live, plan_usage
+from scormhub.domain.errors import DomainError
 from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, current_admin
 
@@ -35,9 +36,15 @@ class AdminPages(Controller):
     async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
         usage = await plan_usage(workspace, uow=services.uow())
-        provisioned = await services.crm_writer(workspace.id).custom_objects_provisioned()
+        crm_error = request.query_params.get("crm_error")
+        try:
+            provisioned = await services.crm_for(workspace).custom_objects_provisioned()
+        except DomainError as exc:
+            # The CRM is down or wants reconnecting: the page still opens and says so.
+            provisioned, crm_error = False, crm_error or str(exc)
         async with services.uow() as uow:
             scorm_cloud = await uow.engine_accounts.get(workspace.id)
+        connection = await services.highlevel_connections.get(workspace.id)
         return Template(
             template_name="pages/settings/index.html",
             context={
@@ -45,6 +52,8 @@ class AdminPages(Controller):
                 "nav": "settings",
                 "usage": usage,
                 "provisioned": provisioned,
+                "crm_error": crm_error,
+                "connection": connection,
                 "scorm_cloud": scorm_cloud,
                 "scorm_cloud_error": request.query_params.get("scorm_cloud_error"),
                 "app_id": request.query_params.get("app_id"),
@@ -55,8 +64,13 @@ class AdminPages(Controller):
 
     @post("/settings/custom-objects")
     async def provision(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
-        workspace_id = current_admin(request).workspace_id
-        await services.crm_writer(workspace_id).provision_custom_objects()
+        workspace = await self._workspace(request, services)
+        try:
+            await services.crm_for(
+                workspace, user_id=current_admin(request).user_id
+            ).provision_custom_objects()
+        except DomainError as exc:
+            return Redirect(path="/app/settings", query_params={"crm_error": str(exc)[:300]}, status_code=303)
         return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
 
     @post("/settings/go-live")

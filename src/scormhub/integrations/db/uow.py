@@ -262,6 +262,7 @@ def _enrollment(row: dict[str, Any]) -> Enrollment:
         updated_at=row["updated_at"],
         self_enrolled=row["self_enrolled"],
         company_key=row["company_key"],
+        enrolled_by=row.get("enrolled_by"),
         completion=Completion(row["completion"]),
         success=Success(row["success"]),
         score_raw=row["score_raw"],
@@ -302,6 +303,7 @@ class PiccoloEnrollmentRepository:
                 launch_token=e.launch_token,
                 self_enrolled=e.self_enrolled,
                 company_key=e.company_key,
+                enrolled_by=e.enrolled_by,
                 created_at=e.created_at,
                 **{column._meta.name: value for column, value in _enrollment_values(e).items()},
             )
@@ -531,6 +533,26 @@ class PiccoloOutboxRepository:
             }
         ).where(OutboxRow.id == item_id)
 
+    async def pause(self, workspace_id: UUID, error: str, until: datetime) -> int:
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET next_attempt_at = {}, last_error = {} "
+            "WHERE workspace_id = {} AND status = 'pending' RETURNING id",
+            until,
+            error[:2000],
+            workspace_id,
+        )
+        return len(rows)
+
+    async def resume(self, workspace_id: UUID, now: datetime) -> int:
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET next_attempt_at = {} "
+            "WHERE workspace_id = {} AND status = 'pending' AND next_attempt_at > {} RETURNING id",
+            now,
+            workspace_id,
+            now,
+        )
+        return len(rows)
+
     async def mark_failed(self, item_id: UUID, error: str) -> None:
         await OutboxRow.update(
             {
@@ -658,6 +680,11 @@ class PiccoloSyncRunRepository:
             .first()
         )
         return _sync_run(row) if row else None
+
+    async def abandon(self, run_id: UUID, now: datetime) -> None:
+        await SyncRunRow.update({SyncRunRow.finished_at: now}).where(
+            (SyncRunRow.id == run_id) & SyncRunRow.finished_at.is_null()
+        )
 
     async def running(self, workspace_id: UUID, course_id: UUID) -> SyncRun | None:
         # Serialise Sync All per course: two clicks at once see one run.

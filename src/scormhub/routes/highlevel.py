@@ -1,0 +1,248 @@
+"""HighLevel: the marketplace install (OAuth), install/uninstall webhooks, and SSO inside the iframe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from scormhub.domain.errors import CrmAuthExpired, DomainError, ServiceUnavailable
+from scormhub.integrations.crypto import DecryptionError, TokenSigner
+from scormhub.integrations.highlevel_auth import (
+    VENDOR_ED25519_PEM,
+    VENDOR_RSA_PEM,
+    SsoPayloadInvalid,
+    decrypt_sso,
+    verify_webhook,
+)
+from scormhub.integrations.highlevel_store import store_webhook
+from scormhub.jobs.highlevel import install_from_grant
+from scormhub.services import Services, ServicesDep
+from scormhub.web import SSO_SESSION_MAX_AGE_S, set_session_cookie
+
+log = logging.getLogger(__name__)
+
+STATE_COOKIE = "scormhub_oauth_state"
+STATE_MAX_AGE_S = 15 * 60
+# Webhooks older than this are refused (reference §2): a captured one cannot be replayed later.
+WEBHOOK_MAX_AGE_S = 5 * 60
+MAX_WEBHOOK_BYTES = 256 * 1024
+MAX_SSO_PAYLOAD = 16 * 1024
+HIGHLEVEL_SOURCE = "highlevel"
+
+
+def _callback_url(services: Services) -> str:
+    return f"{services.settings.public_url}/oauth/callback"
+
+
+def _not_configured() -> Template:
+    return Template(
+        template_name="pages/error.html",
+        context={
+            "title": "HighLevel is not set up on this server",
+            "message": "Set HIGHLEVEL_CLIENT_ID and HIGHLEVEL_CLIENT_SECRET (the marketplace app's OAuth "
+            "credentials) and restart SCORM Hub.",
+            "status": 503,
+        },
+        status_code=503,
+    )
+
+
+def _install_problem(status: int, message: str) -> Template:
+    return Template(
+        template_name="pages/highlevel/install_problem.html",
+        context={"message": message, "status": status},
+        status_code=status,
+    )
+
+
+class HighLevelController(Controller):
+    @get("/oauth/install", cache=False)
+    async def install(self, services: ServicesDep) -> Response[Any]:
+        """Start an install: HighLevel's choose-location page, with a state bound to this browser."""
+        if not services.settings.highlevel_configured:
+            return _not_configured()
+        nonce = secrets.token_urlsafe(16)
+        state = TokenSigner(services.settings.secret_key, "oauth-state").dumps({"n": nonce})
+        url = services.highlevel_oauth().authorize_url(
+            redirect_uri=_callback_url(services), scopes=services.settings.highlevel_scopes, state=state
+        )
+        response: Response[Any] = Redirect(path=url, status_code=303)
+        # Lax: the callback is a top-level navigation back from HighLevel, which Lax cookies survive.
+        response.set_cookie(
+            STATE_COOKIE,
+            nonce,
+            max_age=STATE_MAX_AGE_S,
+            httponly=True,
+            secure=services.settings.uses_https,
+            samesite="lax",
+            path="/oauth",
+        )
+        return response
+
+    @get("/oauth/callback", cache=False)
+    async def callback(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        if not services.settings.highlevel_configured:
+            return _not_configured()
+        code = request.query_params.get("code", "").strip()
+        state = request.query_params.get("state")
+        if not code or len(code) > 2000:
+            return _install_problem(400, "HighLevel did not send an authorization code.")
+        # An install started from the marketplace itself carries no state of ours (HighLevel's echo of
+        # `state` is unconfirmed); one that carries a state must carry ours, for this browser, recently.
+        if state is not None and not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
+            return _install_problem(400, "This install link has expired or was not started here.")
+        try:
+            grant = await services.highlevel_oauth().exchange_code(
+                code, user_type="Location", redirect_uri=_callback_url(services)
+            )
+        except CrmAuthExpired:
+            return _install_problem(400, "HighLevel did not accept this authorization (used or expired).")
+        except ServiceUnavailable:
+            return _install_problem(503, "HighLevel is not answering right now.")
+        try:
+            outcome = await install_from_grant(services, grant)
+        except ServiceUnavailable:
+            return _install_problem(503, "HighLevel is not answering right now.")
+        except DomainError as exc:
+            return _install_problem(400, str(exc))
+        if outcome.workspace is None:
+            response: Response[Any] = Template(
+                template_name="pages/highlevel/installed.html",
+                context={"locations": outcome.locations, "agency": True},
+            )
+        else:
+            response = Redirect(path="/app/courses", status_code=303)
+            token = services.sessions.issue(
+                outcome.workspace.id, user_id=grant.user_id, max_age_s=SSO_SESSION_MAX_AGE_S
+            )
+            set_session_cookie(response, services.sessions.cookie_header(token))
+        response.delete_cookie(STATE_COOKIE, path="/oauth")
+        return response
+
+    @post(
+        "/hooks/crm",
+        request_max_body_size=MAX_WEBHOOK_BYTES,
+        status_code=200,
+        include_in_schema=False,
+    )
+    async def webhook(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        """INSTALL / UNINSTALL: verified on the raw body, stored, then acknowledged; a job acts on it."""
+        raw = await request.body()
+        settings = services.settings
+        if not verify_webhook(
+            raw,
+            request.headers,
+            ed25519_pem=settings.highlevel_webhook_ed25519_key or VENDOR_ED25519_PEM,
+            rsa_pem=settings.highlevel_webhook_rsa_key or VENDOR_RSA_PEM,
+        ):
+            return _json({"error": "The signature does not match the body."}, 401)
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return _json({"error": "The body is not JSON."}, 400)
+        if not isinstance(event, dict):
+            return _json({"error": "The body is not a JSON object."}, 400)
+        if settings.highlevel_app_id is None or event.get("appId") != settings.highlevel_app_id:
+            return _json({"error": "This webhook is for another app."}, 403)
+        sent_at = _timestamp(event.get("timestamp"))
+        if sent_at is not None and time.time() - sent_at > WEBHOOK_MAX_AGE_S:
+            return _json({"error": "The webhook is older than 5 minutes."}, 400)
+        webhook_id = event.get("webhookId")
+        item_id = await store_webhook(
+            external_id=str(webhook_id)[:200] if webhook_id else None,
+            source=HIGHLEVEL_SOURCE,
+            content_type=request.headers.get("content-type", "application/json"),
+            body=raw.decode("utf-8", "replace"),
+            received_at=services.clock.now(),
+        )
+        if item_id is None:
+            return _json({"status": "duplicate"}, 200)
+        try:
+            await services.jobs.enqueue(
+                "process_crm_webhook", key=f"process_crm_webhook:{item_id}", inbox_id=str(item_id)
+            )
+        except Exception:
+            log.warning("webhook %s stored but not queued; the sweeper will pick it up", item_id)
+        return _json({"status": "ok"}, 200)
+
+    @post("/sso/highlevel", request_max_body_size=MAX_SSO_PAYLOAD, status_code=200)
+    async def sso(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+        """Exchange the CRM's encrypted user payload for a session of ours (cookie and header token).
+
+        Never a redirect: the page decides what to show, so a location without an installation gets
+        an Install button rather than a sign-in page that sends it back here.
+        """
+        key = services.settings.highlevel_sso_key
+        if not key:
+            return _json({"error": "HighLevel SSO is not set up on this server (HIGHLEVEL_SSO_KEY)."}, 503)
+        try:
+            body = await request.json()
+            payload = body.get("payload") if isinstance(body, dict) else None
+        except (ValueError, TypeError):
+            payload = None
+        if not isinstance(payload, str) or not payload:
+            return _json({"error": "Send the payload HighLevel gave the page."}, 400)
+        try:
+            user = decrypt_sso(payload, key)
+        except SsoPayloadInvalid:
+            return _json({"error": "HighLevel's sign-in data could not be read. Reload the page."}, 401)
+        location_id = user.get("activeLocation")
+        if not isinstance(location_id, str) or not location_id:
+            return _json(
+                {"error": "Open SCORM Hub from a sub-account (location); agency view is not supported."},
+                409,
+            )
+        connection = await services.highlevel_connections.by_location(location_id)
+        if connection is None or not connection.usable:
+            reason = (
+                connection.status_message
+                if connection is not None
+                else "SCORM Hub is not installed in this location yet."
+            )
+            return _json({"install": "/oauth/install", "error": reason}, 409)
+        user_id = user.get("userId") if isinstance(user.get("userId"), str) else None
+        user_name = user.get("userName") if isinstance(user.get("userName"), str) else None
+        token = services.sessions.issue(
+            connection.workspace_id,
+            user_id=user_id,
+            user_name=user_name,
+            max_age_s=SSO_SESSION_MAX_AGE_S,
+        )
+        response = _json({"token": token, "expires_in": SSO_SESSION_MAX_AGE_S}, 200)
+        set_session_cookie(response, services.sessions.cookie_header(token, max_age_s=SSO_SESSION_MAX_AGE_S))
+        return response
+
+
+def _state_valid(services: Services, state: str, nonce_cookie: str | None) -> bool:
+    try:
+        data = TokenSigner(services.settings.secret_key, "oauth-state").loads(
+            state, max_age_s=STATE_MAX_AGE_S
+        )
+    except DecryptionError:
+        return False
+    nonce = data.get("n")
+    return isinstance(nonce, str) and nonce_cookie is not None and secrets.compare_digest(nonce, nonce_cookie)
+
+
+def _timestamp(value: Any) -> float | None:
+    """HighLevel's `timestamp`: an ISO string or epoch milliseconds (the reference does not say which)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value / 1000 if value > 10**11 else float(value)
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
+def _json(content: dict[str, Any], status: int) -> Response[Any]:
+    return Response(content=content, status_code=status, headers={"Cache-Control": "no-store"})
