@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 import zipfile
-import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -20,11 +25,11 @@ from litestar import Litestar
 from PIL import Image
 
 from appserver import csrf_of
+from pdf_text import PdfText, read_pdf
 from scormhub.domain.reports import Branding
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, WorkspaceRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
-from scormhub.integrations.pdf import unicode_font
 from scormhub.jobs.reports import export_report
 from scormhub.routes import reports as report_routes
 
@@ -107,20 +112,17 @@ async def seeded(admin: httpx.AsyncClient) -> dict[str, Any]:
     return {"workspace_id": workspace_id, "golf": golf}
 
 
-def pdf_has_words(pdf: bytes, text: str) -> bool:
-    """borb writes each word as a TJ array of glyph codes in the embedded font's encoding."""
-    font = unicode_font()
-    streams = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
-        try:
-            streams.append(zlib.decompress(match.group(1)))
-        except zlib.error:
-            streams.append(match.group(1))
-    content = b"".join(streams).lower()
-    return all(
-        b"[" + b"".join(b"<%04x>" % font.get_character_code(c) for c in word) + b"]" in content
-        for word in text.split()
-    )
+def pdf_text(pdf: bytes) -> PdfText:
+    assert pdf.startswith(b"%PDF")
+    return read_pdf(pdf)
+
+
+def xlsx_names(body: bytes) -> set[str]:
+    """The first column of every row but the header (inline strings, as constant_memory writes them)."""
+    with zipfile.ZipFile(io.BytesIO(body)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    cells = re.findall(r'<c r="A(\d+)"[^>]*t="inlineStr"><is><t[^>]*>(.*?)</t></is></c>', sheet)
+    return {html.unescape(text) for number, text in cells if number != "1"}
 
 
 def csv_rows(body: bytes) -> list[list[str]]:
@@ -276,7 +278,7 @@ async def test_exports_of_a_filter_matching_nothing_have_headers_only(
     pdf = await admin.get("/app/reports/export.pdf", params=params)
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
-    assert pdf_has_words(pdf.content, "No records match this filter.")
+    assert pdf_text(pdf.content).has("No records match this filter.")
 
 
 async def test_xlsx_export_is_typed_and_scoped(admin: httpx.AsyncClient, seeded: dict[str, Any]) -> None:
@@ -308,10 +310,72 @@ async def test_pdf_export_is_branded_and_renders_any_name(
     response = await admin.get("/app/reports/export.pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    assert pdf_has_words(response.content, "Ąćme Academy")
-    assert pdf_has_words(response.content, "שלום")
-    assert pdf_has_words(response.content, "Page 1 of 1")
-    assert not pdf_has_words(response.content, "Mallory")
+    text = pdf_text(response.content)
+    assert text.has("Ąćme Academy")
+    assert text.has("Zażółć Gęślą 😀")
+    assert text.has("םכילע םולש")  # drawn right to left
+    assert text.has("Ada Lovelace 李小龍")  # CJK from the fallback font, not "?"
+    assert text.has(EVIL)
+    assert text.has("Page 1 of 1")
+    assert "Mallory" not in text.text
+    assert "?" not in text.text
+    assert text.fonts == {"DejaVuSans", "WenQuanYiMicroHei"}
+
+
+# Run in a fresh interpreter: the test process itself imports borb (tests/integrations render PDFs in it).
+SERVER_PROCESS = """
+import asyncio, json, sys
+from pathlib import Path
+from scormhub.integrations.db import database
+database.configure(sys.argv[1])
+from appserver import login_link_token, serving
+from scormhub.app import create_app
+from scormhub.settings import Settings
+
+async def main():
+    settings = Settings(data_dir=Path(sys.argv[2]), secret_key="k" * 64, public_url="http://testserver.local",
+                        in_process_worker=False, db_pool_size=2)
+    async with serving(create_app(settings)) as client:
+        assert (await client.get("/login/" + await login_link_token())).status_code == 303
+        statuses = {}
+        for kind in ("pdf", "xlsx", "csv"):
+            response = await client.get("/app/reports/export." + kind)
+            statuses[kind] = response.status_code
+            Path(sys.argv[2], "export." + kind).write_bytes(response.content)
+    loaded = sorted(name for name in ("borb", "fontTools", "xlsxwriter") if name in sys.modules)
+    print(json.dumps({"statuses": statuses, "loaded": loaded}))
+
+asyncio.run(main())
+"""
+
+
+async def test_the_server_process_never_loads_borb_or_xlsxwriter_while_exporting(
+    seeded: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    """PDFs and workbooks are made in the render pool's worker processes: the server exports a PDF, an
+    XLSX and a CSV through the HTTP app and still has not imported borb, fontTools or xlsxwriter."""
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", SERVER_PROCESS, database_url, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"statuses": {"pdf": 200, "xlsx": 200, "csv": 200}, "loaded": []}
+    text = pdf_text((tmp_path / "export.pdf").read_bytes())
+    assert text.has("Ada Lovelace 李小龍")
+    assert xlsx_names((tmp_path / "export.xlsx").read_bytes()) == {
+        "Zażółć Gęślą 😀",
+        "שלום עליכם",
+        EVIL,
+        "Ada Lovelace 李小龍",
+        "Old Timer",
+    }
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx", "pdf"])
@@ -355,8 +419,17 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
     download = await admin.get(f"{progress_url}/download")
     assert download.status_code == 200
     assert f".{kind}" in download.headers["content-disposition"]
+    golf = {"Zażółć Gęślą 😀", "שלום עליכם", EVIL}
     if kind == "csv":
-        assert len(csv_rows(download.content)) == 4
+        assert {r[0] for r in csv_rows(download.content)[1:]} == {"Zażółć Gęślą 😀", "שלום עליכם", "'" + EVIL}
+    elif kind == "xlsx":
+        assert xlsx_names(download.content) == golf
+    else:
+        text = pdf_text(download.content)
+        assert text.has("Zażółć Gęślą 😀")
+        assert text.has("םכילע םולש")
+        assert text.has(EVIL)
+        assert "Ada Lovelace" not in text.text
     # Another workspace's session could never reach it: the id lives under this workspace's folder.
     assert (await admin.get(f"/app/reports/exports/{uuid.uuid4()}")).status_code == 404
 
@@ -422,9 +495,7 @@ async def test_a_logo_url_redirecting_to_a_private_address_is_refused(
     admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
-    respx.get("https://logos.example.com/logo.png").respond(
-        302, headers={"Location": "https://10.1.2.3/x.png"}
-    )
+    respx.get("https://93.184.216.34/logo.png").respond(302, headers={"Location": "https://10.1.2.3/x.png"})
     response = await post_branding(admin, logo_url="https://logos.example.com/logo.png")
     assert response.status_code == 422
     assert "private or local" in response.text
@@ -433,7 +504,7 @@ async def test_a_logo_url_redirecting_to_a_private_address_is_refused(
 @respx.mock
 async def test_a_50_mb_logo_is_refused(admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
-    respx.get("https://logos.example.com/big.png").respond(
+    respx.get("https://93.184.216.34/big.png").respond(
         200, content=b"\x89PNG" + b"\0" * (50 * 1024 * 1024), content_type="image/png"
     )
     response = await post_branding(admin, logo_url="https://logos.example.com/big.png")
@@ -447,7 +518,7 @@ async def test_an_svg_logo_with_script_is_refused(
 ) -> None:
     monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-    respx.get("https://logos.example.com/logo.svg").respond(200, content=svg, content_type="image/svg+xml")
+    respx.get("https://93.184.216.34/logo.svg").respond(200, content=svg, content_type="image/svg+xml")
     response = await post_branding(admin, logo_url="https://logos.example.com/logo.svg")
     assert response.status_code == 422
     assert "SVG is not accepted" in response.text
@@ -461,9 +532,7 @@ async def test_a_public_logo_url_is_fetched_once_and_stored(
     admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(branding_store, "resolve_host", fake_dns)
-    route = respx.get("https://logos.example.com/logo.png").respond(
-        200, content=png(), content_type="image/png"
-    )
+    route = respx.get("https://93.184.216.34/logo.png").respond(200, content=png(), content_type="image/png")
     assert (await post_branding(admin, logo_url="https://logos.example.com/logo.png")).status_code == 303
     assert (await post_branding(admin, logo_url="https://logos.example.com/logo.png")).status_code == 303
     assert route.call_count == 1

@@ -4,17 +4,17 @@ and kept as bytes so a PDF never reaches out to the network."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from uuid import UUID
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from scormhub.domain.reports import Branding, default_branding
 from scormhub.integrations.db.tables import BrandingRow
@@ -59,40 +59,59 @@ def _public(address: str) -> bool:
     )
 
 
-async def _check_url(url: str, resolve: Resolver) -> None:
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise LogoRefused("The logo URL must start with https://.")
-    if not parts.hostname:
-        raise LogoRefused("The logo URL has no host name.")
+@dataclass(frozen=True)
+class _Target:
+    url: httpx.URL  # as given: relative redirects resolve against it
+    host: str  # ASCII (IDNA) host name: the Host header, the TLS server name, the certificate's name
+    addresses: list[str]  # every address the name resolved to, all public
+
+    def pinned(self, address: str) -> httpx.URL:
+        return self.url.copy_with(host=address)
+
+
+async def _vet(url: str, resolve: Resolver) -> _Target:
     try:
-        addresses = await resolve(parts.hostname, parts.port or 443)
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError):
+        raise LogoRefused("The logo URL is not a valid address.") from None
+    if parsed.scheme != "https":
+        raise LogoRefused("The logo URL must start with https://.")
+    if not parsed.host:
+        raise LogoRefused("The logo URL has no host name.")
+    if parsed.userinfo:
+        raise LogoRefused("The logo URL must not contain a user name or password.")
+    host = parsed.raw_host.decode("ascii")
+    try:
+        addresses = await resolve(host, parsed.port or 443)
     except (OSError, UnicodeError):
-        raise LogoRefused(f"The host {parts.hostname} could not be found. Check the logo URL.") from None
+        raise LogoRefused(f"The host {parsed.host} could not be found. Check the logo URL.") from None
     if not addresses or not all(_public(a) for a in addresses):
         raise LogoRefused(
             "The logo URL points at a private or local network address; use a public https:// address "
             "or upload the file instead."
         )
+    return _Target(parsed, host, addresses)
 
 
 async def fetch_logo(url: str, *, client: httpx.AsyncClient, resolve: Resolver | None = None) -> Logo:
     """Fetch a logo once. Every hop of a redirect is checked again; the body is read up to the limit.
 
-    The address is checked before connecting, not pinned: a host that changes its DNS answer between
-    the check and the connection (DNS rebinding) is not stopped here.
+    The connection goes to the address that was checked, never to a second DNS answer: the request is
+    sent to the vetted IP, with the name in the Host header and as the TLS server name (SNI), so the
+    certificate is still verified for the name. A host that answers a public address to the check and a
+    private one to the connection (DNS rebinding) therefore cannot steer the fetch inside.
     """
     resolve = resolve or resolve_host
     current = url.strip()
     for _ in range(MAX_REDIRECTS + 1):
-        await _check_url(current, resolve)
+        target = await _vet(current, resolve)
         try:
-            async with client.stream("GET", current, follow_redirects=False) as response:
+            async with _pinned_stream(client, target) as response:
                 if response.is_redirect:
                     location = response.headers.get("location")
                     if not location:
                         raise LogoRefused("The logo URL redirects nowhere.")
-                    current = urljoin(current, location)
+                    current = urljoin(str(target.url), location)
                     continue
                 if response.status_code != 200:
                     raise LogoRefused(f"The logo URL answered {response.status_code}; check the address.")
@@ -118,12 +137,36 @@ async def fetch_logo(url: str, *, client: httpx.AsyncClient, resolve: Resolver |
     raise LogoRefused("The logo URL redirects too many times.")
 
 
+@contextlib.asynccontextmanager
+async def _pinned_stream(client: httpx.AsyncClient, target: _Target) -> AsyncIterator[httpx.Response]:
+    """The GET, sent to the first vetted address that accepts a connection."""
+    headers = {"Host": target.url.netloc.decode("ascii")}
+    for number, address in enumerate(target.addresses, start=1):
+        request = client.build_request(
+            "GET", target.pinned(address), headers=headers, extensions={"sni_hostname": target.host}
+        )
+        try:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError:
+            if number == len(target.addresses):
+                raise
+            continue
+        try:
+            yield response
+        finally:
+            await response.aclose()
+        return
+
+
 def _too_large() -> str:
     return f"The logo is larger than {MAX_LOGO_BYTES // 1024} KB; use a smaller image."
 
 
 def check_image(content: bytes) -> Logo:
     """The type comes from the bytes (Pillow), never from the name or the declared type."""
+    # Imported here: Pillow costs the server ~7 MB of memory, and only a logo upload needs it.
+    from PIL import Image, UnidentifiedImageError
+
     if len(content) > MAX_LOGO_BYTES:
         raise LogoRefused(_too_large())
     if not content:

@@ -1,9 +1,9 @@
-"""PDF rendering (reports, certificates) in worker processes, not in the server's.
+"""Documents (report PDFs and XLSX, certificates) rendered in worker processes, not in the server's.
 
-Rendering with borb is pure-Python CPU work: in a thread it holds the GIL for seconds and every other
-request waits behind it, and once imported borb and its font tables stay in the server's memory for
-good (~80 MB). Worker processes keep both out of the server: the event loop stays free and the server's
-RSS stays that of a web server.
+Rendering with borb (or writing a workbook with xlsxwriter) is pure-Python CPU work: in a thread it
+holds the GIL for seconds and every other request waits behind it, and once imported borb and its font
+tables stay in the server's memory for good (~80 MB). Worker processes keep both out of the server: the
+event loop stays free and the server's RSS stays that of a web server.
 
 Workers are started on first use (an idle server never pays for them), warmed with the font, and
 replaced after a number of renders so a slow leak in a library cannot grow without bound.

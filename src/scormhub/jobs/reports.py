@@ -19,5 +19,12 @@ async def export_report(
     files = ExportFiles(services.settings.data_dir)
     flt, _ = parse_filter(params, today=services.clock.now().date())
     return await build_export_file(
-        files, PostgresReports(), UUID(workspace_id), UUID(export_id), kind, flt, services.clock.now()
+        files,
+        PostgresReports(),
+        UUID(workspace_id),
+        UUID(export_id),
+        kind,
+        flt,
+        services.clock.now(),
+        pool=services.render_pool,
     )

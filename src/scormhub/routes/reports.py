@@ -24,14 +24,23 @@ from scormhub.domain import reports
 from scormhub.domain.model import Workspace
 from scormhub.domain.reports import Branding, FilterError, ReportFilter
 from scormhub.integrations import branding as branding_store
-from scormhub.integrations.exports import ExportFiles, PostgresReports, XlsxReport, csv_chunks
+from scormhub.integrations.db.database import configured_url
+from scormhub.integrations.exports import (
+    ExportFiles,
+    ExportProgress,
+    PostgresReports,
+    csv_chunks,
+    write_xlsx_file,
+)
+from scormhub.integrations.pdf import render_report_pdf, report_cells, write_report_pdf
+from scormhub.integrations.render_pool import RenderPool
 from scormhub.routes.courses import _workspace
 from scormhub.services import Services, ServicesDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # No workspace time zone exists yet: every time is UTC, and headers and file names say so.
 TIME_ZONE = "UTC"
-# Above these, a direct download would hold a request too long (PDF: ~7 ms a row in borb).
+# Above these, a direct download would hold a request too long (PDF: several ms a row in borb).
 MAX_DIRECT_ROWS = {"csv": 50_000, "xlsx": 50_000, "pdf": 5_000}
 # An operator (or the benchmark) may raise the CSV/XLSX limit: both stream with flat memory.
 if _raised := os.environ.get("SCORMHUB_EXPORT_DIRECT_ROWS", "").strip():
@@ -89,7 +98,7 @@ class ReportsController(Controller):
         workspace, flt, store = await self._export_setup(request, services)
         if await _too_large(store, workspace, flt, "xlsx"):
             return await _start_export(request, services, workspace, flt, "xlsx")
-        path = await write_xlsx(store, workspace, flt)
+        path = await write_xlsx(services.render_pool, store, workspace, flt)
         return File(
             path=path,
             filename=_file_name(flt, "xlsx"),
@@ -103,7 +112,9 @@ class ReportsController(Controller):
         if await _too_large(store, workspace, flt, "pdf"):
             return await _start_export(request, services, workspace, flt, "pdf")
         branding = await branding_store.load_branding(workspace.id, workspace.name)
-        content = await render_pdf(store, workspace, flt, branding, services.clock.now())
+        content = await render_pdf(
+            services.render_pool, store, workspace, flt, branding, services.clock.now()
+        )
         return Response(
             content=content,
             media_type=MEDIA_TYPES["pdf"],
@@ -193,6 +204,8 @@ async def build_export_file(
     kind: str,
     flt: ReportFilter,
     now: datetime,
+    *,
+    pool: RenderPool,
 ) -> dict[str, Any]:
     """Write one export to the data dir, recording progress as it goes (the export job's body)."""
     total = await store.count(workspace_id, flt)
@@ -215,27 +228,25 @@ async def build_export_file(
                 async for chunk in csv_chunks(counted(store.stream_text(workspace_id, flt)), TIME_ZONE):
                     await out.write(chunk)
         elif kind == "xlsx":
-            report = await anyio.to_thread.run_sync(lambda: XlsxReport(target, time_zone=TIME_ZONE))
-            async for batch in counted(store.stream(workspace_id, flt)):
-                await anyio.to_thread.run_sync(report.write, batch)
-            await anyio.to_thread.run_sync(report.close)
+            # The worker reads the rows and records progress itself (see write_xlsx_file).
+            progress = ExportProgress(str(files.root.parent), workspace_id, export_id, status)
+            done = await pool.run(
+                write_xlsx_file,
+                store.url or configured_url(),
+                workspace_id,
+                flt,
+                str(target),
+                time_zone=TIME_ZONE,
+                progress=progress,
+            )
         else:
-            from scormhub.integrations.pdf import render_report_pdf
-
             workspace_name = await _workspace_name(workspace_id)
             branding = await branding_store.load_branding(workspace_id, workspace_name)
-            rows = [row async for batch in counted(store.stream(workspace_id, flt)) for row in batch]
-            content = await anyio.to_thread.run_sync(
-                lambda: render_report_pdf(
-                    rows,
-                    branding=branding,
-                    title="Learner report",
-                    filter_text=flt.describe(),
-                    generated_at=now.astimezone(UTC),
-                    time_zone=TIME_ZONE,
-                )
-            )
-            await anyio.Path(target).write_bytes(content)
+            cells = [
+                c async for batch in counted(store.stream(workspace_id, flt)) for c in report_cells(batch)
+            ]
+            # The worker writes the file itself: the document never passes through this process.
+            await pool.run(write_report_pdf, str(target), cells, **_pdf_options(branding, flt, now))
     except Exception:
         files.write_status(workspace_id, export_id, state="failed", done=done, **status)
         raise
@@ -260,16 +271,22 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-async def write_xlsx(store: PostgresReports, workspace: Workspace, flt: ReportFilter) -> Path:
-    """Write the workbook in worker threads, one cursor batch at a time, to a temp file."""
+async def write_xlsx(
+    pool: RenderPool, store: PostgresReports, workspace: Workspace, flt: ReportFilter
+) -> Path:
+    """The workbook in a temp file, written by a worker process that streams the rows from PostgreSQL."""
     handle, name = tempfile.mkstemp(prefix="scormhub-report-", suffix=".xlsx")
     os.close(handle)
     path = Path(name)
     try:
-        report = await anyio.to_thread.run_sync(lambda: XlsxReport(path, time_zone=TIME_ZONE))
-        async for batch in store.stream(workspace.id, flt):
-            await anyio.to_thread.run_sync(report.write, batch)
-        await anyio.to_thread.run_sync(report.close)
+        await pool.run(
+            write_xlsx_file,
+            store.url or configured_url(),
+            workspace.id,
+            flt,
+            str(path),
+            time_zone=TIME_ZONE,
+        )
     except BaseException:
         _remove(path)
         raise
@@ -277,21 +294,27 @@ async def write_xlsx(store: PostgresReports, workspace: Workspace, flt: ReportFi
 
 
 async def render_pdf(
-    store: PostgresReports, workspace: Workspace, flt: ReportFilter, branding: Branding, now: datetime
+    pool: RenderPool,
+    store: PostgresReports,
+    workspace: Workspace,
+    flt: ReportFilter,
+    branding: Branding,
+    now: datetime,
 ) -> bytes:
-    from scormhub.integrations.pdf import render_report_pdf
+    """The PDF, rendered in a worker process: borb would hold the GIL (every other request waits) and
+    stay in this process's memory for good. The rows go over as plain text tuples."""
+    cells = [c async for batch in store.stream(workspace.id, flt) for c in report_cells(batch)]
+    return await pool.run(render_report_pdf, cells, **_pdf_options(branding, flt, now))
 
-    rows = [row async for batch in store.stream(workspace.id, flt) for row in batch]
-    return await anyio.to_thread.run_sync(
-        lambda: render_report_pdf(
-            rows,
-            branding=branding,
-            title="Learner report",
-            filter_text=flt.describe(),
-            generated_at=now.astimezone(UTC),
-            time_zone=TIME_ZONE,
-        )
-    )
+
+def _pdf_options(branding: Branding, flt: ReportFilter, now: datetime) -> dict[str, Any]:
+    return {
+        "branding": branding,
+        "title": "Learner report",
+        "filter_text": flt.describe(),
+        "generated_at": now.astimezone(UTC),
+        "time_zone": TIME_ZONE,
+    }
 
 
 # --- Settings → Branding -----------------------------------------------------------------------------
