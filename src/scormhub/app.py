@@ -28,15 +28,21 @@ from saq.types import QueueInfo
 from scormhub.domain.errors import NotFound
 from scormhub.domain.ports import Clock
 from scormhub.integrations.clock import SystemClock
-from scormhub.integrations.db.database import configured_url, engine
+from scormhub.integrations.db.database import configured_url, engine, is_unavailable, start_pool
 from scormhub.integrations.jobqueue import create_queue
 from scormhub.jobs.runtime import build_worker, stop_gracefully
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
+from scormhub.routes.certificates import (
+    CertificateAdminController,
+    LearnerCertificateController,
+    verify_certificate,
+)
 from scormhub.routes.courses import CourseController
 from scormhub.routes.engine import EngineSettingsController
 from scormhub.routes.enrollments import ContactController, EnrollmentController
 from scormhub.routes.health import healthz
+from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
@@ -48,7 +54,7 @@ from scormhub.web import (
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
     SessionAwareCSRFMiddleware,
-    admin_guard,
+    operator_guard,
 )
 
 log = logging.getLogger(__name__)
@@ -61,19 +67,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     services = build_services(
         settings,
         clock=clock or SystemClock(),
-        queue=create_queue(configured_url(), pool_size=max(4, settings.db_pool_size)),
+        queue=create_queue(
+            configured_url(),
+            pool_size=max(4, settings.db_pool_size),
+            heartbeat_s=settings.recovery_interval_s,
+        ),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
-        await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+        await start_pool(max_size=settings.db_pool_size)
         await services.queue.connect()
         if settings.in_process_worker:
             services.worker = build_worker(
                 services.queue,
                 concurrency=settings.worker_concurrency,
                 context=services.job_context(),
+                recovery_interval_s=settings.recovery_interval_s,
             )
             services.worker_task = asyncio.create_task(services.worker.start())
         try:
@@ -88,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             await services.aclose()
             await db.close_connection_pool()
 
-    jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[admin_guard])
+    jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[operator_guard])
 
     return Litestar(
         route_handlers=[
@@ -106,10 +117,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             EngineSettingsController,
             ReportsController,
             BrandingController,
+            CertificateAdminController,
+            LearnerCertificateController,
+            verify_certificate,
+            HighLevelController,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(
-                path="/app/jobs/static", directories=[SAQ_STATIC], guards=[admin_guard], name="jobs-static"
+                path="/app/jobs/static", directories=[SAQ_STATIC], guards=[operator_guard], name="jobs-static"
             ),
         ],
         dependencies={
@@ -149,7 +164,8 @@ def csrf_config(settings: Settings) -> CSRFConfig:
         cookie_samesite="lax",
         # Machine-to-machine endpoints authenticate by signature or credentials instead; the SSO
         # exchange is authenticated by its encrypted payload (and has no CSRF cookie in an iframe yet).
-        exclude=["/hooks/", "/healthz", "/sso/"],
+        # Anchored: Litestar searches the whole path, so "/healthz" would also exempt "/enroll/healthz".
+        exclude=["^/hooks/", "^/healthz$", "^/sso/"],
     )
 
 
@@ -175,17 +191,35 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return _error_page(request, exc.status_code, "That did not work", str(exc.detail))
+    if is_unavailable(exc):
+        # An outage, not a bug: no traceback per request, and the pool reconnects once PostgreSQL is back.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _error_page(
+            request,
+            503,
+            "The database is not answering",
+            "SCORM Hub cannot reach its database right now. Nothing was changed; try again in a minute.",
+            headers={"Retry-After": "30"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_page(
         request, 500, "Something went wrong", "We could not finish that. Try again in a moment."
     )
 
 
-def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+def _error_page(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     if request.headers.get("accept", "").startswith("application/json"):
-        return Response(content={"error": title, "detail": message}, status_code=status)
+        return Response(content={"error": title, "detail": message}, status_code=status, headers=headers)
     return Template(
         template_name="pages/error.html",
         context={"title": title, "message": message, "status": status},
         status_code=status,
+        headers=headers,
     )

@@ -19,6 +19,7 @@ from scormhub.domain.packages import PackageLimits, PackageReport
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from scormhub.domain.certificates import Certificate
     from scormhub.domain.contacts import Contact
     from scormhub.domain.courses import Course, ImportStatus
     from scormhub.domain.engine_accounts import EngineAccount, InboxItem
@@ -480,3 +481,26 @@ class DocumentRenderer(Protocol):
     """PDF documents (certificates, branded reports); implementations render off the event loop."""
 
     async def render(self, template: str, context: Mapping[str, Any]) -> bytes: ...
+
+
+class CertificateRepository(Protocol):
+    """Certificates by their public id (any workspace: the verification page) or by enrollment (scoped)."""
+
+    async def add_once(self, certificate: Certificate) -> Certificate:
+        """Store it unless the enrollment has a certificate already; return the one that is stored."""
+        ...
+
+    async def get(self, certificate_id: str) -> Certificate | None: ...
+
+    async def for_enrollment(self, workspace_id: UUID, enrollment_id: UUID) -> Certificate | None: ...
+
+    async def revoke(self, workspace_id: UUID, certificate_id: str, at: datetime) -> Certificate | None:
+        """Set the revocation date unless one is set; None when the workspace has no such certificate."""
+        ...
+
+
+class CertificateUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work that also holds certificates."""
+
+    @property
+    def certificates(self) -> CertificateRepository: ...

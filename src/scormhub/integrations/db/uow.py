@@ -26,6 +26,7 @@ from scormhub.domain.model import (
 from scormhub.domain.packages import Problem, Sco
 from scormhub.domain.runtime import Completion, ScoState, Success
 from scormhub.domain.sync import CrmWrite, OutboxItem, OutboxStatus, SyncedState, SyncRun, WriteKind
+from scormhub.integrations.db.certificates import PiccoloCertificateRepository
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import (
     CourseRow,
@@ -831,6 +832,7 @@ class PiccoloUnitOfWork:
         self.sync_runs = PiccoloSyncRunRepository()
         self.engine_accounts = PiccoloEngineAccountRepository()
         self.inbox = PiccoloInboxRepository()
+        self.certificates = PiccoloCertificateRepository()
         self._transaction: Any = None
         self._committed = False
 

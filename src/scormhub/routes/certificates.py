@@ -1,0 +1,251 @@
+"""Certificates: the admin's download, details and revocation; the learner's download from the player's
+exit page; and the public verification page behind every certificate's QR code."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from scormhub.domain import certificates as cases
+from scormhub.domain.certificates import Certificate, CertificateRevoked, NotCompleted
+from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.errors import NotFound
+from scormhub.domain.model import Workspace
+from scormhub.domain.reports import Branding
+from scormhub.integrations import branding as branding_store
+from scormhub.integrations.certificate_pdf import render_certificate_pdf
+from scormhub.integrations.rate_limit import allow
+from scormhub.routes.courses import _workspace
+from scormhub.services import Services, ServicesDep
+from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+
+# The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
+VERIFY_PER_IP_PER_MINUTE = 30
+
+
+class CertificateAdminController(Controller):
+    """A completed learner's certificate, by enrollment (the enrolled table links here)."""
+
+    path = "/app/enrollments/{enrollment_id:uuid}/certificate"
+    guards = [admin_guard]
+
+    @get("", cache=False)
+    async def download(
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        try:
+            certificate = await cases.certificate_to_download(
+                workspace.id,
+                enrollment_id,
+                organization_name=branding.organization_name,
+                uow=services.uow(),
+                clock=services.clock,
+            )
+        except NotFound:
+            raise NotFoundException() from None
+        except NotCompleted as incomplete:
+            return _admin_message(workspace, 409, "No certificate yet", str(incomplete))
+        except CertificateRevoked as revoked:
+            return _admin_message(workspace, 410, "Certificate revoked", str(revoked))
+        return await _pdf(services, certificate, branding)
+
+    @get("/details", cache=False)
+    async def details(
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+    ) -> Template:
+        workspace = await _workspace(request, services)
+        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
+        async with services.uow() as uow:
+            course = await uow.courses.get(workspace.id, enrollment.course_id)
+        context = _manage_context(
+            services, workspace, enrollment, certificate, notice=request.query_params.get("notice")
+        )
+        context["course_title"] = course.title if course else "Course"
+        return Template(template_name="pages/certificates/manage.html", context=context)
+
+    @get("/revoke", cache=False)
+    async def confirm_revoke(
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
+        if certificate is None or certificate.revoked:
+            return Redirect(path=_details_path(enrollment_id), status_code=303)
+        return Template(
+            template_name="pages/certificates/revoke.html",
+            context={
+                "workspace": workspace,
+                "nav": "courses",
+                "enrollment": enrollment,
+                "certificate": certificate,
+            },
+        )
+
+    @post("/revoke")
+    async def revoke(
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+    ) -> Response[Any]:
+        workspace = await _workspace(request, services)
+        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
+        if certificate is None:
+            raise NotFoundException()
+        revoked = await cases.revoke_certificate(
+            workspace.id, certificate.id, uow=services.uow(), clock=services.clock
+        )
+        notice = f"The certificate of {enrollment.learner_name} is revoked."
+        if wants_fragment(request):
+            return vary_on_htmx(
+                Template(
+                    template_name="partials/certificates/status.html",
+                    context=_manage_context(services, workspace, enrollment, revoked, notice=notice),
+                )
+            )
+        return Redirect(path=_details_path(enrollment_id), query_params={"notice": notice}, status_code=303)
+
+
+class LearnerCertificateController(Controller):
+    """The learner's own certificate, linked from the exit page; the launch token is the credential."""
+
+    path = "/play/{token:str}/certificate"
+
+    @get("", cache=False)
+    async def download(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
+        async with services.uow() as uow:
+            enrollment = await uow.enrollments.get_by_launch_token(token)
+            workspace = await uow.workspaces.get(enrollment.workspace_id) if enrollment else None
+        if enrollment is None or workspace is None:
+            raise NotFoundException("This learning link is not valid. Ask for a new one.")
+        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        try:
+            certificate = await cases.certificate_to_download(
+                workspace.id,
+                enrollment.id,
+                organization_name=branding.organization_name,
+                uow=services.uow(),
+                clock=services.clock,
+            )
+        except NotFound:
+            raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+        except NotCompleted:
+            return _learner_message(
+                409,
+                "Your certificate is not ready yet",
+                "Your certificate is issued once you complete the course. Finish it, then download the "
+                "certificate from the page you see when you leave the course.",
+            )
+        except CertificateRevoked:
+            return _learner_message(
+                410,
+                "Certificate revoked",
+                f"This certificate was revoked by {branding.organization_name}. Contact them if you think "
+                "this is a mistake.",
+            )
+        return await _pdf(services, certificate, branding)
+
+
+@get("/certificates/{certificate_id:str}", cache=False)
+async def verify_certificate(
+    certificate_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+) -> Template:
+    """Public: is this certificate genuine, and what does it certify (never the learner's email)."""
+    client = request.client.host if request.client else "unknown"
+    headers = {"X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
+    allowed = await allow(
+        f"certificates:ip:{client}", limit=VERIFY_PER_IP_PER_MINUTE, window_s=60, now=services.clock.now()
+    )
+    if not allowed:
+        return Template(
+            template_name="pages/certificates/verify.html",
+            context={"state": "limited", "certificate": None},
+            status_code=429,
+            headers={**headers, "Retry-After": "60"},
+        )
+    certificate = await cases.find_certificate(certificate_id, uow=services.uow())
+    if certificate is None:
+        return Template(
+            template_name="pages/certificates/verify.html",
+            context={"state": "unknown", "certificate": None},
+            status_code=404,
+            headers=headers,
+        )
+    return Template(
+        template_name="pages/certificates/verify.html",
+        context={"state": "revoked" if certificate.revoked else "valid", "certificate": certificate},
+        headers=headers,
+    )
+
+
+async def _pdf(services: Services, certificate: Certificate, branding: Branding) -> Response[bytes]:
+    """Render in a worker process: the event loop keeps serving while borb works."""
+    verify_url = _verify_url(services, certificate)
+    content = await services.render_pool.run(render_certificate_pdf, certificate, branding, verify_url)
+    return Response(
+        content=content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{cases.file_name(certificate.snapshot)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def _enrollment_and_certificate(
+    services: Services, workspace: Workspace, enrollment_id: UUID
+) -> tuple[Enrollment, Certificate | None]:
+    async with services.uow() as uow:
+        enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
+        certificate = await uow.certificates.for_enrollment(workspace.id, enrollment_id)
+    if enrollment is None:
+        raise NotFoundException()
+    return enrollment, certificate
+
+
+def _verify_url(services: Services, certificate: Certificate) -> str:
+    return f"{services.settings.public_url}{certificate.verification_path}"
+
+
+def _details_path(enrollment_id: UUID) -> str:
+    return f"/app/enrollments/{enrollment_id}/certificate/details"
+
+
+def _manage_context(
+    services: Services,
+    workspace: Workspace,
+    enrollment: Enrollment,
+    certificate: Certificate | None,
+    *,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "nav": "courses",
+        "enrollment": enrollment,
+        "certificate": certificate,
+        "verify_url": f"{services.settings.public_url}{certificate.verification_path}"
+        if certificate
+        else None,
+        "notice": notice,
+    }
+
+
+def _admin_message(workspace: Workspace, status: int, title: str, message: str) -> Template:
+    return Template(
+        template_name="pages/error.html",
+        context={"workspace": workspace, "title": title, "message": message, "status": status},
+        status_code=status,
+    )
+
+
+def _learner_message(status: int, title: str, message: str) -> Template:
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={"title": title, "message": message},
+        status_code=status,
+    )
