@@ -187,7 +187,7 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
 def _json(text: str) -> object:
     try:
         return json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than Python recurses
         return None
 
 

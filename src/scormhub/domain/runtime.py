@@ -175,6 +175,10 @@ _ARRAY_INDEX = re.compile(r"[0-9]{1,4}")
 _RECORD_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,4}")
 
 
+# PostgreSQL can store no NUL character (in text or JSON), and no real SCO writes one.
+_NUL_REASON = "contains a NUL character, which can't be stored"
+
+
 def _preview(value: object) -> object:
     """Keeps rejections small and printable: a 5 MB suspend_data or a 10**5000 must not reach a log."""
     if isinstance(value, str) and len(value) > _PREVIEW_CHARS:
@@ -256,6 +260,8 @@ def _text(max_length: int) -> Validator:
     def check(element: str, value: object) -> str:
         if not isinstance(value, str):
             raise InvalidValue(element, value, "expected text")
+        if "\x00" in value:
+            raise InvalidValue(element, value, _NUL_REASON)
         if len(value) > max_length:
             raise InvalidValue(element, value, f"{len(value)} characters, over the limit of {max_length}")
         return value
@@ -560,6 +566,8 @@ def _record(element: str, value: object, *, depth: int) -> CmiTree:
 
 def _record_text(element: str, value: object) -> str:
     if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidValue(element, value, _NUL_REASON)
         if len(value) > MAX_RECORD_TEXT:
             raise InvalidValue(element, value, f"longer than {MAX_RECORD_TEXT} characters")
         return value

@@ -1,0 +1,366 @@
+"""Tenant isolation over the app's own route list: another workspace's ids are a 404 everywhere.
+
+`PROBES` says, for every route with a path parameter, how to aim it at the other workspace's ids. A
+route the app serves but `PROBES` doesn't name fails `test_every_route_with_a_path_parameter_has_a_probe`:
+add an entry (and scope the handler's queries by the session's workspace).
+
+Each probe runs both ways: Alpha's admin (the standalone workspace, by session cookie) at Bravo's ids,
+and Bravo's admin (a HighLevel location, by session header) at Alpha's. Every probe must answer 404 (not
+403: that would confirm the id exists), and nothing stored may change. A control request with the
+workspace's own ids must reach the handler (not 404), or the probe proves nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+from litestar import Litestar
+from two_workspaces import (
+    Tenant,
+    changed,
+    client_for,
+    empty_database,
+    fingerprint,
+    route_table,
+    settings_for,
+    two_tenants,
+)
+
+from appserver import csrf_of, serving
+from scormhub.app import create_app
+
+Kind = Literal["session", "operator", "learner-token", "login-token", "public-id", "webhook", "not-an-id"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to aim one route at the victim `v`'s ids while signed in as the attacker `a`.
+
+    `path` is formatted with v= and a= (Tenants). `control` is the request that must reach the handler
+    with the attacker's own ids ("" means `path` with v = the attacker; None: nothing to control).
+    kinds: session (scoped by the admin session: must be 404), operator (the operator-only job UI: a
+    tenant admin gets 404 for everything in it), learner-token / login-token (the path holds a secret
+    token, not an id: the victim's ids must not work as tokens), public-id (an unguessable id meant to be
+    shared, like a certificate's verification id: other ids must not work as one), webhook (authenticated
+    by per-workspace credentials), not-an-id (a file path the same for everyone).
+    """
+
+    kind: Kind
+    path: str
+    control: str | None = ""
+    form: dict[str, str] | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: int = 404
+    destructive: bool = False  # its control changes the attacker's data: run last
+
+
+HX = {"HX-Request": "true"}
+COURSE = "/app/courses/{v.course.id}"
+PLAY = "/play/{v.enrollment.id}"  # an enrollment id where a launch token belongs
+OWN_PLAY = "/play/{v.enrollment.launch_token}"
+JOBS = "/app/jobs/api/queues/scormhub/jobs/{v.job_key}"
+
+PROBES: dict[tuple[str, str], Probe] = {
+    # Courses
+    ("GET", "/app/courses/{course_id:uuid}"): Probe("session", COURSE),
+    ("GET", "/app/courses/{course_id:uuid}/status"): Probe("session", COURSE + "/status", headers=HX),
+    ("GET", "/app/courses/{course_id:uuid}/delete"): Probe("session", COURSE + "/delete"),
+    ("POST", "/app/courses/{course_id:uuid}/delete"): Probe(
+        "session", COURSE + "/delete", form={}, destructive=True
+    ),
+    ("GET", "/app/courses/{course_id:uuid}/preview"): Probe("session", COURSE + "/preview"),
+    ("GET", "/app/courses/{course_id:uuid}/content/{path:path}"): Probe(
+        "session", COURSE + "/content/shared/launchpage.html"
+    ),
+    # Enrolling and the enrolled table
+    ("GET", "/app/courses/{course_id:uuid}/contacts"): Probe(
+        "session", COURSE + "/contacts?q={v.marker}", headers=HX
+    ),
+    ("GET", "/app/courses/{course_id:uuid}/enrollments"): Probe(
+        "session", COURSE + "/enrollments", headers=HX
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/enrollments"): Probe(
+        "session", COURSE + "/enrollments", form={"contact_id": "{v.contact_id}"}, headers=HX
+    ),
+    ("GET", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/launch"): Probe(
+        "session", COURSE + "/enrollments/{v.enrollment.id}/launch"
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/delete"): Probe(
+        "session", COURSE + "/enrollments/{v.enrollment.id}/delete", form={}, destructive=True
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/sync"): Probe(
+        "session", COURSE + "/enrollments/{v.enrollment.id}/sync", form={}
+    ),
+    # Contacts
+    ("GET", "/app/contacts/{contact_id:str}"): Probe("session", "/app/contacts/{v.contact_id}"),
+    # CRM sync
+    ("GET", "/app/courses/{course_id:uuid}/sync"): Probe("session", COURSE + "/sync", headers=HX),
+    ("POST", "/app/courses/{course_id:uuid}/sync"): Probe("session", COURSE + "/sync", form={}),
+    ("POST", "/app/sync/{item_id:uuid}/retry"): Probe(
+        "session", "/app/sync/{v.outbox_id}/retry", form={}, destructive=True
+    ),
+    # Exports run as jobs
+    ("GET", "/app/reports/exports/{export_id:uuid}"): Probe("session", "/app/reports/exports/{v.export_id}"),
+    ("GET", "/app/reports/exports/{export_id:uuid}/download"): Probe(
+        "session", "/app/reports/exports/{v.export_id}/download"
+    ),
+    # Certificates
+    ("GET", "/app/enrollments/{enrollment_id:uuid}/certificate"): Probe(
+        "session", "/app/enrollments/{v.enrollment.id}/certificate"
+    ),
+    ("GET", "/app/enrollments/{enrollment_id:uuid}/certificate/details"): Probe(
+        "session", "/app/enrollments/{v.enrollment.id}/certificate/details"
+    ),
+    ("GET", "/app/enrollments/{enrollment_id:uuid}/certificate/revoke"): Probe(
+        "session", "/app/enrollments/{v.enrollment.id}/certificate/revoke"
+    ),
+    ("POST", "/app/enrollments/{enrollment_id:uuid}/certificate/revoke"): Probe(
+        "session", "/app/enrollments/{v.enrollment.id}/certificate/revoke", form={}, destructive=True
+    ),
+    ("GET", "/play/{token:str}/certificate"): Probe(
+        "learner-token", PLAY + "/certificate", control=OWN_PLAY + "/certificate"
+    ),
+    # The public verification page: its id is meant to be shared (QR code); an enrollment id is not one.
+    ("GET", "/certificates/{certificate_id:str}"): Probe(
+        "public-id", "/certificates/{v.enrollment.id}", control="/certificates/{v.certificate_id}"
+    ),
+    # The job dashboard shows every workspace's jobs: it is the operator's, no tenant admin's.
+    ("GET", "/app/jobs/queues/{queue_id:str}"): Probe("operator", "/app/jobs/queues/scormhub"),
+    ("GET", "/app/jobs/queues/{queue_id:str}/jobs/{job_id:str}"): Probe(
+        "operator", "/app/jobs/queues/scormhub/jobs/{v.job_key}"
+    ),
+    ("GET", "/app/jobs/api/queues/{queue_id:str}"): Probe("operator", "/app/jobs/api/queues/scormhub"),
+    ("GET", "/app/jobs/api/queues/{queue_id:str}/jobs/{job_id:str}"): Probe("operator", JOBS),
+    ("POST", "/app/jobs/api/queues/{queue_id:str}/jobs/{job_id:str}/abort"): Probe(
+        "operator", JOBS + "/abort", form={}, destructive=True
+    ),
+    ("POST", "/app/jobs/api/queues/{queue_id:str}/jobs/{job_id:str}/retry"): Probe(
+        "operator", JOBS + "/retry", form={}, destructive=True
+    ),
+    ("GET", "/app/jobs/static/{file_path:path}"): Probe("operator", "/app/jobs/static/app.js"),
+    # Learner pages: the launch token is the credential; an enrollment id is not one.
+    ("GET", "/play/{token:str}"): Probe("learner-token", PLAY, control=OWN_PLAY),
+    ("GET", "/play/{token:str}/content/{path:path}"): Probe(
+        "learner-token",
+        PLAY + "/content/shared/launchpage.html",
+        control=OWN_PLAY + "/content/shared/launchpage.html",
+    ),
+    ("POST", "/play/{token:str}/commit"): Probe(
+        "learner-token",
+        PLAY + "/commit?sco={v.sco}&session=probe",
+        control=OWN_PLAY + "/commit?sco={v.sco}&session=probe",
+        json={"core": {"lesson_location": "page 2"}},
+    ),
+    ("GET", "/play/{token:str}/exit"): Probe("learner-token", PLAY + "/exit", control=OWN_PLAY + "/exit"),
+    ("GET", "/enroll/{token:str}"): Probe(
+        "learner-token", "/enroll/{v.course.id}", control="/enroll/{v.course.self_enroll_token}"
+    ),
+    ("POST", "/enroll/{token:str}"): Probe(
+        "learner-token",
+        "/enroll/{v.course.id}",
+        control="/enroll/{v.course.self_enroll_token}",
+        form={"first_name": "Eve", "last_name": "Probe", "email": "eve@example.com"},
+    ),
+    ("GET", "/login/{token:str}"): Probe(
+        "login-token", "/login/{v.workspace.id}", control="/login/{v.login_token}", expect=410
+    ),
+    # SCORM Cloud's postbacks: one workspace's credentials are no key to another's inbox.
+    ("POST", "/hooks/scorm-cloud/{workspace_id:uuid}"): Probe(
+        "webhook", "/hooks/scorm-cloud/{v.workspace.id}", json={"id": "{v.enrollment.id}"}, expect=401
+    ),
+    # Paths that hold no id at all.
+    ("GET", "/static/{file_path:path}"): Probe("not-an-id", "/static/css/app.css"),
+    ("GET", "/schema/{path:str}"): Probe("not-an-id", "/schema/openapi.json"),
+}
+
+
+@dataclass
+class World:
+    app: Litestar
+    alpha: Tenant
+    bravo: Tenant
+    database_url: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+async def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    await empty_database(database_url)
+    data_dir = tmp_path_factory.mktemp("isolation")
+    app = create_app(settings_for(data_dir))
+    async with serving(app):
+        alpha, bravo = await two_tenants(app)
+        yield World(app, alpha, bravo, database_url, data_dir)
+
+
+def attacker_client(world: World, attacker: Tenant) -> httpx.AsyncClient:
+    # Alpha signs in with the cookie (CSRF applies), Bravo with the header, as inside the CRM's iframe.
+    if attacker is world.alpha:
+        return client_for(world.app, cookie=attacker.session)
+    return client_for(world.app, header=attacker.session)
+
+
+def fill(template: str, victim: Tenant, attacker: Tenant) -> str:
+    return template.format(v=victim, a=attacker)
+
+
+async def send(
+    client: httpx.AsyncClient, method: str, probe: Probe, path: str, victim: Tenant, attacker: Tenant
+) -> httpx.Response:
+    headers = dict(probe.headers)
+    if method == "GET":
+        return await client.get(path, headers=headers)
+    if path.startswith("/hooks/"):
+        return await client.post(
+            path,
+            json={k: fill(v, victim, attacker) for k, v in probe.json.items()},
+            auth=(attacker.postback_user, attacker.postback_password),
+        )
+    if probe.json is not None:
+        return await client.post(path, json=probe.json, headers=headers)
+    await client.get("/signed-out")  # any page: sets the CSRF cookie for cookie sessions
+    form = {k: fill(v, victim, attacker) for k, v in (probe.form or {}).items()}
+    if "csrftoken" in client.cookies:
+        form["_csrf_token"] = csrf_of(client)
+    return await client.post(path, data=form, headers=headers)
+
+
+def directions(world: World, probe: Probe) -> list[tuple[Tenant, Tenant]]:
+    """(attacker, victim) pairs: both ways, except that the operator may see every job by design."""
+    if probe.kind == "operator":
+        return [(world.bravo, world.alpha)]
+    return [(world.alpha, world.bravo), (world.bravo, world.alpha)]
+
+
+# --- the table covers the app ---------------------------------------------------------------------------
+
+
+async def test_every_route_with_a_path_parameter_has_a_probe(world: World) -> None:
+    served = {(method, path) for method, path, _ in route_table(world.app) if "{" in path}
+
+    unprobed = sorted(served - PROBES.keys())
+    stale = sorted(PROBES.keys() - served)
+
+    assert not unprobed, (
+        "These routes take a path parameter but tests/http/test_tenant_isolation.py has no PROBES entry "
+        f"saying how to aim them at another workspace's ids: {unprobed}. Add one (and make sure the "
+        "handler looks the id up within the session's workspace, answering 404 otherwise)."
+    )
+    assert not stale, f"PROBES names routes the app no longer serves: {stale}. Remove or rename them."
+
+
+# --- another workspace's ids ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", sorted(PROBES), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_another_workspaces_id_is_a_404_and_changes_nothing(
+    world: World, route: tuple[str, str]
+) -> None:
+    method, _ = route
+    probe = PROBES[route]
+    if probe.kind == "not-an-id":
+        return  # nothing to aim: the same file for every visitor
+
+    for attacker, victim in directions(world, probe):
+        before = await fingerprint(world.database_url, world.data_dir)
+        async with attacker_client(world, attacker) as client:
+            response = await send(client, method, probe, fill(probe.path, victim, attacker), victim, attacker)
+        after = await fingerprint(world.database_url, world.data_dir)
+
+        who = f"{attacker.marker} at {victim.marker}'s ids"
+        assert response.status_code == probe.expect, (who, response.status_code, response.text[:300])
+        assert not changed(before, after), (who, changed(before, after))
+        assert victim.marker not in response.text, (who, "the page shows the other workspace's data")
+
+
+# --- pages without ids show only the workspace's own data --------------------------------------------------
+
+
+def visible_text(response: httpx.Response) -> str:
+    kind = response.headers.get("content-type", "")
+    if "spreadsheetml" in kind:
+        with zipfile.ZipFile(io.BytesIO(response.content)) as book:
+            return " ".join(book.read(name).decode("utf-8", "replace") for name in book.namelist())
+    if "text/csv" in kind:
+        return " ".join(
+            " ".join(row) for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+        )
+    return response.text
+
+
+async def test_no_page_without_an_id_shows_another_workspaces_data(world: World) -> None:
+    pages = sorted(
+        path
+        for method, path, _ in route_table(world.app)
+        if method == "GET" and "{" not in path and path.startswith("/app")
+    )
+    assert "/app/courses" in pages
+    assert "/app/reports/export.csv" in pages
+
+    for attacker, victim in [(world.alpha, world.bravo), (world.bravo, world.alpha)]:
+        async with attacker_client(world, attacker) as client:
+            for path in pages:
+                if path.startswith("/app/jobs") and attacker is world.alpha:
+                    continue  # the operator's job dashboard lists every workspace's jobs by design
+                response = await client.get(path, headers={"accept": "text/html"})
+                assert response.status_code < 500, (path, response.status_code)
+                assert victim.marker not in visible_text(response), (attacker.marker, path)
+                assert str(victim.enrollment.id) not in response.text, (attacker.marker, path)
+
+
+async def test_the_operator_dashboard_is_a_404_for_a_tenant_admin_and_open_to_the_operator(
+    world: World,
+) -> None:
+    async with attacker_client(world, world.bravo) as tenant, attacker_client(world, world.alpha) as operator:
+        for path in ("/app/jobs", "/app/jobs/api/queues", "/app/jobs/health"):
+            assert (await tenant.get(path)).status_code == 404, path
+            assert (await operator.get(path)).status_code == 200, path
+
+
+# --- controls: the probes aim at real handlers -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "route",
+    sorted(r for r, p in PROBES.items() if p.control is not None and not p.destructive),
+    ids=lambda r: f"{r[0]} {r[1]}",
+)
+async def test_the_same_request_with_the_workspaces_own_ids_reaches_the_handler(
+    world: World, route: tuple[str, str]
+) -> None:
+    await assert_controls_pass(world, route)
+
+
+async def test_destructive_routes_reach_their_handler_with_own_ids_last(world: World) -> None:
+    def last_things_last(route: tuple[str, str]) -> int:
+        # A revoked certificate needs its enrollment, the enrollment its course.
+        path = route[1]
+        return 2 if path.endswith("{course_id:uuid}/delete") else 1 if path.endswith("/delete") else 0
+
+    order = sorted(
+        (r for r, p in PROBES.items() if p.destructive and p.control is not None), key=last_things_last
+    )
+    for route in order:
+        await assert_controls_pass(world, route)
+
+
+async def assert_controls_pass(world: World, route: tuple[str, str]) -> None:
+    method, _ = route
+    probe = PROBES[route]
+    owners = [world.alpha] if probe.kind in ("operator", "login-token") else [world.alpha, world.bravo]
+    for owner in owners:
+        template = probe.path if probe.control == "" else probe.control
+        assert template is not None
+        async with attacker_client(world, owner) as client:
+            response = await send(client, method, probe, fill(template, owner, owner), owner, owner)
+        assert response.status_code < 500, (route, owner.marker, response.text[:300])
+        assert response.status_code not in (401, 403, 404), (route, owner.marker, response.status_code)
