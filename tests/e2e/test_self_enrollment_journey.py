@@ -1,0 +1,86 @@
+"""Journey 2: a learner enrolls themself through the shared link, leaves mid-way, and resumes later.
+
+The learner has no account and none of the admin's cookies: each visit is a fresh browser context, the
+way a link opened on another device (or after the browser forgot everything) behaves. Their email is
+what finds the enrollment again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from playwright.async_api import Browser, Page, expect
+from test_learning_journeys import (
+    BASIC_12,
+    PLAYER_URL,
+    PlayerWatch,
+    _cell,
+    _close_tab,
+    _commit_log,
+    _delete_course,
+    _email,
+    _expect_golf_page,
+    _next,
+    _row,
+    _sign_in,
+    _upload,
+    _wait_for,
+)
+
+if TYPE_CHECKING:
+    from conftest import LiveServer
+
+
+async def _enroll_through_the_link(browser: Browser, link: str, email: str, watch: PlayerWatch) -> Page:
+    """A fresh browser opens the link, fills the form and lands in the player."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    watch.attach(context)
+    learner = await context.new_page()
+    watch.watch(learner)
+    await learner.goto(link)
+    await learner.get_by_label("First name").fill("Chidi")
+    await learner.get_by_label("Last name").fill("Anagonye")
+    await learner.get_by_label("Email").fill(email)
+    await learner.get_by_role("button", name="Start the course").click()
+    await expect(learner).to_have_url(PLAYER_URL)
+    return learner
+
+
+async def test_a_self_enrolled_learner_leaves_mid_way_and_resumes_with_the_same_email(
+    page: Page, live_server: LiveServer, console_errors: list[str]
+) -> None:
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await _sign_in(page, live_server)
+    course_id = await _upload(page, BASIC_12)
+    link = await page.locator("#enroll-link").input_value()
+    await page.get_by_role("button", name="Copy").click()
+    await expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+    browser = page.context.browser
+    assert browser is not None
+    email = _email()
+    watch = PlayerWatch()
+
+    learner = await _enroll_through_the_link(browser, link, email, watch)
+    await _expect_golf_page(learner, 0)
+    await _next(learner, 2)
+    commits = _commit_log(live_server, learner)
+    await _close_tab(learner)
+    await _wait_for(lambda: commits() >= 1, "the closing tab's commit to reach the server")
+    await learner.context.close()
+
+    # Days later, on another device: the same link, the same email, no cookies.
+    again = await _enroll_through_the_link(browser, link, email.upper(), watch)
+    await _expect_golf_page(again, 2)
+    assert watch.dialogs == ["confirm: Would you like to resume from where you previously left off?"]
+    assert await again.evaluate("API.LMSGetValue('cmi.core.entry')") == "resume"
+    await again.context.close()
+
+    await page.reload()
+    row = _row(page, email)
+    await expect(row).to_have_count(1)  # one enrollment, found again by email, not a second one
+    await expect(_cell(row, "Status")).to_have_text("In Progress")
+    assert watch.errors == []
+    await _delete_course(page, live_server, course_id)
+    assert console_errors == []
