@@ -13,6 +13,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.middleware import DefineMiddleware
+from litestar.plugins import PluginProtocol
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -62,6 +63,21 @@ log = logging.getLogger(__name__)
 SAQ_STATIC = __import__("saq.web.common", fromlist=["STATIC_PATH"]).STATIC_PATH
 
 
+class _Litestar(Litestar):
+    """Litestar without the pydantic and attrs plugins it adds whenever those libraries are importable.
+
+    We have no pydantic or attrs models (handlers and DTOs use dataclasses and msgspec), yet the default
+    plugins would import pydantic into the web process: ~9 MB resident. Litestar has no setting for this,
+    so the (static, pinned-version) hook that picks the defaults keeps only the msgspec one.
+    """
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        return [*plugins, MsgspecDIPlugin()]
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     """Build the web app. The database must already be configured (`integrations.db.database.configure`)."""
     services = build_services(
@@ -101,7 +117,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
     jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[operator_guard])
 
-    return Litestar(
+    return _Litestar(
         route_handlers=[
             root,
             healthz,

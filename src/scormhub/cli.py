@@ -106,12 +106,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             settings = dataclasses.replace(settings, public_url=f"http://127.0.0.1:{args.port}")
 
     from scormhub.app import create_app
-    from scormhub.integrations.db.database import migrate
 
-    with _database(settings) as (_, embedded):
+    with _database(settings) as (url, embedded):
         if embedded:
             # The zero-setup default migrates itself; with DATABASE_URL, `scormhub migrate` runs on release.
-            asyncio.run(migrate())
+            _migrate_in_child(url)
         if not settings.is_production:
             print(_login_message(settings, asyncio.run(_new_login_link(settings))), flush=True)
         server = uvicorn.Server(
@@ -122,6 +121,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
                 log_config=None,
                 access_log=False,
                 proxy_headers=True,
+                # No WebSocket routes: without this uvicorn imports the websockets library for nothing.
+                ws="none",
                 timeout_graceful_shutdown=30,
             )
         )
@@ -129,6 +130,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         # the process would die before the embedded PostgreSQL is stopped, so exit through Python.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         server.run()
+
+
+def _migrate_in_child(url: str) -> None:
+    """`scormhub migrate` against `url` in a child process, for `serve` on the embedded database.
+
+    Not in this process: Piccolo's migration machinery imports the black formatter and the migration
+    modules, ~7 MB that would stay resident in the web process for its whole life after one use.
+    """
+    import os
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": url}
+    result = subprocess.run([sys.executable, "-m", "scormhub", "migrate"], env=env, check=False)
+    if result.returncode != 0:
+        _fail(f"migrations failed (exit code {result.returncode}); see the messages above")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:

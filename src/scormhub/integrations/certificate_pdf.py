@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import segno
-
 from scormhub.domain.certificates import Certificate
 from scormhub.domain.reports import DEFAULT_COLOUR, Branding
 
@@ -329,6 +327,9 @@ def _logo(content: bytes | None) -> tuple[Any, tuple[int, int]] | None:
 def qr_matrix(text: str) -> list[list[bool]] | None:
     """The QR symbol's modules, row by row (True = dark), without the quiet zone; None if it cannot hold
     the text. segno encodes it (ISO/IEC 18004, level M: readable with a bit of the print damaged)."""
+    # Imported here: only rendering a certificate needs it, not the web process that imports this module.
+    import segno
+
     try:
         symbol = segno.make_qr(text, error="m", boost_error=False)
     except segno.DataOverflowError:

@@ -75,9 +75,14 @@ def configure(database_url: str) -> None:
     global _configured_url
     os.environ["DATABASE_URL"] = database_url
     os.environ["PICCOLO_CONF"] = PICCOLO_CONF
-    from scormhub.integrations.db import piccolo_conf
+    from scormhub.integrations.db.piccolo_engine import DB
+    from scormhub.integrations.db.tables import TABLES
 
-    piccolo_conf.DB.config["dsn"] = database_url
+    DB.config["dsn"] = database_url
+    for table in TABLES:
+        # Bound here rather than found through PICCOLO_CONF at first query: Piccolo's engine finder imports
+        # its app registry (piccolo.conf.apps), and that imports black, ~7 MB the web process never uses.
+        table._meta.db = DB
     _configured_url = database_url
 
 
@@ -88,9 +93,9 @@ def configured_url() -> str:
 
 
 def engine() -> Any:
-    from scormhub.integrations.db import piccolo_conf
+    from scormhub.integrations.db.piccolo_engine import DB
 
-    return piccolo_conf.DB
+    return DB
 
 
 # A pool connection that cannot be made within this long fails the request (a 503) instead of holding it:
