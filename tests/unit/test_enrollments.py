@@ -59,9 +59,9 @@ class World:
         self.store.workspaces[self.workspace.id] = self.workspace
         self.store.courses[self.course.id] = self.course
 
-
     async def book_for(self, _workspace_id: uuid.UUID) -> FakeContactBook:
         return self.book
+
     def uow(self) -> FakeLearningUnitOfWork:
         return FakeLearningUnitOfWork(self.store)
 
