@@ -1,7 +1,8 @@
 """`python -m bench [--only NAME ...]`: run the benchmark modules and rewrite bench/RESULTS.md.
 
 To add a benchmark, write `bench/<name>.py` with `run() -> Section` (see bench/report.py) and append its
-name to MODULES. With --only, the other modules' sections are kept as they were in RESULTS.md.
+name to MODULES. With --only, the other modules' sections are kept as they were in RESULTS.md. The summary
+table at the top of RESULTS.md is rebuilt each time from all the sections (bench/summary.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import sys
 import traceback
 from pathlib import Path
 
+from bench import summary
 from bench.report import Section, machine, now_utc
 
-MODULES = ["packages", "sync", "postbacks", "reports"]
+MODULES = ["packages", "sync", "postbacks", "crm_latency", "pages", "memory", "reports", "certificates"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 _BLOCK = re.compile(r"<!-- bench:(?P<key>[\w-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=key) -->\n", re.S)
@@ -60,7 +62,7 @@ def write_results(fresh: dict[str, str]) -> None:
         "- The machine is shared and noisy: figures are medians of repeated runs, the max beside them.\n\n"
     )
     body = "".join(f"<!-- bench:{name} -->\n{blocks[name]}<!-- /bench:{name} -->\n\n" for name in order)
-    RESULTS.write_text(header + body.rstrip() + "\n")
+    RESULTS.write_text(header + summary.markdown(blocks) + "\n" + body.rstrip() + "\n")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ PUSHERS = 2
 LIMIT_REQUESTS, LIMIT_SECONDS = 100, 10.0
 # 1,000 requests, 100 per sliding 10 s: batches start at 0, 10, ..., 90 s.
 MINIMUM_PUSH_S = (SYNC_ALL_ENROLLMENTS // LIMIT_REQUESTS - 1) * LIMIT_SECONDS
-TARGET_RATIO = 1.10
+# ≥ 90% of the throughput the limit allows: the push may take at most the minimum / 0.9.
+TARGET_SHARE = 0.90
+TARGET_RATIO = 1 / TARGET_SHARE
 MAX_WRITES_PER_COMPLETION = 3
 PUSH_DEADLINE_S = 150.0  # the push phase is stopped (and reported as such) past this
 OVERALL_TIMEOUT_S = 300.0  # everything in the database, set-up included
@@ -592,6 +594,13 @@ async def sync_all_under_the_limit(section: Section) -> None:
             "",
             f"{ratio:.3f}",
             f"≤ {TARGET_RATIO:.2f}",
+            "met" if ratio <= TARGET_RATIO else "MISSED",
+        ],
+        [
+            "Throughput / the limit's (the minimum / push time)",
+            "",
+            f"{100 / ratio:.1f}%" if ratio > 0 else "-",
+            f"≥ {TARGET_SHARE * 100:.0f}%",
             "met" if ratio <= TARGET_RATIO else "MISSED",
         ],
         [

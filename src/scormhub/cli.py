@@ -129,6 +129,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         # uvicorn re-raises the signal it caught once it has shut down; with the default SIGTERM action
         # the process would die before the embedded PostgreSQL is stopped, so exit through Python.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        _settle_garbage_collector()
         server.run()
 
 
@@ -147,8 +148,24 @@ def _migrate_in_child(url: str) -> None:
         _fail(f"migrations failed (exit code {result.returncode}); see the messages above")
 
 
+def _settle_garbage_collector() -> None:
+    """Keep the cycle collector off what lives as long as the process, and run it less often.
+
+    After start-up the heap holds some hundred thousand objects (modules, routes, templates) that are
+    never freed, and every full collection walked them all: under a stream of requests the collector took
+    about a fifth of the CPU (47 µs a postback, measured with gc.callbacks). Frozen, they are skipped;
+    collecting the youngest generation every 5,000 allocations instead of 700 halves what remains.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(5000, 10, 10)
+
+
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
     with _database(settings):
+        _settle_garbage_collector()
         asyncio.run(_run_worker(settings))
 
 

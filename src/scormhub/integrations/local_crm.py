@@ -31,6 +31,36 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# The type-ahead matches each word against contact.search_text: "first last email", lower-cased when the
+# row is written (a generated column of migration 2026-11-22T17:30:00, trigram-indexed as contact_search).
+# A word has no whitespace, so it never matches across the spaces between the parts.
+# pg_trgm indexes three-character pieces: a shorter word has none to look up.
+TRIGRAM = 3
+# A trigram lookup that finds fewer matches than this sorts them and is done.
+SEARCH_CAP = 1000
+# Contacts, in name order, that a search walks through looking for its first page of matches.
+WALK_HEAD = 2000
+# A word anywhere in search_text, without the trigram index.
+_CONTAINS = " AND strpos(search_text, lower({})) > 0"
+# The rows of `source` (narrow: id, names, search_text) that match, the contacts of the first page of
+# them by name, and how many rows `source` held: one row even when none match (its contact columns
+# then NULL), so the count always comes back.
+_PAGE = (
+    "SELECT (SELECT count(*) FROM source) AS walked, contact.id, contact.first_name, contact.last_name, "
+    "contact.email, contact.tags, contact.created_at, contact.company FROM (SELECT) AS one LEFT JOIN "
+    "((SELECT id, first_name, last_name FROM source WHERE true{where} ORDER BY first_name, last_name "
+    "LIMIT {{}}) AS page JOIN contact ON contact.id = page.id) ON true "
+    "ORDER BY contact.first_name, contact.last_name"
+)
+
+
+def _loaded(row: dict[str, Any]) -> dict[str, Any]:
+    # A raw query hands JSONB over as text.
+    if isinstance(row["tags"], str):
+        row = {**row, "tags": json.loads(row["tags"])}
+    return row
+
+
 class LocalContactBook:
     """One workspace's contacts. Every query is scoped by the workspace it was built for.
 
@@ -153,21 +183,66 @@ class LocalContactBook:
         return [dict(row["properties"], updated_at=row["updated_at"]) for row in rows]
 
     async def search_contacts(self, query: str, *, limit: int = 10) -> list[Contact]:
-        select = ContactRow.select().where(ContactRow.workspace_id == self.workspace_id)
-        for word in query.split()[:4]:
-            pattern = f"%{_escape_like(word)}%"
-            select = select.where(
-                ContactRow.first_name.ilike(pattern)
-                | ContactRow.last_name.ilike(pattern)
-                | ContactRow.email.ilike(pattern)
-            )
-        rows = (
-            await select.order_by(ContactRow.first_name)
-            .order_by(ContactRow.last_name)
-            .limit(limit)
-            .output(load_json=True)
+        """Contacts with every word of the query somewhere in their first name, last name or e-mail, by name.
+
+        At most three queries, each cheap where the one before was not: (1) the first WALK_HEAD contacts
+        in name order (read from an index alone) are searched: a page found there is the first page, as
+        for any word common enough; (2) words of three letters or more are looked up in the trigram
+        index, and up to SEARCH_CAP matches are sorted; (3) words with more matches, none near the start
+        of the alphabet (a common first name), or rare words all shorter than three letters (nothing to
+        look up) sort all their matches.
+        """
+        words = query.split()[:4]
+        walked, contacts = await self._first_matches_in_name_order(words, limit)
+        if len(contacts) == limit or walked < WALK_HEAD:
+            return contacts
+        if any(len(word) >= TRIGRAM for word in words):
+            found, contacts = await self._sorted_matches(words, limit, cap=SEARCH_CAP)
+            if found < SEARCH_CAP:
+                return contacts
+        return (await self._sorted_matches(words, limit, cap=None))[1]
+
+    async def _sorted_matches(
+        self, words: list[str], limit: int, *, cap: int | None
+    ) -> tuple[int, list[Contact]]:
+        """(matches found, up to `cap`; the first `limit` of them by name).
+
+        Only words of three letters or more are given to the trigram index (LIKE); shorter ones are
+        tested with strpos(), which it cannot take: a pattern without a trigram would make PostgreSQL read
+        the whole index, and a prepared statement's generic plan cannot tell such a pattern apart.
+        """
+        indexed = [f"%{_escape_like(word)}%" for word in words if len(word) >= TRIGRAM]
+        others = [word for word in words if len(word) < TRIGRAM]
+        # Only constant fragments and placeholders are joined; every value is a bound parameter.
+        rows = await ContactRow.raw(
+            "WITH source AS MATERIALIZED (SELECT id, first_name, last_name, search_text FROM contact "  # noqa: S608
+            "WHERE workspace_id = {}"
+            + " AND search_text LIKE lower({})" * len(indexed)
+            + _CONTAINS * len(others)
+            + ("" if cap is None else " LIMIT {}")
+            + ") "
+            + _PAGE.format(where=""),
+            self.workspace_id,
+            *indexed,
+            *others,
+            *([] if cap is None else [cap]),
+            limit,
         )
-        return [_contact(row) for row in rows]
+        return rows[0]["walked"], [_contact(_loaded(row)) for row in rows if row["id"] is not None]
+
+    async def _first_matches_in_name_order(self, words: list[str], limit: int) -> tuple[int, list[Contact]]:
+        """(contacts walked, up to WALK_HEAD; the first `limit` of them that match)."""
+        rows = await ContactRow.raw(
+            # contact_by_name holds all four columns: the walk reads the index alone.
+            "WITH source AS MATERIALIZED (SELECT id, first_name, last_name, search_text FROM contact "  # noqa: S608
+            "WHERE workspace_id = {} ORDER BY first_name, last_name LIMIT {}) "
+            + _PAGE.format(where=_CONTAINS * len(words)),
+            self.workspace_id,
+            WALK_HEAD,
+            *words,
+            limit,
+        )
+        return rows[0]["walked"], [_contact(_loaded(row)) for row in rows if row["id"] is not None]
 
     async def get_contact(self, contact_id: str) -> Contact | None:
         try:

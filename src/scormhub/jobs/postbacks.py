@@ -67,6 +67,9 @@ async def _process_registration(services: Any, workspace: UUID, registration_id:
 DRAIN_BATCH = 200
 DRAIN_ROUNDS = 50
 SETTLE_MARGIN_S = 0.05
+# Under a stream of postbacks a round finds only the few stored since the one before; a pause after a
+# short batch lets them gather, so a round's five round trips serve dozens of rows rather than a handful.
+ROUND_PAUSE_S = 0.05
 
 
 async def process_inbox(
@@ -98,9 +101,9 @@ async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dic
         if not batch:
             if settled:
                 break
-            # Rows of requests that skipped enqueueing are stored before the bucket ends: wait for it.
-            await asyncio.sleep(max(0.0, settle_deadline - time.time()))
-            settled = True
+            # Rows of requests that skipped enqueueing are stored before the bucket ends: keep looking
+            # until it has (every ROUND_PAUSE_S, so a row stored meanwhile does not wait for the end).
+            await asyncio.sleep(min(ROUND_PAUSE_S, max(0.0, settle_deadline - time.time())))
             continue
         by_registration: dict[str | None, list[UUID]] = {}
         for item in batch:
@@ -120,6 +123,8 @@ async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dic
         processed += len(outcomes)
         if len(outcomes) < len(batch):
             break  # SCORM Cloud is not answering for some: stop and let the retry come back
+        if len(batch) < DRAIN_BATCH:
+            await asyncio.sleep(ROUND_PAUSE_S)
     if postponed:
         # Let the queue retry later; what was processed is recorded already.
         raise ServiceUnavailable(f"{len(postponed)} registrations could not be read: {postponed[0]}")
