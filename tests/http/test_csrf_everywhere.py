@@ -12,7 +12,6 @@ import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,17 @@ from two_workspaces import (
     GOLF_12,
     TEST_SECRET,
     Tenant,
+    World,
     changed,
     client_for,
-    empty_database,
     fingerprint,
     route_table,
+    serving_two_tenants,
     settings_for,
-    two_tenants,
 )
 
-from appserver import csrf_of, serving
-from scormhub.app import create_app, csrf_config
+from appserver import csrf_of
+from scormhub.app import csrf_config
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -70,23 +69,10 @@ FORMS: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass
-class World:
-    app: Litestar
-    alpha: Tenant
-    bravo: Tenant
-    database_url: str
-    data_dir: Path
-
-
 @pytest.fixture(scope="module")
 async def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    await empty_database(database_url)
-    data_dir = tmp_path_factory.mktemp("csrf")
-    app = create_app(settings_for(data_dir))
-    async with serving(app):
-        alpha, bravo = await two_tenants(app)
-        yield World(app, alpha, bravo, database_url, data_dir)
+    async with serving_two_tenants(database_url, tmp_path_factory.mktemp("csrf")) as built:
+        yield built
 
 
 def is_exempt(path: str, handler: Any) -> bool:

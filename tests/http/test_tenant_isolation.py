@@ -17,25 +17,21 @@ import io
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import pytest
-from litestar import Litestar
 from two_workspaces import (
     Tenant,
+    World,
     changed,
     client_for,
-    empty_database,
     fingerprint,
     route_table,
-    settings_for,
-    two_tenants,
+    serving_two_tenants,
 )
 
-from appserver import csrf_of, serving
-from scormhub.app import create_app
+from appserver import csrf_of
 
 Kind = Literal["session", "operator", "learner-token", "login-token", "public-id", "webhook", "not-an-id"]
 
@@ -183,23 +179,10 @@ PROBES: dict[tuple[str, str], Probe] = {
 }
 
 
-@dataclass
-class World:
-    app: Litestar
-    alpha: Tenant
-    bravo: Tenant
-    database_url: str
-    data_dir: Path
-
-
 @pytest.fixture(scope="module")
 async def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    await empty_database(database_url)
-    data_dir = tmp_path_factory.mktemp("isolation")
-    app = create_app(settings_for(data_dir))
-    async with serving(app):
-        alpha, bravo = await two_tenants(app)
-        yield World(app, alpha, bravo, database_url, data_dir)
+    async with serving_two_tenants(database_url, tmp_path_factory.mktemp("isolation")) as built:
+        yield built
 
 
 def attacker_client(world: World, attacker: Tenant) -> httpx.AsyncClient:

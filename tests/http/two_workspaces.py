@@ -8,12 +8,14 @@ function-scoped fixtures don't mix).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,8 @@ import asyncpg
 import httpx
 from litestar import Litestar
 
-from appserver import csrf_of, login_link_token
+from appserver import csrf_of, login_link_token, serving
+from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
 from scormhub.domain.courses import Course
 from scormhub.domain.engine_accounts import EngineAccount
@@ -250,6 +253,26 @@ async def two_tenants(app: Litestar) -> tuple[Tenant, Tenant]:
     bravo = await build_tenant(app, await add_highlevel_workspace(app, "Bravo agency"), "Bravo")
     alpha.login_token = await login_link_token()
     return alpha, bravo
+
+
+@dataclass
+class World:
+    """Two tenants built through the real app, served for a whole test module."""
+
+    app: Litestar
+    alpha: Tenant
+    bravo: Tenant
+    database_url: str
+    data_dir: Path
+
+
+@contextlib.asynccontextmanager
+async def serving_two_tenants(database_url: str, data_dir: Path) -> AsyncIterator[World]:
+    await empty_database(database_url)
+    app = create_app(settings_for(data_dir))
+    async with serving(app):
+        alpha, bravo = await two_tenants(app)
+        yield World(app, alpha, bravo, database_url, data_dir)
 
 
 async def fingerprint(database_url: str, data_dir: Path) -> dict[str, str]:
