@@ -284,7 +284,8 @@ class PostgresTokenSource:
                     self._clock.now(),
                     self._workspace_id,
                 )
-                log.info("refreshed the HighLevel token of workspace %s", self._workspace_id)
+                # Only the workspace id: neither token ever reaches a log line.
+                log.info("renewed HighLevel access for workspace %s", self._workspace_id)
                 return grant.access_token
         # Outside the transaction, so the status change is not rolled back with it.
         await self._connections.mark_reconnect(self._workspace_id, f"{RECONNECT_MESSAGE} ({refused})")
