@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import socket
 import time
 import uuid
@@ -454,8 +455,13 @@ async def test_cookies_over_https_are_partitioned_for_the_iframe(db: str, hl_set
 
 @respx.mock(assert_all_called=False)
 async def test_two_workers_refreshing_at_once_make_one_token_exchange(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient,
+    services: Services,
+    db: str,
+    respx_mock: respx.MockRouter,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     await install(client, respx_mock)
     [workspace] = await rows(db, "SELECT id FROM workspace")
     await rows(db, "UPDATE crm_connection SET expires_at = now() - interval '1 minute'")
@@ -479,6 +485,9 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
     assert tokens == ["fresh-1", "fresh-1"]
     [connection] = await rows(db, "SELECT refresh_token_enc, expires_at FROM crm_connection")
     assert services.cipher.decrypt(connection["refresh_token_enc"]) == "rotated-1"
+    assert "renewed HighLevel access" in caplog.text
+    assert "fresh-1" not in caplog.text
+    assert "rotated-1" not in caplog.text  # no token, old or new, in any log line
 
 
 @respx.mock(assert_all_called=False)
