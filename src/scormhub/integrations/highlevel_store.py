@@ -419,7 +419,9 @@ async def store_webhook(
     """
     rows = await InboxRow.raw(
         "INSERT INTO inbox (id, workspace_id, source, content_type, body, received_at, external_id) "
-        "VALUES ({}, NULL, {}, {}, {}, {}, {}) ON CONFLICT (external_id) DO NOTHING RETURNING id",
+        "VALUES ({}, NULL, {}, {}, {}, {}, {}) "
+        # The index is partial (postbacks have no external id): its predicate names it here.
+        "ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id",
         uuid.uuid4(),
         source,
         content_type[:200],

@@ -190,15 +190,18 @@ class InboxRow(Table, tablename="inbox"):
     """Every webhook as received, stored before it is acknowledged; jobs process it from here."""
 
     id = UUID(primary_key=True)
-    workspace_id = UUID(null=True, default=None, index=True)
+    workspace_id = UUID(null=True, default=None)
     source = Varchar(length=30)
     content_type = Varchar(length=200)
     body = Text()
     received_at = Timestamptz()
     # The sender's own id for the delivery (HighLevel's webhookId): a replay finds it and is ignored.
-    external_id = Varchar(length=200, null=True, default=None, unique=True)
-    processed_at = Timestamptz(null=True, default=None, index=True)
+    external_id = Varchar(length=200, null=True, default=None)
+    processed_at = Timestamptz(null=True, default=None)
     outcome = Text(null=True, default=None)
+    # Indexes (migration 2026-11-22T19:50): partial ones, so that each postback touches two: the unique
+    # external_id only where there is one (HighLevel's), and the unprocessed rows by workspace and arrival,
+    # which is all the drain and the sweeper read; a row leaves that index when it is processed.
 
 
 class CrmThrottleRow(Table, tablename="crm_throttle"):
