@@ -119,6 +119,10 @@ class SessionAwareCSRFMiddleware(CSRFMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.exclude is not None and self.exclude.search(scope["path"]):
+            # An exempt path (webhooks, health): no session to look for, nothing to check.
+            await self.app(scope, receive, send)
+            return
         if scope["type"] == ScopeType.HTTP and _header_only_session(scope):
             ScopeState.from_scope(scope).csrf_token = generate_csrf_token(secret=self.config.secret)
             await self.app(scope, receive, send)
@@ -193,7 +197,11 @@ def vary_on_htmx(response: Response[Any]) -> Response[Any]:
 
 
 class SecurityHeadersMiddleware:
-    """CSP and friends on every response. No X-Frame-Options: the CRM frames us (frame-ancestors rules)."""
+    """CSP and friends on every response. No X-Frame-Options: the CRM frames us (frame-ancestors rules).
+
+    The headers are encoded once, here, and appended to each response's raw header list: every request
+    pays for this, so it is one pass over the headers the route set rather than a lookup per header.
+    """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -202,7 +210,16 @@ class SecurityHeadersMiddleware:
             "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; object-src 'none'; "
             f"frame-ancestors {settings.frame_ancestors}"
         )
-        self.hsts = settings.uses_https
+        always = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"cross-origin-opener-policy", b"same-origin-allow-popups"),
+        ]
+        if settings.uses_https:
+            always.append((b"strict-transport-security", b"max-age=31536000"))
+        self._always = always
+        self._replaced = frozenset(name for name, _ in always)
+        self._csp = (b"content-security-policy", self.csp.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -211,15 +228,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                # A route may set its own policy (the SCORM player needs a looser one for content).
-                if "content-security-policy" not in headers:
-                    headers["Content-Security-Policy"] = self.csp
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "same-origin"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin-allow-popups"
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = "max-age=31536000"
+                headers = [(name.lower(), value) for name, value in message.get("headers", ())]
+                # Ours win over a route's, except the CSP: a route may set its own (the SCORM player
+                # needs a looser one for course content).
+                kept = [header for header in headers if header[0] not in self._replaced]
+                if not any(name == b"content-security-policy" for name, _ in kept):
+                    kept.append(self._csp)
+                message["headers"] = kept + self._always
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
