@@ -274,11 +274,17 @@ class RequestLogMiddleware:
             log.info(
                 "%s %s %s %.1fms workspace=%s",
                 scope.get("method", "-"),
-                _loggable_path(scope["path"]),
+                _loggable_path(_request_path(scope)),
                 status,
                 (time.perf_counter() - started) * 1000,
                 workspace,
             )
+
+
+def _request_path(scope: Scope) -> str:
+    # The path as requested: a mounted app (the postback endpoint) sees only the rest of it in "path".
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else scope["path"]
 
 
 def _loggable_path(path: str) -> str:

@@ -238,6 +238,109 @@ async def test_a_huge_postback_is_refused_without_storing_it(
     assert await inbox_count() == 0
 
 
+async def test_a_huge_postback_sent_without_a_length_is_refused_without_storing_it(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):  # 40 x 64 KiB = 2.5 MiB, announced by no Content-Length
+            yield b"x" * 65536
+
+    response = await client.post(
+        f"/hooks/scorm-cloud/{workspace.id}",
+        content=chunks(),
+        auth=(user, password),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert "at most 1 MiB" in response.text
+    assert await inbox_count() == 0
+
+
+async def test_a_postback_cut_off_by_the_client_is_not_stored(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    basic = base64.b64encode(f"{user}:{password}".encode())
+    messages = [
+        {"type": "http.request", "body": b'{"id": "reg', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    path = f"/hooks/scorm-cloud/{workspace.id}"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"hub.example.com"), (b"authorization", b"Basic " + basic)],
+        "client": ("127.0.0.1", 5000), "server": ("hub.example.com", 80), "state": {},
+    }  # fmt: skip
+    await app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert sent == []  # nobody left to answer
+    assert await inbox_count() == 0
+
+
+async def test_the_postback_url_takes_only_posts(cloud_admin: tuple[httpx.AsyncClient, Litestar]) -> None:
+    client, app = cloud_admin
+    workspace, _, _ = await connected(client, app)
+
+    response = await client.get(f"/hooks/scorm-cloud/{workspace.id}")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert await inbox_count() == 0
+
+
+@pytest.mark.parametrize("rest", ["not-a-workspace", "{id}/extra", "", "{id}x"])
+async def test_a_postback_to_a_path_that_names_no_workspace_is_a_404(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar], rest: str
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    response = await client.post(
+        "/hooks/scorm-cloud/" + rest.format(id=workspace.id), json={"id": "x"}, auth=(user, password)
+    )
+
+    assert response.status_code == 404
+    assert await inbox_count() == 0
+
+
+async def test_a_postback_answer_is_plain_text_with_the_security_headers_and_one_log_line(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+
+    with caplog.at_level("INFO", logger="scormhub.request"):
+        response = await client.post(
+            f"/hooks/scorm-cloud/{workspace.id}", json={"id": "reg-1"}, auth=(user, password)
+        )
+
+    assert response.status_code == 200
+    assert response.text == "ok"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors" in response.headers["content-security-policy"]
+    assert response.headers["server-timing"].startswith("app;dur=")
+    lines = [r.getMessage() for r in caplog.records if r.name == "scormhub.request"]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"POST /hooks/scorm-cloud/{workspace.id} 200 ")
+    assert lines[0].endswith(f"workspace={workspace.id}")
+    assert password not in lines[0]
+
+
 async def test_a_postback_never_redirects(cloud_admin: tuple[httpx.AsyncClient, Litestar]) -> None:
     client, app = cloud_admin
     workspace, user, password = await connected(client, app)

@@ -318,4 +318,9 @@ def route_table(app: Litestar) -> list[tuple[str, str, Any]]:
         for handler in getattr(route, "route_handlers", []):
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                 found.append((method, route.path, handler))
+        mounted = getattr(route, "route_handler", None)  # a plain ASGI handler: no methods of its own
+        if mounted is not None:
+            serves = mounted.opt.get("serves")
+            assert serves, f"the ASGI handler at {route.path} must say what it serves in opt['serves']"
+            found += [(method, path, mounted) for method, path in serves]
     return found

@@ -523,6 +523,14 @@ async def test_a_postgres_restart_gives_clear_503s_and_the_same_process_recovers
                     assert answer.json()["error"] == "The database is not answering"
                 else:
                     assert "The database is not answering" in answer.text
+            # A postback that cannot be stored is never acknowledged: a 503, and SCORM Cloud sends it again.
+            began = time.monotonic()
+            answer = await admin.post(
+                f"/hooks/scorm-cloud/{uuid.uuid4()}", json={"id": "reg-1"}, auth=("user", "password")
+            )
+            assert answer.status_code == 503, (answer.status_code, answer.text[:500])
+            assert answer.headers.get("retry-after")
+            assert time.monotonic() - began < OUTAGE_ANSWER_S
             began = time.monotonic()
             health = await admin.get("/healthz")
             assert time.monotonic() - began < OUTAGE_ANSWER_S
