@@ -431,3 +431,49 @@ async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_
     await client.post(f"/hooks/scorm-cloud/{workspace.id}", json={"id": "late"}, auth=(user, password))
 
     assert await drain == {"processed": 1}
+
+
+async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_straggler(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds after the first start where the last one ended (a scan from the oldest row walks every row
+    processed since the last VACUUM); a postback stamped before that point but committed during the
+    drain is found by the full look that ends it."""
+    from datetime import UTC, datetime, timedelta
+
+    from scormhub.integrations import inbox
+    from scormhub.integrations.db.tables import InboxRow
+    from scormhub.integrations.db.uow import PiccoloInboxRepository
+    from scormhub.jobs import postbacks
+
+    client, app = cloud_admin
+    workspace, user, password = await connected(client, app)
+    for n in range(7):
+        await client.post(
+            f"/hooks/scorm-cloud/{workspace.id}", json={"id": f"not-ours-{n}"}, auth=(user, password)
+        )
+    monkeypatch.setattr(postbacks, "DRAIN_BATCH", 3)
+    starts: list[datetime | None] = []
+    read = PiccoloInboxRepository.unprocessed_items
+
+    async def recording(self: PiccoloInboxRepository, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        starts.append(kwargs.get("received_from"))  # type: ignore[arg-type]
+        if len(starts) == 2:  # during the drain: a postback stamped an hour ago becomes visible
+            await inbox.store(
+                workspace_id=workspace.id,
+                source="scorm_cloud",
+                content_type="application/json",
+                body='{"id": "straggler"}',
+                received_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        return await read(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PiccoloInboxRepository, "unprocessed_items", recording)
+
+    result = await postbacks.process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
+
+    assert result == {"processed": 8}
+    assert await InboxRow.count().where(InboxRow.processed_at.is_null()) == 0
+    assert starts[0] is None
+    assert all(start is not None for start in starts[1:3]), starts
+    assert None in starts[3:], "a full look before the drain stops"

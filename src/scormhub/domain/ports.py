@@ -449,7 +449,12 @@ class InboxRepository(Protocol):
     ) -> list[UUID]: ...
 
     async def unprocessed_items(
-        self, received_before: datetime, *, limit: int, workspace_id: UUID
+        self,
+        received_before: datetime,
+        *,
+        limit: int,
+        workspace_id: UUID,
+        received_from: datetime | None = None,
     ) -> list[InboxItem]: ...
 
     async def mark_processed_many(self, outcomes: Mapping[UUID, str], at: datetime) -> None: ...

@@ -769,18 +769,25 @@ class PiccoloInboxRepository:
         )
 
     async def unprocessed_items(
-        self, received_before: datetime, *, limit: int, workspace_id: UUID
+        self,
+        received_before: datetime,
+        *,
+        limit: int,
+        workspace_id: UUID,
+        received_from: datetime | None = None,
     ) -> list[InboxItem]:
-        rows = (
-            await InboxRow.select(InboxRow.id, InboxRow.content_type, InboxRow.body, InboxRow.received_at)
-            .where(
-                InboxRow.processed_at.is_null()
-                & (InboxRow.received_at <= received_before)
-                & (InboxRow.workspace_id == workspace_id)
-            )
-            .order_by(InboxRow.received_at)
-            .limit(limit)
+        query = InboxRow.select(
+            InboxRow.id, InboxRow.content_type, InboxRow.body, InboxRow.received_at
+        ).where(
+            InboxRow.processed_at.is_null()
+            & (InboxRow.received_at <= received_before)
+            & (InboxRow.workspace_id == workspace_id)
         )
+        if received_from is not None:
+            # Where the index scan starts: past the entries of rows processed since the last VACUUM
+            # (a processed row leaves the partial index only when PostgreSQL vacuums the table).
+            query = query.where(InboxRow.received_at >= received_from)
+        rows = await query.order_by(InboxRow.received_at).limit(limit)
         return [
             InboxItem(
                 id=row["id"],
