@@ -94,6 +94,7 @@ def lines(blocks: dict[str, str]) -> list[Line]:
     real = find(postbacks, "Postback endpoint")
     bare = find(postbacks, "Bare Litestar endpoint")
     cpu = find(postbacks, "Server CPU per request")
+    pg_cpu = find(postbacks, "PostgreSQL CPU per postback")
     processed = find(postbacks, "Rows processed")
     stored = find(postbacks, "Rows stored")
     out.append(
@@ -103,7 +104,8 @@ def lines(blocks: dict[str, str]) -> list[Line]:
             "postbacks",
             f"{cell(real, 'median')} vs {cell(bare, 'median')} requests/s (median of rounds; best round "
             f"{cell(ratio, 'max')}); server CPU per request {cell(cpu, 'max')} vs "
-            f"{cell(cpu, 'median')} bare; {cell(stored, 'value')} stored, "
+            f"{cell(cpu, 'median')} bare, PostgreSQL's {cell(pg_cpu, 'median')}; "
+            f"{cell(stored, 'value')} stored, "
             f"{cell(processed, 'value')} processed",
             cell(ratio, "median"),
             verdict(ratio, processed, stored),
