@@ -3,9 +3,9 @@
 The postback endpoint is the one route that takes machine traffic at volume (SCORM Cloud posts several
 times per learner session, and a course going live can mean hundreds a second), and it needs nothing a
 page needs: no session, no form, no template, no dependency injection. It is therefore a plain ASGI
-handler inside the app: Litestar still routes it (path, UUID check), runs the app middleware (request
-log, security headers) and turns exceptions into answers (503 while the database is away), but the
-handler reads the body and writes the answer itself. That halves its cost per request (see
+handler inside the app: Litestar still routes it, runs the app middleware (request log, security
+headers) and turns exceptions into answers (503 while the database is away), but the handler reads the
+workspace from the path, the body, and writes the answer itself. That halves its cost per request (see
 bench/RESULTS.md, "postbacks"); everything a request must guarantee is here and tested in
 tests/http/test_scorm_cloud_connect.py.
 """
