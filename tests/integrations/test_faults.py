@@ -492,6 +492,12 @@ async def test_a_postgres_restart_gives_clear_503s_and_the_same_process_recovers
     tmp_path: Path, own_postgres: EmbeddedPostgres
 ) -> None:
     server_url = await asyncio.to_thread(own_postgres.start)
+    settings = await asyncpg.connect(server_url)
+    try:
+        # The embedded server is tuned for streams of writes (database.EMBEDDED_SETTINGS).
+        assert await settings.fetchval("SHOW max_wal_size") == "4GB"
+    finally:
+        await settings.close()
     url = await asyncio.to_thread(ensure_database, server_url, "scormhub")
     migrated = await asyncio.create_subprocess_exec(
         *_scormhub("migrate"),

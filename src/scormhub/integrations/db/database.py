@@ -35,6 +35,7 @@ class EmbeddedPostgres:
         _forget_dead_handles(self._pgdata)
         self._server = get_server(self._pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri("postgres")
+        asyncio.run(_tune_embedded(uri))
         return uri
 
     def stop(self) -> None:
@@ -42,6 +43,35 @@ class EmbeddedPostgres:
             _forget_dead_handles(self._pgdata)
             self._server.cleanup()
             self._server = None
+
+
+# Settings for the PostgreSQL we run ourselves (a server given by DATABASE_URL is its operator's to
+# tune; README says what we recommend). PostgreSQL's 1 GB of WAL between checkpoints is a conservative
+# default: under a sustained stream of postbacks (each is written, then marked processed) it filled in
+# about 70 s, and after every checkpoint each page touched again is written whole into the WAL; the
+# database's CPU per postback tripled within two minutes (bench/RESULTS.md, postbacks). With 4 GB a
+# checkpoint comes every few minutes under that load; at ordinary loads the WAL stays small
+# (min_wal_size), so the disk only holds more during such a stream.
+EMBEDDED_SETTINGS = {"max_wal_size": "4GB"}
+
+
+async def _tune_embedded(server_url: str) -> None:
+    conn = await asyncpg.connect(dsn=server_url)
+    try:
+        changed = False
+        for name, value in EMBEDDED_SETTINGS.items():
+            current = await conn.fetchval(
+                "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = $1", name
+            )
+            wanted = await conn.fetchval("SELECT pg_size_bytes($1) / 1048576 || 'MB'", value)
+            if current != wanted:
+                # ALTER SYSTEM takes no parameters; the names and values are our own constants above.
+                await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+        if changed:
+            await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
