@@ -758,7 +758,12 @@ def measure(section: Section, server: Server) -> None:
         "once) and the time stamp is formatted once per second; (10) PostgreSQL's CPU per postback rose "
         "from round to round (56 → 191 µs over five rounds; flat with a VACUUM between rounds): processed "
         "rows stay in the partial index until a VACUUM, and every drain round scanned them from the "
-        "oldest; rounds now read on from the previous one (jobs/postbacks.py), ending with one full look.",
+        "oldest; rounds now read on from the previous one (jobs/postbacks.py), ending with one full look; "
+        "(11) it still rose (59 → 152 µs): at ~6,000 postbacks/s (each written, then marked processed) "
+        "the WAL filled PostgreSQL's default max_wal_size of 1 GB in about 70 s, and after each forced "
+        "checkpoint every page touched again went whole into the WAL (40-59 µs with checkpoints pushed "
+        "out; time-ordered ids made no difference): the embedded PostgreSQL now runs with max_wal_size "
+        "= 4GB (integrations/db/database.py), and README recommends it for a server of one's own.",
         "What remains per postback (py-spy, closed loop): about 45% is uvicorn's HTTP parsing and the "
         "event loop's socket work, which the bare endpoint pays too; the rest is the INSERT (asyncpg "
         "encoding and the group writer, ~11%), the drain in the in-process worker (~11%), the log line "
