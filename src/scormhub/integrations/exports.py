@@ -30,7 +30,7 @@ from scormhub.domain.reports import (
 from scormhub.integrations.db.database import configured_url, engine
 
 # Rows fetched per round trip from the server-side cursor, and written per batch.
-CURSOR_BATCH = 2_000
+CURSOR_BATCH = 1_000
 # Cells a spreadsheet would run as a formula (and TAB/CR, which some importers strip before one).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
