@@ -96,6 +96,7 @@ def _database(settings: Settings) -> Iterator[tuple[str, bool]]:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import dataclasses
     import os
+    import socket
 
     import uvicorn
 
@@ -111,9 +112,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         if embedded:
             # The zero-setup default migrates itself; with DATABASE_URL, `scormhub migrate` runs on release.
             _migrate_in_child(url)
-        if not settings.is_production:
-            print(_login_message(settings, asyncio.run(_new_login_link(settings))), flush=True)
-        server = uvicorn.Server(
+        # Made now (before the server's event loop), printed once the server listens: a link printed
+        # earlier answered "connection refused" to whoever clicked it in the first moment.
+        login = (
+            None
+            if settings.is_production
+            else _login_message(settings, asyncio.run(_new_login_link(settings)))
+        )
+
+        class AnnouncingServer(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets=sockets)
+                if login and not self.should_exit:
+                    print(login, flush=True)
+
+        server = AnnouncingServer(
             uvicorn.Config(
                 create_app(settings),
                 host=args.host or settings.host,
