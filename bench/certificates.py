@@ -15,7 +15,6 @@ import io
 import math
 import os
 import statistics
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,8 @@ import httpx
 import psutil
 
 from bench.report import Section, Table, median, mib, seconds
-from bench.server import admin_client, display, running_server
+from bench.server import HealthzProber, admin_client, display, running_server, scratch_database
 
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RENDERS = 60
 CONCURRENT = 50
 RUNS = 3
@@ -166,14 +164,7 @@ async def _pool_render(pool: Any, certificate: Any, branding: Any, verify: str, 
 
 
 def _load(section: Section) -> None:
-    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
-    from scormhub.integrations.db import database
-
-    url = database.ensure_database(SERVER_URL, name)
-    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
-    try:
-        database.configure(url)
-        asyncio.run(database.migrate())  # `serve` migrates only the embedded default
+    with scratch_database() as url:
         with running_server(DATABASE_URL=url, SCORMHUB_DB_POOL_SIZE="5") as server:
             enrollments = asyncio.run(_seed(url, CONCURRENT * RUNS + 1))
             client, _ = admin_client(server)
@@ -183,13 +174,6 @@ def _load(section: Section) -> None:
             f"Server: `{display(server.command)}` with DATABASE_URL on the throwaway database; stopped with "
             f"SIGTERM: exit code {server.exit_code}."
         )
-    finally:
-        asyncio.run(_drop(name))
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 async def _seed(url: str, count: int) -> list[uuid.UUID]:
@@ -265,34 +249,6 @@ async def _seed(url: str, count: int) -> list[uuid.UUID]:
     return ids
 
 
-class Prober:
-    """Another client asking for /healthz (a database and a queue query) every PROBE_EVERY_S, in a thread."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="healthz-prober", daemon=True)
-
-    def __enter__(self) -> Prober:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=30) as other:
-            while not self._stop.is_set():
-                started = time.perf_counter()
-                if other.get("/healthz").status_code != 200:
-                    self.failures += 1
-                self.latencies.append(time.perf_counter() - started)
-                self._stop.wait(PROBE_EVERY_S)
-
-
 async def _burst(base_url: str, cookies: httpx.Cookies, enrollment_ids: list[uuid.UUID]) -> list[Any]:
     limits = httpx.Limits(max_connections=CONCURRENT + 5, max_keepalive_connections=CONCURRENT + 5)
     async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=120, limits=limits) as client:
@@ -312,13 +268,13 @@ def _measure_load(
     # Warm-up: the render pool's workers start on first use (spawn, imports, the font).
     client.get(f"/app/enrollments/{warm_up}/certificate")
     time.sleep(1.0)
-    with Prober(server.base_url) as idle:
+    with HealthzProber(server.base_url, PROBE_EVERY_S) as idle:
         time.sleep(3.0)
     rows: list[list[str]] = []
     runs = []
     for number in range(RUNS):
         batch = rest[number * CONCURRENT : (number + 1) * CONCURRENT]
-        with Prober(server.base_url) as probe:
+        with HealthzProber(server.base_url, PROBE_EVERY_S) as probe:
             time.sleep(0.2)
             started = time.perf_counter()
             results = asyncio.run(_burst(server.base_url, client.cookies, batch))
@@ -441,14 +397,6 @@ def _p95(values: list[float]) -> float:
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
-
-
-async def _drop(name: str) -> None:
-    conn = await asyncpg.connect(SERVER_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

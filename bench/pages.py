@@ -12,7 +12,6 @@ the client's wall time is shown beside it.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import time
@@ -25,9 +24,8 @@ import asyncpg
 import httpx
 
 from bench.report import Section, Table, median
-from bench.server import admin_client, display, running_server
+from bench.server import admin_client, display, running_server, scratch_database
 
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONTACTS = 100_000
 ENROLLMENTS = 10_000
 PAGE_SIZE = 25  # routes.enrollments.PAGE_SIZE
@@ -75,14 +73,7 @@ def run() -> Section:
         title="Pages: the enroll type-ahead over 100,000 contacts, a course with 10,000 enrollments",
         command=".venv/bin/python -m bench --only pages",
     )
-    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
-    from scormhub.integrations.db import database
-
-    url = database.ensure_database(SERVER_URL, name)
-    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
-    try:
-        database.configure(url)
-        asyncio.run(database.migrate())  # `serve` migrates only the embedded default
+    with scratch_database() as url:
         with running_server(DATABASE_URL=url) as server:
             seeded = asyncio.run(_seed(url))
             client, _ = admin_client(server)
@@ -100,23 +91,8 @@ def run() -> Section:
             section.failures.append(f"the server exited with {server.exit_code} after SIGTERM")
         if server.final_log.count("Traceback"):
             section.failures.append(f"the server log holds {server.final_log.count('Traceback')} tracebacks")
-    finally:
-        asyncio.run(_drop(name))
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     print(section.markdown())
     return section
-
-
-async def _drop(name: str) -> None:
-    conn = await asyncpg.connect(SERVER_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 # --- data ----------------------------------------------------------------------------------------------

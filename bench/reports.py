@@ -15,7 +15,6 @@ import os
 import random
 import re
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,9 +26,8 @@ import httpx
 import psutil
 
 from bench.report import Section, Table, median, mib, seconds
-from bench.server import RssSampler, admin_client, display, running_server
+from bench.server import HealthzProber, RssSampler, admin_client, display, running_server, scratch_database
 
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 COURSES = 200
 ENROLLMENTS = 100_000
 PDF_COURSES = 4  # "PDF sample A".."D": 4 x 500 = 2,000 records
@@ -48,14 +46,7 @@ def run() -> Section:
         title="Reports: exports of 100,000 records, a 2,000-record PDF, the dashboard",
         command=".venv/bin/python -m bench --only reports",
     )
-    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
-    from scormhub.integrations.db import database
-
-    url = database.ensure_database(SERVER_URL, name)
-    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
-    try:
-        database.configure(url)
-        asyncio.run(database.migrate())  # `serve` migrates only the embedded default
+    with scratch_database() as url:
         with running_server(
             DATABASE_URL=url, SCORMHUB_DB_POOL_SIZE="5", SCORMHUB_EXPORT_DIRECT_ROWS=str(ENROLLMENTS)
         ) as server:
@@ -70,13 +61,6 @@ def run() -> Section:
             f"SIGTERM: exit code {server.exit_code}. Seeding {ENROLLMENTS:,} enrollments over {COURSES} "
             f"courses with COPY + VACUUM ANALYZE took {seconds(seeded_s)}."
         )
-    finally:
-        asyncio.run(_drop(name))
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return section
 
 
@@ -287,34 +271,6 @@ def _plain_xlsxwriter(url: str) -> float:
         return time.perf_counter() - start
 
 
-class Prober:
-    """Another client asking for /healthz (a database and a queue query) every PROBE_EVERY_S, in a thread."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="healthz-prober", daemon=True)
-
-    def __enter__(self) -> Prober:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=30) as other:
-            while not self._stop.is_set():
-                started = time.perf_counter()
-                if other.get("/healthz").status_code != 200:
-                    self.failures += 1
-                self.latencies.append(time.perf_counter() - started)
-                self._stop.wait(PROBE_EVERY_S)
-
-
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
@@ -327,7 +283,7 @@ def _measure(
     client.get("/app/reports")
     client.get("/app/reports/export.pdf", params={"q": "PDF sample A"})
     idle = sampler.settled()
-    with Prober(server.base_url) as idle_probe:
+    with HealthzProber(server.base_url, PROBE_EVERY_S) as idle_probe:
         time.sleep(IDLE_PROBE_S)
     rows: list[list[str]] = []
 
@@ -410,7 +366,7 @@ def _measure(
     # PDF of 2,000 while another client polls /healthz: the server must keep answering.
     pdf_runs, during = [], []
     for _ in range(RUNS):
-        with Prober(server.base_url) as probe:
+        with HealthzProber(server.base_url, PROBE_EVERY_S) as probe:
             pdf_runs.append(_timed_download(client, sampler, "/app/reports/export.pdf", {"q": "PDF sample"}))
         during.append(probe)
     workers = _workers_rss(server.pid)
@@ -523,14 +479,6 @@ def _mb(value: float) -> str:
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
-
-
-async def _drop(name: str) -> None:
-    conn = await asyncpg.connect(SERVER_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

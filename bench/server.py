@@ -1,7 +1,8 @@
 """The real server as a separate process on 127.0.0.1, a signed-in client, and an RSS sampler.
 
-Shared by every benchmark that needs load on the app: start it with `running_server()`, sign in with
-`admin_client()`, and watch its memory with `RssSampler`.
+Shared by every benchmark that needs load on the app: a throwaway database with `scratch_database()`,
+start the server with `running_server()`, sign in with `admin_client()`, watch its memory with
+`RssSampler` and its responsiveness with `HealthzProber`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
@@ -30,6 +33,71 @@ HOST = "127.0.0.1"  # load stays on loopback, always
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
 SAMPLE_EVERY_S = 0.020
+# The machine's own PostgreSQL, for benchmarks that seed a database larger than the embedded default's.
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def scratch_database(*, migrate: bool = True) -> Iterator[str]:
+    """A throwaway database `scormhub_bench_<random>` on SERVER_URL (migrated unless told not to: `serve`
+    migrates only the embedded default), with DATABASE_URL and PICCOLO_CONF pointing at it; dropped, and
+    the environment restored, afterwards. Yields its URL."""
+    import asyncio
+
+    from scormhub.integrations.db import database
+
+    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
+    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
+    try:
+        url = database.ensure_database(SERVER_URL, name)
+        database.configure(url)
+        if migrate:
+            asyncio.run(database.migrate())
+        yield url
+    finally:
+        asyncio.run(_drop_database(name))
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(SERVER_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class HealthzProber:
+    """Another client asking for /healthz (a database and a queue query) every `every_s`, in a thread."""
+
+    def __init__(self, base_url: str, every_s: float) -> None:
+        self.base_url = base_url
+        self.every_s = every_s
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="healthz-prober", daemon=True)
+
+    def __enter__(self) -> HealthzProber:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as other:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                if other.get("/healthz").status_code != 200:
+                    self.failures += 1
+                self.latencies.append(time.perf_counter() - started)
+                self._stop.wait(self.every_s)
 
 
 def scormhub_command() -> list[str]:

@@ -21,7 +21,6 @@ b. 1,000 completed enrollments in a workspace that syncs tags only (notes and re
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 import uuid
@@ -33,11 +32,9 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from bench.report import Section, Table, median, seconds
+from bench.server import scratch_database
 
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POOL_SIZE = 10
 LEARNERS = 100
 CHANGED = 10
@@ -61,21 +58,8 @@ def run() -> Section:
         title="CRM sync: writes per completion, Sync All under a rate limit",
         command=".venv/bin/python -m bench --only sync",
     )
-    name = f"scormhub_bench_{uuid.uuid4().hex[:10]}"
-    saved_env = {key: os.environ.get(key) for key in ("DATABASE_URL", "PICCOLO_CONF")}
-    from scormhub.integrations.db import database
-
-    try:
-        url = database.ensure_database(SERVER_URL, name)
-        database.configure(url)
+    with scratch_database(migrate=False):  # _measure migrates, and times it
         asyncio.run(asyncio.wait_for(_measure(section), OVERALL_TIMEOUT_S))
-    finally:
-        asyncio.run(_drop_database(name))
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     section.notes.append(
         "In-process, against the machine's PostgreSQL 127.0.0.1:5432 (a throwaway database "
         "`scormhub_bench_<random>`, migrated, used through the app's Piccolo pool with max_size="
@@ -84,14 +68,6 @@ def run() -> Section:
     )
     print(section.markdown())
     return section
-
-
-async def _drop_database(name: str) -> None:
-    conn = await asyncpg.connect(SERVER_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _measure(section: Section) -> None:
