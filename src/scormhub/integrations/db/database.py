@@ -60,11 +60,8 @@ async def _tune_embedded(server_url: str) -> None:
     try:
         changed = False
         for name, value in EMBEDDED_SETTINGS.items():
-            current = await conn.fetchval(
-                "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = $1", name
-            )
-            wanted = await conn.fetchval("SELECT pg_size_bytes($1) / 1048576 || 'MB'", value)
-            if current != wanted:
+            # SHOW prints the value as written above ("4GB"); a started server already has it.
+            if await conn.fetchval(f"SHOW {name}") != value:
                 # ALTER SYSTEM takes no parameters; the names and values are our own constants above.
                 await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
                 changed = True
