@@ -15,7 +15,6 @@ from scormhub.integrations.db import database
 from scormhub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
 # Kept across tests: what records the schema itself (Piccolo's and SAQ's migration state).
 KEEP_TABLES = ("migration", "saq_versions")

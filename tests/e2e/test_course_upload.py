@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 import pytest_asyncio
 from playwright.async_api import ConsoleMessage, Dialog, Frame, Page, Request, Response, expect
 
+from shared_packages import PACKAGES
+
 if TYPE_CHECKING:  # conftest modules are not imported by tests; the type is for readers and editors
     from conftest import LiveServer
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 GOLF_SCORM12 = PACKAGES / "valid" / "RuntimeMinimumCalls_SCORM12.zip"
 GOLF_SCORM12_BASIC = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 MISSING_LAUNCH = PACKAGES / "invalid" / "missing_launch_file.zip"

@@ -22,10 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import BrowserContext, Dialog, FrameLocator, Locator, Page, expect
 
+from shared_packages import PACKAGES as SHARED_PACKAGES
+
 if TYPE_CHECKING:  # conftest modules are not imported by tests; the type is for readers and editors
     from conftest import LiveServer
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages" / "valid"
+PACKAGES = SHARED_PACKAGES / "valid"
 BASIC_12 = PACKAGES / "RuntimeBasicCalls_SCORM12.zip"
 BASIC_2004 = PACKAGES / "RuntimeBasicCalls_SCORM20043rdEdition.zip"
 MINIMUM_12 = PACKAGES / "RuntimeMinimumCalls_SCORM12.zip"

@@ -20,8 +20,8 @@ from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, Work
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
 from scormhub.settings import Settings
+from shared_packages import PACKAGES
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 
 

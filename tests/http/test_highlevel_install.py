@@ -33,6 +33,7 @@ from scormhub.jobs.highlevel import process_crm_webhook, provision_crm
 from scormhub.jobs.sync import push_to_crm, sync_enrollment
 from scormhub.services import Services
 from scormhub.settings import Settings
+from shared_packages import PACKAGES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "highlevel"
 API = "https://hl.test"
@@ -42,7 +43,6 @@ CLIENT_ID = f"{APP_ID}-lx1y2z3"
 SSO_KEY = "a-shared-secret-from-the-marketplace"
 LOCATION = "ve9EPM428h8vShlRW1KT"
 COMPANY = "ocQHyuzHvysMo5N5VsXc"
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 PASSED_12 = {
     "core": {

@@ -21,8 +21,8 @@ from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.jobs.courses import import_course
+from shared_packages import PACKAGES
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 GOLF_2004 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM20043rdEdition.zip"
 

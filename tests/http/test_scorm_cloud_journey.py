@@ -22,15 +22,10 @@ from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
 from scormhub.jobs.postbacks import process_postback
 from scormhub.jobs.sync import sync_enrollment
+from shared_packages import PACKAGES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scorm_cloud"
-GOLF = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "packages"
-    / "valid"
-    / "RuntimeBasicCalls_SCORM12.zip"
-)
+GOLF = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 
 
 def fixture(name: str) -> dict:  # type: ignore[type-arg]

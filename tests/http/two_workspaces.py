@@ -40,8 +40,8 @@ from scormhub.integrations.exports import ExportFiles
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.jobs.courses import import_course
 from scormhub.settings import Settings
+from shared_packages import PACKAGES
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
 # Tables whose rows are not tenant data and change for reasons of their own.

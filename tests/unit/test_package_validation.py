@@ -31,8 +31,8 @@ from scormhub.domain.packages import (
     validate_package,
 )
 from scormhub.package_check import run_package_check
+from shared_packages import PACKAGES
 
-PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "packages"
 VALID = PACKAGES / "valid"
 INVALID = PACKAGES / "invalid"
 KB = 1024
