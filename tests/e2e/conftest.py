@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -51,9 +51,15 @@ CHROMIUM_ARGS = [
 E2E_SECRET_KEY = "e2e-secret-key-that-is-long-enough-for-hkdf-0123456789"
 LOGIN_URL = re.compile(r"http://127\.0\.0\.1:\d+/login/\S+")
 LISTENING = re.compile(r"Uvicorn running on https?://[^:\s]+:(\d+)")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
-LOGIN_LINK_TIMEOUT_S = 30.0
+LOGIN_LINK_TIMEOUT_S = 60.0
+# Upper bounds, not expectations: a passing step returns as soon as it can, so generous limits cost nothing
+# on a quiet machine and keep a loaded one (CI beside another CPU-heavy process, a PDF rendered on a busy
+# core) from failing a journey that was only slow. Playwright's `expect` has its own default (5 s).
+ACTION_TIMEOUT_MS = 60_000
+EXPECT_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 # Variables the app reads that must not leak from the developer's shell into the server under test.
 APP_ENV_PREFIXES = ("SCORMHUB_", "DATABASE_URL", "PORT", "HIGHLEVEL_", "SCORM_CLOUD_")
 
@@ -108,7 +114,7 @@ async def browser(chromium_path: str) -> AsyncIterator[Browser]:
 async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A fresh context (no cookies) and page per test; a failed test leaves a screenshot and its HTML."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     new_page = await context.new_page()
     try:
         yield new_page

@@ -27,6 +27,8 @@ from test_learning_journeys import (
     _wait_for,
 )
 
+from conftest import ACTION_TIMEOUT_MS
+
 if TYPE_CHECKING:
     from conftest import LiveServer
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 async def _enroll_through_the_link(browser: Browser, link: str, email: str, watch: PlayerWatch) -> Page:
     """A fresh browser opens the link, fills the form and lands in the player."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     watch.attach(context)
     learner = await context.new_page()
     watch.watch(learner)

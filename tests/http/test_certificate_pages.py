@@ -29,6 +29,7 @@ from scormhub.integrations.db.tables import CertificateRow, CourseRow, Enrollmen
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.pdf import unicode_font
 from scormhub.integrations.render_pool import RenderPool
+from waits import until_waiting_on_a_lock
 
 NOW = datetime.now(UTC)
 HX = {"HX-Request": "true"}
@@ -276,7 +277,7 @@ async def test_concurrent_downloads_issue_exactly_one_certificate(
 
 
 async def test_an_insert_racing_an_uncommitted_one_gets_the_winners_certificate(
-    world: dict[str, Any],
+    world: dict[str, Any], db: str
 ) -> None:
     def made(enrollment_id: UUID) -> Certificate:
         return Certificate(
@@ -315,7 +316,7 @@ async def test_an_insert_racing_an_uncommitted_one_gets_the_winners_certificate(
 
     racing = asyncio.gather(winner(), loser())
     await inserted.wait()
-    await asyncio.sleep(0.2)
+    await until_waiting_on_a_lock(db)  # the loser's insert is blocked on the winner's index entry
     release.set()
     won, lost = await racing
 

@@ -9,6 +9,7 @@ import re
 import time
 
 from scormhub.logs import BatchingStreamHandler, LineFormatter
+from waits import wait_until
 
 
 def logger_writing_to(stream: io.StringIO, interval_s: float) -> tuple[logging.Logger, BatchingStreamHandler]:
@@ -28,7 +29,7 @@ def test_info_lines_are_written_together_within_the_interval() -> None:
     for n in range(3):
         log.info("POST /hooks/scorm-cloud/x 200 %.1fms", n)
     written_at_once = stream.getvalue()
-    time.sleep(0.5)
+    wait_until(lambda: len(stream.getvalue().splitlines()) >= 3, "the batch to be written")
 
     assert written_at_once == ""
     lines = stream.getvalue().splitlines()
