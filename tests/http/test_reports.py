@@ -245,7 +245,7 @@ async def test_csv_export_is_the_active_filter_neutralised_and_scoped(
 ) -> None:
     response = await admin.get("/app/reports/export.csv", params={"q": "golf"})
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert "UTC" in response.headers["content-disposition"]
     rows = csv_rows(response.content)
     assert rows[0][6] == "Enrollment date (UTC)"
@@ -378,6 +378,13 @@ async def test_the_server_process_never_loads_borb_or_xlsxwriter_while_exporting
     }
 
 
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
 @pytest.mark.parametrize("kind", ["csv", "xlsx", "pdf"])
 async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a_link(
     admin: httpx.AsyncClient,
@@ -419,6 +426,7 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
     download = await admin.get(f"{progress_url}/download")
     assert download.status_code == 200
     assert f".{kind}" in download.headers["content-disposition"]
+    assert download.headers["content-type"] == EXPORT_CONTENT_TYPES[kind]
     golf = {"Zażółć Gęślą 😀", "שלום עליכם", EVIL}
     if kind == "csv":
         assert {r[0] for r in csv_rows(download.content)[1:]} == {"Zażółć Gęślą 😀", "שלום עליכם", "'" + EVIL}

@@ -45,8 +45,9 @@ MAX_DIRECT_ROWS = {"csv": 50_000, "xlsx": 50_000, "pdf": 5_000}
 # An operator (or the benchmark) may raise the CSV/XLSX limit: both stream with flat memory.
 if _raised := os.environ.get("SCORMHUB_EXPORT_DIRECT_ROWS", "").strip():
     MAX_DIRECT_ROWS.update(csv=int(_raised), xlsx=int(_raised))
+# Litestar appends "; charset=utf-8" to every text/ type itself: naming it here would say it twice.
 MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
