@@ -20,7 +20,7 @@ from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, Work
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
 from scormhub.settings import Settings
-from shared_packages import PACKAGES
+from shared_packages import PACKAGES, zipped_as_a_folder
 
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 
@@ -187,6 +187,23 @@ async def test_preview_plays_the_first_sco_from_same_origin_content(
     assert content.status_code == 200
     assert content.headers["content-type"].startswith("text/html")
     assert "frame-ancestors 'self'" in content.headers["content-security-policy"]
+
+
+async def test_a_course_zipped_inside_its_folder_is_stored_and_played_with_that_folder_as_the_root(
+    admin: httpx.AsyncClient, app: Litestar, settings: Settings
+) -> None:
+    response = await post_package(admin, zipped_as_a_folder(GOLF_12, "Golf Course"), "Golf.zip")
+    course_url = response.headers["location"]
+    await import_now(app, course_url)
+
+    (stored,) = stored_packages(settings)
+    with zipfile.ZipFile(stored) as kept, zipfile.ZipFile(GOLF_12) as original:
+        assert sorted(kept.namelist()) == sorted(n for n in original.namelist() if not n.endswith("/"))
+    page = await admin.get(f"{course_url}/preview")
+    launch = re.search(r'"launch": "([^"]+)"', page.text)
+    assert launch, page.text
+    assert (await admin.get(launch.group(1))).status_code == 200
+    assert "treated that folder as the course" in (await admin.get(course_url)).text
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,17 @@ connect → upload → Ready → enroll → launch link → postback (both forma
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import respx
 from litestar import Litestar
+from multipart import MultipartParser
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
 
 from appserver import csrf_of
@@ -22,7 +25,7 @@ from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
 from scormhub.jobs.postbacks import process_postback
 from scormhub.jobs.sync import sync_enrollment
-from shared_packages import PACKAGES
+from shared_packages import PACKAGES, zipped_as_a_folder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scorm_cloud"
 GOLF = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
@@ -30,6 +33,13 @@ GOLF = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 
 def fixture(name: str) -> dict:  # type: ignore[type-arg]
     return json.loads((FIXTURES / name).read_text())
+
+
+def uploaded_zip(request: httpx.Request) -> zipfile.ZipFile:
+    """The package inside the multipart body SCORM Cloud received."""
+    boundary = request.headers["content-type"].split("boundary=", 1)[1]
+    (part,) = [p for p in MultipartParser(io.BytesIO(request.content), boundary) if p.name == "file"]
+    return zipfile.ZipFile(io.BytesIO(part.raw))
 
 
 async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm_hears_about_it(
@@ -276,3 +286,35 @@ async def test_a_postback_for_a_registration_we_do_not_know_is_processed_and_cha
     assert response.status_code == 200
     assert result["outcome"].startswith("unknown registration")
     assert await OutboxRow.count() == 0
+
+
+async def test_a_course_zipped_inside_its_folder_reaches_scorm_cloud_with_that_folder_as_the_root(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    workspace, _, _ = await connected(client, app)
+    with respx.mock(assert_all_called=False) as router:
+        upload = router.post(f"{CLOUD}/courses/importJobs/upload").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_started.json"))
+        )
+        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+            return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
+        )
+        await client.get("/app/courses")
+        uploaded = await client.post(
+            "/app/courses",
+            data={"_csrf_token": csrf_of(client)},
+            files={"package": ("Golf.zip", zipped_as_a_folder(GOLF, "Golf Course"), "application/zip")},
+        )
+        course_id = uploaded.headers["location"].rsplit("/", 1)[1]
+        await import_course(
+            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
+        )
+
+    with zipfile.ZipFile(GOLF) as original, uploaded_zip(upload.calls.last.request) as sent:
+        expected = {info.filename: original.read(info) for info in original.infolist() if not info.is_dir()}
+        received = {info.filename: sent.read(info) for info in sent.infolist()}
+    assert "imsmanifest.xml" in received
+    assert received == expected, "the folder's files, at the root, and nothing else"
+    page = await client.get(f"/app/courses/{course_id}")
+    assert "treated that folder as the course" in page.text, "the admin is still told what happened"

@@ -184,6 +184,7 @@ class FakeStorage:
     def __init__(self, report: PackageReport = VALID_REPORT) -> None:
         self.blobs: dict[str, bytes] = {}
         self.report = report
+        self.settled: list[str] = []
 
     async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
         data = bytearray()
@@ -197,6 +198,12 @@ class FakeStorage:
 
     async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
         return self.report
+
+    async def settle(
+        self, key: str, report: PackageReport, limits: PackageLimits
+    ) -> tuple[PackageReport, int]:
+        self.settled.append(key)
+        return replace(report, root_prefix=""), len(self.blobs[key])
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(key, None)

@@ -203,6 +203,7 @@ async def upload_course(
         report = await storage.inspect(stored_key, limits)
         if not report.valid:
             raise PackageRejected(report)
+        report, size = await storage.settle(stored_key, report, limits)
         async with uow:
             workspace = await uow.workspaces.get(workspace_id)
             if workspace is None:

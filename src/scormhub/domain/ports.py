@@ -218,6 +218,17 @@ class PackageStorage(Protocol):
         """Validate a stored package (off the event loop: it reads the whole zip)."""
         ...
 
+    async def settle(
+        self, key: str, report: PackageReport, limits: PackageLimits
+    ) -> tuple[PackageReport, int]:
+        """Make a valid stored package hold exactly what `report` accepted, under the names it saw.
+
+        A course zipped inside its folder is rewritten with that folder's contents at the root (junk
+        left out), so every engine receives the layout validation approved. Returns the report for the
+        stored bytes (`root_prefix` "") and their size.
+        """
+        ...
+
     async def delete(self, key: str) -> None:
         """Remove a package; a missing key is fine (deletes are retried)."""
         ...

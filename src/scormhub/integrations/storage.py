@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
+import shutil
 import time
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 
 from scormhub.domain.courses import PackageTooLarge
-from scormhub.domain.packages import PackageLimits, PackageReport, validate_package
+from scormhub.domain.packages import PackageLimits, PackageReport, plan_extraction, validate_package
 
 # Writes are batched so the thread hop costs little; a batch is the most a request holds in memory.
 WRITE_BATCH = 1024 * 1024
 # A partial upload not written to for this long was left by a process that died mid-upload.
 STALE_PARTIAL_S = 60 * 60
+# Copy buffer when a package is rewritten; also the most one entry holds in memory at a time.
+COPY_CHUNK = 1024 * 1024
 
 
 class FilesystemPackageStorage:
@@ -67,5 +72,44 @@ class FilesystemPackageStorage:
     async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
         return await anyio.to_thread.run_sync(validate_package, self.path(key), limits)
 
+    async def settle(
+        self, key: str, report: PackageReport, limits: PackageLimits
+    ) -> tuple[PackageReport, int]:
+        path = self.path(key)
+        await anyio.to_thread.run_sync(_rewrite_as_validated, path, report, limits)
+        return dataclasses.replace(report, root_prefix=""), path.stat().st_size
+
     async def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+
+def _rewrite_as_validated(path: Path, report: PackageReport, limits: PackageLimits) -> None:
+    """Rewrite the zip at `path` as the entries validation accepted, under the names it read; leave it
+    untouched when it already is that (the usual case). SCORM Cloud imports the zip as it is, so a course
+    zipped inside its folder (or names it would read differently) must not reach it unchanged."""
+    partial = path.with_name(f".{path.stem}.part")
+    try:
+        with zipfile.ZipFile(path) as source:
+            plan = plan_extraction(source, report, limits=limits)
+            if all(info.filename == target for info, target in plan):
+                return
+            with zipfile.ZipFile(partial, "w") as rebuilt:
+                for info, target in plan:
+                    _copy_member(source, info, rebuilt, target)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _copy_member(
+    source: zipfile.ZipFile, info: zipfile.ZipInfo, rebuilt: zipfile.ZipFile, target: str
+) -> None:
+    entry = zipfile.ZipInfo(target, date_time=info.date_time)
+    # Media is usually stored already compressed: keep it so; everything else is deflated.
+    stored = info.compress_type == zipfile.ZIP_STORED
+    entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    entry.file_size = info.file_size  # lets zipfile choose ZIP64 for a large member before writing it
+    # Reading checks each member's size and CRC again, as validation did.
+    with source.open(info) as member, rebuilt.open(entry, "w") as copy:
+        shutil.copyfileobj(member, copy, COPY_CHUNK)
