@@ -126,6 +126,11 @@ class Services:
         self._postback_credentials[workspace_id] = (now, account.postback_user, password)
         return account.postback_user, password
 
+    async def record_test_postback(self, workspace_id: UUID) -> None:
+        async with self.uow() as uow:
+            await uow.engine_accounts.mark_postback_checked(workspace_id, self.clock.now())
+            await uow.commit()
+
     async def request_inbox_drain(self, workspace_id: UUID) -> None:
         """Ask for the workspace's inbox to be processed (one enqueue per DRAIN_DEBOUNCE_S per process).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -477,3 +477,84 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
     assert starts[0] is None
     assert all(start is not None for start in starts[1:3]), starts
     assert None in starts[3:], "a full look before the drain stops"
+
+
+# --- the test postback ------------------------------------------------------------------------------
+
+
+def scorm_cloud_sending_test_postbacks(
+    app: Litestar, answers: list[int]
+) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """`POST /registrations/postBackTest` as SCORM Cloud serves it: it posts dummy registration data at
+    once to the URL it is given, with HTTP Basic credentials and a JSON body (authType httpbasic), and
+    answers 204. What our endpoint answered is kept in `answers`."""
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        schema = json.loads(request.content)
+        assert schema["authType"].lower() == "httpbasic"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as cloud_sender:
+            delivered = await cloud_sender.post(
+                schema["url"],
+                json={"id": "test-registration", "registrationCompletion": "COMPLETED"},
+                auth=(schema["userName"], schema["password"]),
+            )
+        answers.append(delivered.status_code)
+        return httpx.Response(204)
+
+    return send
+
+
+async def test_the_test_postback_reaches_the_app_is_recognised_and_connect_shows_it(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    answers: list[int] = []
+    with respx.mock(assert_all_called=True) as router:
+        routes = mock_cloud(router)
+        routes["test"].mock(side_effect=scorm_cloud_sending_test_postbacks(app, answers))
+        page = await connect(client, "APP123", "s3cret-key-value")
+
+    _, account = await stored_account(app)
+    assert answers == [200], "the test postback was accepted with the credentials SCORM Cloud was given"
+    assert "SCORM Cloud's test postback reached SCORM Hub" in page.text
+    assert account is not None
+    assert account.postback_checked_at is not None
+    assert await inbox_count() == 0, "dummy data is not a learner's result"
+    later = await client.get("/app/settings")
+    assert "Test postback received" in later.text
+
+
+async def test_a_test_postback_that_never_arrives_is_reported_with_what_to_check(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    with respx.mock(assert_all_called=True) as router:
+        mock_cloud(router)  # SCORM Cloud answers 204 but cannot reach us: nothing arrives
+        page = await connect(client, "APP123", "s3cret-key-value")
+
+    workspace, account = await stored_account(app)
+    assert account is not None
+    assert workspace.engine is EngineKind.SCORM_CLOUD
+    assert account.postback_checked_at is None
+    assert "test postback did not reach SCORM Hub" in page.text
+    assert f"http://hub.example.com/hooks/scorm-cloud/{workspace.id}" in page.text
+    assert "SCORMHUB_PUBLIC_URL" in page.text
+    assert "No test postback has reached SCORM Hub yet" in (await client.get("/app/settings")).text
+
+
+async def test_a_test_postback_scorm_cloud_refuses_to_send_still_connects_and_says_why(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = cloud_admin
+    with respx.mock(assert_all_called=True) as router:
+        routes = mock_cloud(router)
+        routes["test"].mock(
+            return_value=httpx.Response(400, json={"message": "The postback URL is not reachable."})
+        )
+        page = await connect(client, "APP123", "s3cret-key-value")
+
+    workspace, account = await stored_account(app)
+    assert account is not None
+    assert workspace.engine is EngineKind.SCORM_CLOUD
+    assert "test postback did not reach SCORM Hub" in page.text
+    assert "The postback URL is not reachable." in page.text

@@ -16,7 +16,7 @@ import msgspec
 from yarl import URL
 
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.errors import InvalidCredentials, NotFound, ServiceUnavailable
+from scormhub.domain.errors import DomainError, InvalidCredentials, NotFound, ServiceUnavailable
 from scormhub.domain.model import EngineKind
 from scormhub.domain.ports import EngineConnection, PostbackTarget
 
@@ -34,12 +34,21 @@ class EngineAccount:
     postback_user: str
     postback_password_enc: str
     connected_at: datetime
+    # When SCORM Cloud's test postback last reached us with these credentials; None: not since connecting.
+    postback_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class ConnectResult:
     account: EngineAccount
     notes: tuple[str, ...]
+    # None when SCORM Cloud's test postback reached SCORM Hub and was recognised; else what to check.
+    postback_problem: str | None = None
+
+
+# Marks the test postback's URL: the endpoint records that it arrived instead of storing dummy data as a
+# learner's result. It is the real postback URL otherwise, so the test proves that one is reachable.
+TEST_POSTBACK_QUERY = "check=test-postback"
 
 
 def _trimmed(raw: str, field: str, label: str, notes: list[str]) -> str:
@@ -64,9 +73,13 @@ async def connect_scorm_cloud(
     postback_url: str,
     clock: Clock,
 ) -> ConnectResult:
-    """Verify the credentials with SCORM Cloud, point its postbacks at us, then (only then) save them.
+    """Verify the credentials with SCORM Cloud, point its postbacks at us, save them, then ask SCORM Cloud
+    for a test postback and report whether it arrived.
 
-    Nothing is saved when any step fails, so a failed Connect leaves the previous state as it was.
+    Nothing is saved when verifying or configuring fails, so a failed Connect leaves the previous state as
+    it was. The credentials are saved before the test postback is asked for: only then can the postback
+    endpoint recognise it. A test postback that does not arrive does not undo the connection (results are
+    also fetched by the reconciler); `postback_problem` says what to check.
     """
     notes: list[str] = []
     app = _trimmed(app_id, "app_id", "App ID", notes)
@@ -77,10 +90,6 @@ async def connect_scorm_cloud(
         url=postback_url, username=f"scormhub-{secrets.token_hex(6)}", password=secrets.token_urlsafe(32)
     )
     await connection.configure_postback(target)
-    try:
-        await connection.send_test_postback(target)
-    except ServiceUnavailable:
-        notes.append("SCORM Cloud could not send a test postback just now; results will still arrive.")
     account = EngineAccount(
         workspace_id=workspace_id,
         app_id=app,
@@ -96,7 +105,30 @@ async def connect_scorm_cloud(
         await uow.engine_accounts.save(account)
         await uow.workspaces.save(replace(workspace, engine=EngineKind.SCORM_CLOUD))
         await uow.commit()
-    return ConnectResult(account=account, notes=tuple(notes))
+    account, problem = await _test_postback(connection, target, account, uow=uow)
+    return ConnectResult(account=account, notes=tuple(notes), postback_problem=problem)
+
+
+async def _test_postback(
+    connection: EngineConnection, target: PostbackTarget, account: EngineAccount, *, uow: UnitOfWork
+) -> tuple[EngineAccount, str | None]:
+    """SCORM Cloud sends its test postback while we wait for its answer (it bypasses its queue); the
+    endpoint records its arrival on the account, which is read back here."""
+    reason = ""
+    try:
+        await connection.send_test_postback(replace(target, url=f"{target.url}?{TEST_POSTBACK_QUERY}"))
+    except DomainError as exc:  # the account works; only this check could not be made
+        reason = f" ({exc})"
+    async with uow:
+        account = await uow.engine_accounts.get(account.workspace_id) or account
+    if account.postback_checked_at is not None:
+        return account, None
+    return account, (
+        f"SCORM Cloud's test postback did not reach SCORM Hub at {target.url}{reason}. Learners' results "
+        "are still collected by the periodic check, but late. Make sure that address is reachable from "
+        "the internet over HTTPS without a redirect (set SCORMHUB_PUBLIC_URL to SCORM Hub's public "
+        "address), then connect again."
+    )
 
 
 async def disconnect_scorm_cloud(

@@ -52,6 +52,10 @@ class EngineSettingsController(Controller):
         params = {"saved": "scorm-cloud"}
         if result.notes:
             params["notes"] = " ".join(result.notes)
+        if result.postback_problem:
+            params["postback_problem"] = result.postback_problem
+        else:
+            params["postback"] = "received"
         return Redirect(path="/app/settings", query_params=params, status_code=303)
 
     @post("/disconnect")

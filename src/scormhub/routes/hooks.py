@@ -23,7 +23,7 @@ from litestar import asgi
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
-from scormhub.domain.engine_accounts import Postback, credentials_match
+from scormhub.domain.engine_accounts import TEST_POSTBACK_QUERY, Postback, credentials_match
 from scormhub.integrations import inbox
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_POSTBACK_BYTES = 1024 * 1024
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_TEST_QUERY = TEST_POSTBACK_QUERY.encode()
 
 
 # Mounted, with the workspace read from the rest of the path: Litestar (2.25) routes an ASGI handler
@@ -95,6 +96,12 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
                 send, 401, b"Wrong postback credentials.", (b"www-authenticate", b'Basic realm="scormhub"')
             )
             return
+    if scope["query_string"] == _TEST_QUERY:
+        # Connect's check: SCORM Cloud reached us with the new credentials. Its dummy registration is
+        # nobody's result, so it is recorded as the check's outcome instead of being stored.
+        await services.record_test_postback(workspace_id)
+        await _answer(send, 200, b"ok")
+        return
     await inbox.store(
         workspace_id=workspace_id,
         source="scorm_cloud",

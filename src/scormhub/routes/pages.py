@@ -56,6 +56,8 @@ class AdminPages(Controller):
                 "connection": connection,
                 "scorm_cloud": scorm_cloud,
                 "scorm_cloud_error": request.query_params.get("scorm_cloud_error"),
+                "postback": request.query_params.get("postback"),
+                "postback_problem": request.query_params.get("postback_problem"),
                 "app_id": request.query_params.get("app_id"),
                 "notes": request.query_params.get("notes"),
                 "saved": request.query_params.get("saved"),

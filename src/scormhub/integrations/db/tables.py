@@ -184,6 +184,8 @@ class EngineAccountRow(Table, tablename="engine_account"):
     postback_user = Varchar(length=100)
     postback_password_enc = Text()
     connected_at = Timestamptz()
+    # When SCORM Cloud's test postback last arrived with these credentials (NULL: not since connecting).
+    postback_checked_at = Timestamptz(null=True, default=None)
 
 
 class InboxRow(Table, tablename="inbox"):
