@@ -341,16 +341,70 @@ async def test_an_old_or_foreign_webhook_is_refused(client: httpx.AsyncClient, d
     assert await rows(db, "SELECT id FROM inbox") == []
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("last tuesday", id="unparseable"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(True, id="boolean"),
+        pytest.param(int((time.time() + 3600) * 1000), id="an-hour-ahead-ms"),
+        pytest.param(
+            time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600)), id="an-hour-ahead-iso"
+        ),
+    ],
+)
+async def test_a_webhook_whose_age_cannot_be_told_is_refused(
+    client: httpx.AsyncClient, db: str, timestamp: Any
+) -> None:
+    # Without a trustworthy send time the 5-minute rule cannot hold: a captured webhook would be good forever.
+    event = install_event(timestamp=timestamp)
+    if timestamp is None:
+        del event["timestamp"]
+
+    response = await client.post("/hooks/crm", content=signed(event)[0], headers=signed(event)[1])
+
+    assert response.status_code == 400
+    assert "timestamp" in response.json()["error"]
+    assert await rows(db, "SELECT id FROM inbox") == []
+
+
+async def test_a_replayed_webhook_without_an_id_is_still_a_duplicate(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    event = install_event()
+    del event["webhookId"]
+    raw, headers = signed(event)
+
+    first = await client.post("/hooks/crm", content=raw, headers=headers)
+    again = await client.post("/hooks/crm", content=raw, headers=headers)
+    other = install_event(locationId="another-location")
+    del other["webhookId"]
+    different = await client.post("/hooks/crm", content=signed(other)[0], headers=signed(other)[1])
+
+    assert first.json() == {"status": "ok"}
+    assert again.json() == {"status": "duplicate"}
+    assert different.json() == {"status": "ok"}
+    assert len(await rows(db, "SELECT id FROM inbox")) == 2
+
+
 @respx.mock(assert_all_called=False)
 async def test_uninstall_revokes_the_tokens_pauses_writes_and_keeps_the_data(
     client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
 ) -> None:
     await install(client, respx_mock)
     [workspace] = await rows(db, "SELECT id FROM workspace")
-    event = {"type": "UNINSTALL", "appId": APP_ID, "locationId": LOCATION, "webhookId": "w-uninstall"}
+    event = {
+        "type": "UNINSTALL",
+        "appId": APP_ID,
+        "locationId": LOCATION,
+        "webhookId": "w-uninstall",
+        "timestamp": int(time.time() * 1000),
+    }
     raw, headers = signed(event)
 
-    await client.post("/hooks/crm", content=raw, headers=headers)
+    stored = await client.post("/hooks/crm", content=raw, headers=headers)
+    assert stored.json() == {"status": "ok"}
     [item] = await rows(db, "SELECT id FROM inbox")
     result = await process_crm_webhook({"services": services}, inbox_id=str(item["id"]))
     again = await process_crm_webhook({"services": services}, inbox_id=str(item["id"]))

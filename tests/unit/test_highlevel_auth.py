@@ -18,6 +18,8 @@ from scormhub.integrations.highlevel_auth import (
     decrypt_sso,
     encrypt_sso,
     verify_webhook,
+    webhook_age_problem,
+    webhook_dedupe_key,
 )
 
 SSO_KEY = "shared-secret-from-highlevel"
@@ -243,3 +245,39 @@ def test_the_vendor_keys_reject_a_signature_they_did_not_make(ed_key: ed25519.Ed
         )
         is False
     )
+
+
+# --- webhook freshness and identity -------------------------------------------------------------------------
+
+NOW_S = 1_780_000_000.0  # a fixed "now": the rule is about the stamp, not about when the test runs
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "accepted"),
+    [
+        pytest.param(int((NOW_S - 299) * 1000), True, id="just-under-5-minutes-old-ms"),
+        pytest.param(NOW_S - 301, False, id="just-over-5-minutes-old-seconds"),
+        pytest.param("2026-05-28T20:26:40Z", True, id="iso-now"),
+        pytest.param("2026-05-28T20:26:40", True, id="iso-naive-is-utc"),
+        pytest.param(int((NOW_S + 59) * 1000), True, id="a-little-clock-skew"),
+        pytest.param(int((NOW_S + 61) * 1000), False, id="ahead-of-the-skew"),
+        pytest.param("not a date", False, id="unparseable"),
+        pytest.param("", False, id="empty"),
+        pytest.param(None, False, id="null"),
+        pytest.param(float("inf"), False, id="infinite"),
+        pytest.param([NOW_S], False, id="a-list"),
+    ],
+)
+def test_only_a_webhook_stamped_in_the_last_5_minutes_is_fresh(timestamp: object, accepted: bool) -> None:
+    problem = webhook_age_problem({"timestamp": timestamp}, NOW_S)
+
+    assert (problem is None) is accepted
+
+
+def test_a_webhook_without_an_id_is_identified_by_its_signed_bytes() -> None:
+    other = BODY.replace(b"INSTALL", b"UNINSTALL")
+
+    assert webhook_dedupe_key({"webhookId": "w-1"}, BODY) == "w-1"
+    assert webhook_dedupe_key({}, BODY) == webhook_dedupe_key({"webhookId": ""}, BODY)
+    assert webhook_dedupe_key({}, BODY) != webhook_dedupe_key({}, other)
+    assert webhook_dedupe_key({"webhookId": 7}, BODY).startswith("body-sha256:")

@@ -9,8 +9,10 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
@@ -49,6 +51,12 @@ T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
 ED25519_HEADER: Final = "x-ghl-signature"
 RSA_HEADER: Final = "x-wh-signature"
 
+# Webhooks older than this are refused (reference §2): a captured one cannot be replayed later.
+WEBHOOK_MAX_AGE_S: Final = 5 * 60
+# How far ahead of our clock a webhook may be stamped: clocks drift, but a stamp far ahead would keep a
+# captured webhook "fresh" for as long as it is ahead.
+WEBHOOK_MAX_SKEW_S: Final = 60
+
 _SALTED: Final = b"Salted__"
 _SALT_BYTES: Final = 8
 _BLOCK_BYTES: Final = 16
@@ -86,6 +94,49 @@ def verify_webhook(raw: bytes, headers: Mapping[str, str], *, ed25519_pem: str, 
     except Exception:  # bad base64, a key of the wrong kind: a webhook endpoint must answer whatever it gets
         return False
     return False
+
+
+def webhook_age_problem(event: Mapping[str, Any], now_s: float) -> str | None:
+    """Why a verified webhook is too old to act on, or None when its `timestamp` is recent.
+
+    A missing or unreadable stamp is refused too: the 5-minute rule is what stops a captured webhook
+    being replayed later, and it only holds if every webhook says when it was sent.
+    """
+    sent_at = _sent_at(event.get("timestamp"))
+    if sent_at is None:
+        return "The webhook has no readable timestamp (ISO 8601 or epoch milliseconds)."
+    if sent_at - now_s > WEBHOOK_MAX_SKEW_S:
+        return "The webhook's timestamp is in the future; check the sender's clock."
+    if now_s - sent_at > WEBHOOK_MAX_AGE_S:
+        return "The webhook is older than 5 minutes (its timestamp)."
+    return None
+
+
+def webhook_dedupe_key(event: Mapping[str, Any], raw: bytes) -> str:
+    """What identifies a webhook across retries and replays: its `webhookId`, else the signed bytes.
+
+    A replay is the same signed body byte for byte, so its digest catches one that carries no id.
+    """
+    webhook_id = event.get("webhookId")
+    if isinstance(webhook_id, str) and webhook_id.strip():
+        return webhook_id.strip()[:200]
+    return "body-sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _sent_at(value: Any) -> float | None:
+    """HighLevel's `timestamp` in epoch seconds: an ISO string or epoch milliseconds (the reference does
+    not say which)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return None
+        return value / 1000 if value > 10**11 else float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 @lru_cache(maxsize=8)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -20,6 +18,8 @@ from scormhub.integrations.highlevel_auth import (
     SsoPayloadInvalid,
     decrypt_sso,
     verify_webhook,
+    webhook_age_problem,
+    webhook_dedupe_key,
 )
 from scormhub.integrations.highlevel_store import store_webhook
 from scormhub.jobs.highlevel import install_from_grant
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 STATE_COOKIE = "scormhub_oauth_state"
 STATE_MAX_AGE_S = 15 * 60
-# Webhooks older than this are refused (reference §2): a captured one cannot be replayed later.
-WEBHOOK_MAX_AGE_S = 5 * 60
 MAX_WEBHOOK_BYTES = 256 * 1024
 MAX_SSO_PAYLOAD = 16 * 1024
 HIGHLEVEL_SOURCE = "highlevel"
@@ -151,12 +149,10 @@ class HighLevelController(Controller):
             return _json({"error": "The body is not a JSON object."}, 400)
         if settings.highlevel_app_id is None or event.get("appId") != settings.highlevel_app_id:
             return _json({"error": "This webhook is for another app."}, 403)
-        sent_at = _timestamp(event.get("timestamp"))
-        if sent_at is not None and time.time() - sent_at > WEBHOOK_MAX_AGE_S:
-            return _json({"error": "The webhook is older than 5 minutes."}, 400)
-        webhook_id = event.get("webhookId")
+        if problem := webhook_age_problem(event, services.clock.now().timestamp()):
+            return _json({"error": problem}, 400)
         item_id = await store_webhook(
-            external_id=str(webhook_id)[:200] if webhook_id else None,
+            external_id=webhook_dedupe_key(event, raw),
             source=HIGHLEVEL_SOURCE,
             content_type=request.headers.get("content-type", "application/json"),
             body=raw.decode("utf-8", "replace"),
@@ -229,19 +225,6 @@ def _state_valid(services: Services, state: str, nonce_cookie: str | None) -> bo
         return False
     nonce = data.get("n")
     return isinstance(nonce, str) and nonce_cookie is not None and secrets.compare_digest(nonce, nonce_cookie)
-
-
-def _timestamp(value: Any) -> float | None:
-    """HighLevel's `timestamp`: an ISO string or epoch milliseconds (the reference does not say which)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value / 1000 if value > 10**11 else float(value)
-    if isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return None
 
 
 def _json(content: dict[str, Any], status: int) -> Response[Any]:
