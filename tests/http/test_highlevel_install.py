@@ -231,6 +231,24 @@ async def test_a_callback_with_a_forged_state_is_refused_before_any_exchange(
 
 
 @respx.mock(assert_all_called=False)
+async def test_a_callback_without_our_state_signs_nobody_in_and_says_how_to_install(
+    client: httpx.AsyncClient, db: str, respx_mock: respx.MockRouter
+) -> None:
+    # Someone else's code, sent to this browser: it would sign the browser in to their location.
+    route = respx_mock.post(f"{API}/oauth/token").mock(return_value=httpx.Response(200, json=token_answer()))
+
+    response = await client.get("/oauth/callback", params={"code": "an-attackers-code"})
+
+    assert response.status_code == 400
+    assert "was not started from SCORM Hub in this browser" in response.text
+    assert 'href="/oauth/install"' in response.text
+    assert "scormhub_session" not in response.headers.get("set-cookie", "")
+    assert not route.called
+    assert await rows(db, "SELECT id FROM workspace") == []
+    assert (await client.get("/app/courses")).status_code != 200
+
+
+@respx.mock(assert_all_called=False)
 async def test_a_state_from_another_browser_is_refused(
     client: httpx.AsyncClient, respx_mock: respx.MockRouter
 ) -> None:
@@ -251,7 +269,7 @@ async def test_a_bad_code_shows_how_to_start_again_and_creates_nothing(
         return_value=httpx.Response(400, json=fixture("oauth_invalid_grant.json"))
     )
 
-    response = await client.get("/oauth/callback", params={"code": "used-code"})
+    response = await install(client, None)
 
     assert response.status_code == 400
     assert "Start the install again" in response.text

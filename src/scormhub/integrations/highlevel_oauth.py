@@ -94,7 +94,9 @@ class HighLevelOAuth:
         return f"HighLevelOAuth(client_id={self._client_id!r}, api_url={self._api_url!r})"
 
     def authorize_url(self, *, redirect_uri: str, scopes: str, state: str) -> str:
-        # Whether HighLevel echoes `state` is unconfirmed (§1); callers must not depend on getting it back.
+        # Whether HighLevel echoes `state` is unconfirmed (§1). The callback still requires it (a code
+        # without it cannot be told from one an attacker sent), and answers its absence with a page that
+        # starts the install again from /oauth/install.
         query = urlencode(
             {
                 "response_type": "code",

@@ -92,9 +92,16 @@ class HighLevelController(Controller):
         state = request.query_params.get("state")
         if not code or len(code) > 2000:
             return _install_problem(400, "HighLevel did not send an authorization code.")
-        # An install started from the marketplace itself carries no state of ours (HighLevel's echo of
-        # `state` is unconfirmed); one that carries a state must carry ours, for this browser, recently.
-        if state is not None and not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
+        # The callback signs the browser in, so a code alone is not enough: without the state we bound
+        # to this browser, anyone could send a victim here with their own code and have the victim work
+        # in the attacker's location. No code is exchanged until the state checks out.
+        if not state:
+            return _install_problem(
+                400,
+                "This install was not started from SCORM Hub in this browser, so it cannot sign you in. "
+                "Start it from the button below.",
+            )
+        if not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
             return _install_problem(400, "This install link has expired or was not started here.")
         try:
             grant = await services.highlevel_oauth().exchange_code(
