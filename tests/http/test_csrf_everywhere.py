@@ -46,7 +46,9 @@ PATH_EXEMPTIONS = {
     "of ours authenticates them, so there is nothing for a cross-site request to ride on.",
     "^/healthz$": "A GET that reads and changes nothing; listed so a load balancer never needs a cookie.",
     "^/sso/": "The CRM's SSO exchange is authenticated by a payload encrypted with the app's shared SSO key; "
-    "inside the CRM's iframe there is no CSRF cookie to compare against yet.",
+    "inside the CRM's iframe there is no CSRF cookie to compare against yet. It only reads application/json "
+    "(a cross-site page cannot send that without a CORS preflight) and refuses a Sec-Fetch-Site other than "
+    "same-origin, or a foreign Origin.",
 }
 # Routes that opt out with `opt={"exclude_from_csrf": True}`, and why that is safe.
 ROUTE_EXEMPTIONS = {

@@ -484,6 +484,86 @@ async def test_sso_for_a_location_without_an_installation_offers_install_not_a_s
 
 
 @pytest.mark.parametrize(
+    ("headers", "status", "says"),
+    [
+        # What a cross-site <form enctype="text/plain"> or a no-cors fetch can send: a JSON-looking body
+        # without the JSON content type (which would need a CORS preflight we never grant).
+        pytest.param({"content-type": "text/plain"}, 415, "application/json", id="text-plain"),
+        pytest.param(
+            {"content-type": "application/x-www-form-urlencoded"}, 415, "application/json", id="form"
+        ),
+        pytest.param(
+            {"content-type": "application/json", "sec-fetch-site": "cross-site"},
+            403,
+            "SCORM Hub's own page",
+            id="cross-site-fetch",
+        ),
+        pytest.param(
+            {"content-type": "application/json", "sec-fetch-site": "same-site"},
+            403,
+            "SCORM Hub's own page",
+            id="same-site-fetch",
+        ),
+        pytest.param(
+            {"content-type": "application/json", "origin": "https://attacker.example"},
+            403,
+            "SCORM Hub's own page",
+            id="foreign-origin-older-browser",
+        ),
+    ],
+)
+@respx.mock(assert_all_called=False)
+async def test_sso_from_anything_but_our_own_page_opens_no_session(
+    client: httpx.AsyncClient,
+    respx_mock: respx.MockRouter,
+    headers: dict[str, str],
+    status: int,
+    says: str,
+) -> None:
+    await install(client, respx_mock)
+    client.cookies.clear()
+
+    response = await client.post(
+        "/sso/highlevel", content=json.dumps({"payload": sso_payload()}), headers=headers
+    )
+
+    assert response.status_code == status
+    assert says in response.json()["error"]
+    assert "token" not in response.json()
+    assert "scormhub_session" not in response.headers.get("set-cookie", "")
+    assert (await client.get("/app/courses")).status_code != 200
+
+
+@respx.mock(assert_all_called=False)
+async def test_sso_from_our_own_page_in_a_browser_opens_a_session(
+    client: httpx.AsyncClient, respx_mock: respx.MockRouter
+) -> None:
+    await install(client, respx_mock)
+    client.cookies.clear()
+
+    response = await client.post(
+        "/sso/highlevel",
+        json={"payload": sso_payload()},
+        headers={"sec-fetch-site": "same-origin", "origin": "http://testserver.local"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["token"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"\x00", b"not json", b'{"payload": "x"', b"\xff\xfe", b"[]", b'"a string"']
+)
+async def test_an_sso_body_that_is_not_a_json_object_is_a_clean_400(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post("/sso/highlevel", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 400
+    assert "Send the payload" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
     "payload",
     [
         pytest.param(sso_payload(key="another-apps-secret"), id="other-key"),

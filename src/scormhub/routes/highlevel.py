@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
@@ -185,11 +186,13 @@ class HighLevelController(Controller):
         key = services.settings.highlevel_sso_key
         if not key:
             return _json({"error": "HighLevel SSO is not set up on this server (HIGHLEVEL_SSO_KEY)."}, 503)
+        if problem := _not_from_our_page(request, services.settings.public_url):
+            return problem
         try:
-            body = await request.json()
-            payload = body.get("payload") if isinstance(body, dict) else None
-        except (ValueError, TypeError):
-            payload = None
+            body = json.loads(await request.body())
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+            body = None
+        payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, str) or not payload:
             return _json({"error": "Send the payload HighLevel gave the page."}, 400)
         try:
@@ -221,6 +224,36 @@ class HighLevelController(Controller):
         response = _json({"token": token, "expires_in": SSO_SESSION_MAX_AGE_S}, 200)
         set_session_cookie(response, services.sessions.cookie_header(token, max_age_s=SSO_SESSION_MAX_AGE_S))
         return response
+
+
+def _not_from_our_page(request: Request[Any, Any, Any], public_url: str) -> Response[Any] | None:
+    """Refuse an SSO exchange that another site's page could have made (login CSRF: signing the
+    victim's browser in to the attacker's location with the attacker's own payload).
+
+    Only `application/json` is read: a cross-origin page cannot send that content type without a CORS
+    preflight, which the app never grants (a form or a no-cors fetch can only send text/plain, form or
+    multipart). On top, the browser's own word on where the request came from: `Sec-Fetch-Site` must be
+    `same-origin` (our page inside the CRM's iframe is still our origin), and where an older browser
+    sends no `Sec-Fetch-Site`, a present `Origin` must be ours. A client that sends neither is not a
+    browser, so it cannot be ridden cross-site.
+    """
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return _json({"error": "Send the payload as application/json, from SCORM Hub's page."}, 415)
+    fetch_site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if fetch_site is not None:
+        trusted = fetch_site == "same-origin"
+    else:
+        trusted = origin is None or origin == _origin_of(public_url)
+    if not trusted:
+        return _json({"error": "Sign in from SCORM Hub's own page inside HighLevel."}, 403)
+    return None
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _state_valid(services: Services, state: str, nonce_cookie: str | None) -> bool:
