@@ -34,10 +34,40 @@
   }
   window.name = JSON.stringify({ ssoAttempts: [...recent, Date.now()] });
 
+  // Only the CRM page that frames us may sign us in: any frame can post to this window (a widget or
+  // another app next to us in the CRM), and a valid payload for the sender's own location would sign
+  // this browser in there. So the message must come from our parent window, from one of the origins
+  // the server allows to frame us (SCORMHUB_FRAME_ANCESTORS, as CSP sources). Anything else is ignored,
+  // and the real answer can still arrive after it.
+  const sources = (root.dataset.crmOrigins || "").split(/\s+/).filter(Boolean);
+  const defaultPort = (protocol) => ({ "http:": "80", "https:": "443" })[protocol] || "";
+  const matches = (source, origin) => {
+    if (source === "'self'") return origin.origin === window.location.origin;
+    if (source === "*") return origin.protocol === "https:" || origin.protocol === "http:";
+    if (/^[a-z][a-z0-9+.-]*:$/.test(source)) return origin.protocol === source;
+    const parts = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\*\.)?([^:/]+)(?::(\d+|\*))?$/.exec(source);
+    if (!parts) return false;
+    const [, scheme, wildcard, host, port] = parts;
+    // CSP: a source without a scheme means the page's own scheme, and http also allows https.
+    const schemes = scheme ? [scheme + ":"]
+      : window.location.protocol === "http:" ? ["http:", "https:"] : ["https:"];
+    if (!schemes.includes(origin.protocol)) return false;
+    const hostMatches = wildcard ? origin.hostname.endsWith("." + host) : origin.hostname === host;
+    const wanted = port || defaultPort(scheme ? scheme + ":" : origin.protocol);
+    return hostMatches && (port === "*" || (origin.port || defaultPort(origin.protocol)) === wanted);
+  };
+  const fromCrm = (event) => {
+    if (event.source !== window.parent) return false;
+    let origin;
+    try { origin = new URL(event.origin); } catch (error) { return false; } // "null": a sandboxed frame
+    return sources.some((source) => matches(source, origin));
+  };
+
   let answered = false;
   window.addEventListener("message", async (event) => {
     const data = event.data || {};
     if (answered || data.message !== "REQUEST_USER_DATA_RESPONSE" || typeof data.payload !== "string") return;
+    if (!fromCrm(event)) return;
     answered = true;
     say("Signing you in…");
     let response, body;

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Frame, Page, Route, expect
+from playwright.async_api import Frame, Page, Request, Route, expect
 
 from conftest import E2E_SECRET_KEY, LiveServer, serve_app
 from scormhub.integrations.crypto import SecretBox
@@ -27,6 +29,7 @@ from scormhub.integrations.highlevel_auth import encrypt_sso
 
 SSO_KEY = "e2e-highlevel-shared-secret"
 LOCATION = "e2eLocation0000000001"
+ATTACKER_LOCATION = "e2eLocation0000000666"
 USER = {
     "userId": "e2eUser000000000001",
     "companyId": "e2eCompany00000001",
@@ -39,22 +42,49 @@ USER = {
 
 
 class _ParentPage(http.server.BaseHTTPRequestHandler):
-    """HighLevel's side: a page framing SCORM Hub that answers REQUEST_USER_DATA like the CRM does."""
+    """HighLevel's side: a page framing SCORM Hub that answers REQUEST_USER_DATA like the CRM does.
+
+    With `siblings`, it also frames other pages next to the app (any site can be framed in the CRM:
+    widgets, other apps). When the app asks for the user, each sibling first posts a sign-in message of
+    its own to the app's frame, and only once every sibling has said it did so does the parent answer:
+    the forged messages are the first the app receives.
+    """
 
     frame_url = ""
     payload = ""
+    siblings: tuple[str, ...] = ()
 
     def do_GET(self) -> None:
+        if self.path.startswith("/sibling"):
+            self._send(_SIBLING_PAGE)
+            return
+        frames = "".join(f'<iframe class="sibling" src="{url}"></iframe>' for url in self.siblings)
         body = f"""<!doctype html><title>CRM</title>
 <h1>Fake CRM</h1>
 <iframe id="app" src="{self.frame_url}" style="width:1200px;height:700px"></iframe>
+{frames}
 <script>
+// Siblings say they are ready; once the app has asked too, each forges its message, then the CRM answers.
+const siblings = [...document.querySelectorAll("iframe.sibling")].map((frame) => frame.contentWindow);
+const reply = {{message: "REQUEST_USER_DATA_RESPONSE", payload: {self.payload!r}}};
+let asker = null, ready = 0, forged = 0, started = false;
+const step = () => {{
+  if (!asker || ready < siblings.length || started) return;
+  started = true;
+  if (!siblings.length) asker.postMessage(reply, "*");
+  siblings.forEach((sibling) => sibling.postMessage({{message: "FORGE"}}, "*"));
+}};
 window.addEventListener("message", (event) => {{
-  if (event.data && event.data.message === "REQUEST_USER_DATA") {{
-    event.source.postMessage({{message: "REQUEST_USER_DATA_RESPONSE", payload: {self.payload!r}}}, "*");
-  }}
+  const message = event.data && event.data.message;
+  if (message === "REQUEST_USER_DATA") {{ asker = event.source; step(); }}
+  if (message === "READY") {{ ready += 1; step(); }}
+  if (message === "FORGED" && ++forged === siblings.length) asker.postMessage(reply, "*");
 }});
-</script>""".encode()
+</script>"""
+        self._send(body)
+
+    def _send(self, text: str) -> None:
+        body = text.encode()
         self.send_response(200)
         self.send_header("content-type", "text/html; charset=utf-8")
         self.send_header("content-length", str(len(body)))
@@ -65,8 +95,34 @@ window.addEventListener("message", (event) => {{
         pass
 
 
+# A page next to the app in the CRM: told to, it posts a sign-in message (with a payload for another
+# location, as an attacker who has their own HighLevel account could) straight to the app's frame.
+_SIBLING_PAGE = """<!doctype html><title>Widget</title><script>
+window.addEventListener("message", (event) => {
+  if (event.data && event.data.message === "FORGE") {
+    const forged = new URLSearchParams(location.search).get("payload");
+    window.parent.frames[0].postMessage({message: "REQUEST_USER_DATA_RESPONSE", payload: forged}, "*");
+    window.parent.postMessage({message: "FORGED"}, "*");
+  }
+});
+window.parent.postMessage({message: "READY"}, "*");
+</script>"""
+
+
 @pytest.fixture(scope="module")
 def parent() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ParentPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def foreign() -> Iterator[http.server.ThreadingHTTPServer]:
+    """Another site than the CRM's (another port is another origin)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ParentPage)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -96,7 +152,9 @@ def embedded_server(
         yield server
 
 
-async def installed_location(database_url: str) -> uuid.UUID:
+async def installed_location(
+    database_url: str, *, location: str = LOCATION, name: str = "Acme Training"
+) -> uuid.UUID:
     """A location that installed the app (what the OAuth callback stores), with a current token."""
     workspace_id = uuid.uuid4()
     box = SecretBox(E2E_SECRET_KEY)
@@ -105,11 +163,12 @@ async def installed_location(database_url: str) -> uuid.UUID:
     try:
         await conn.execute(
             "INSERT INTO workspace (id, name, kind, plan, engine, crm, crm_location_id, created_at, "
-            "sync_tags, sync_notes, sync_records) VALUES ($1, 'Acme Training', 'highlevel', 'trial', "
+            "sync_tags, sync_notes, sync_records) VALUES ($1, $4, 'highlevel', 'trial', "
             "'builtin', 'highlevel', $2, $3, true, true, true)",
             workspace_id,
-            LOCATION,
+            location,
             now,
+            name,
         )
         await conn.execute(
             "INSERT INTO crm_connection (workspace_id, location_id, company_id, access_token_enc, "
@@ -117,7 +176,7 @@ async def installed_location(database_url: str) -> uuid.UUID:
             "updated_at) VALUES ($1, $2, 'e2eCompany00000001', $3, $4, $5, '', 'e2eUser000000000001', "
             "'connected', '{}'::jsonb, $6, $6)",
             workspace_id,
-            LOCATION,
+            location,
             box.encrypt("e2e-access-token"),
             box.encrypt("e2e-refresh-token"),
             now + timedelta(hours=20),
@@ -222,3 +281,46 @@ async def test_a_location_without_an_installation_is_offered_install_not_a_loop(
     await asyncio.sleep(1)  # a loop would keep requesting the sign-in page
     assert sum(url.endswith("/hl") for url in requests) == 1
     assert sum(url.endswith("/sso/highlevel") for url in requests) == 1
+
+
+async def test_sign_in_messages_from_frames_other_than_the_crm_page_are_ignored(
+    page: Page,
+    console_errors: list[str],
+    embedded_server: LiveServer,
+    parent: http.server.ThreadingHTTPServer,
+    foreign: http.server.ThreadingHTTPServer,
+    db: str,
+) -> None:
+    await installed_location(db)
+    await installed_location(db, location=ATTACKER_LOCATION, name="Mallory Ltd")
+    app_port = embedded_server.base_url.rsplit(":", 1)[1]
+    app_origin = f"http://localhost:{app_port}"
+    forged = encrypt_sso({**USER, "activeLocation": ATTACKER_LOCATION}, SSO_KEY)
+    real = encrypt_sso(USER, SSO_KEY)
+    query = urlencode({"payload": forged})
+    _ParentPage.frame_url = f"{app_origin}/hl"
+    _ParentPage.payload = real
+    _ParentPage.siblings = (
+        # A frame of another site, not among the CRM origins the app accepts.
+        f"http://127.0.0.1:{foreign.server_address[1]}/sibling?{query}",
+        # A frame of the CRM's own origin that is not the CRM page framing the app.
+        f"http://127.0.0.1:{parent.server_address[1]}/sibling?{query}",
+    )
+    posted: list[str] = []
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/sso/highlevel"):
+            posted.append(request.post_data or "")
+
+    page.on("request", record)
+    try:
+        await page.goto(f"http://127.0.0.1:{parent.server_address[1]}/")
+        frame = await app_frame(page)
+
+        await expect(frame.get_by_role("heading", name="Courses")).to_be_visible()
+    finally:
+        _ParentPage.siblings = ()
+    assert [json.loads(body)["payload"] for body in posted] == [real]
+    await frame.get_by_role("link", name="Settings").click()
+    await expect(frame.locator("#highlevel")).to_contain_text(LOCATION)
+    assert console_errors == []

@@ -510,6 +510,12 @@ async def test_sso_for_a_location_without_an_installation_offers_install_not_a_s
             "SCORM Hub's own page",
             id="foreign-origin-older-browser",
         ),
+        pytest.param(
+            {"content-type": "application/json", "origin": "null"},
+            403,
+            "SCORM Hub's own page",
+            id="sandboxed-frame",
+        ),
     ],
 )
 @respx.mock(assert_all_called=False)
@@ -541,14 +547,23 @@ async def test_sso_from_our_own_page_in_a_browser_opens_a_session(
     await install(client, respx_mock)
     client.cookies.clear()
 
-    response = await client.post(
+    modern = await client.post(
         "/sso/highlevel",
         json={"payload": sso_payload()},
-        headers={"sec-fetch-site": "same-origin", "origin": "http://testserver.local"},
+        headers={"sec-fetch-site": "same-origin", "origin": "https://whatever-the-browser-says.example"},
+    )
+    # An older browser (no Sec-Fetch-Site) on the public URL, or on another name for this server.
+    older = await client.post(
+        "/sso/highlevel", json={"payload": sso_payload()}, headers={"origin": "http://testserver.local"}
+    )
+    by_host = await client.post(
+        "/sso/highlevel",
+        json={"payload": sso_payload()},
+        headers={"origin": "http://localhost:8000", "host": "localhost:8000"},
     )
 
-    assert response.status_code == 200
-    assert response.json()["token"]
+    assert [r.status_code for r in (modern, older, by_host)] == [200, 200, 200]
+    assert all(r.json()["token"] for r in (modern, older, by_host))
 
 
 @pytest.mark.parametrize(
@@ -585,6 +600,18 @@ async def test_the_iframe_entry_page_loads_the_sso_script(client: httpx.AsyncCli
     assert page.status_code == 200
     assert 'data-sso-url="/sso/highlevel"' in page.text
     assert "/static/js/sso.js" in page.text
+
+
+async def test_the_iframe_page_accepts_sign_in_messages_only_from_the_origins_allowed_to_frame_it(
+    db: str, hl_settings: Settings
+) -> None:
+    # A white-label agency added its CRM domain to SCORMHUB_FRAME_ANCESTORS: its messages count too.
+    ancestors = "'self' https://*.gohighlevel.com https://crm.Agency.example/some/path 'unsafe-inline' https:"
+    async with serving(create_app(replace(hl_settings, frame_ancestors=ancestors))) as client:
+        page = await client.get("/hl")
+
+    origins = page.text.split('data-crm-origins="', 1)[1].split('"', 1)[0].split()
+    assert origins == ["&#39;self&#39;", "https://*.gohighlevel.com", "https://crm.agency.example", "https:"]
 
 
 async def test_cookies_over_https_are_partitioned_for_the_iframe(db: str, hl_settings: Settings) -> None:

@@ -41,5 +41,34 @@ class AuthController(Controller):
         # expired there lands back on /signed-out, which tries SSO once more (never a redirect loop).
         return Template(
             template_name="pages/auth/signed_out.html",
-            context={"help": LINK_HELP, "sso": bool(services.settings.highlevel_sso_key)},
+            context={
+                "help": LINK_HELP,
+                "sso": bool(services.settings.highlevel_sso_key),
+                "crm_origins": " ".join(crm_origins(services.settings.frame_ancestors)),
+            },
         )
+
+
+def crm_origins(frame_ancestors: str) -> list[str]:
+    """The CSP sources in `frame_ancestors` that name who may send the SSO page its sign-in message.
+
+    The pages that may frame us are the CRM's (white-label agencies add their domains to the same
+    setting), so they are the ones whose messages count. Kept as CSP source expressions (`'self'`,
+    `https:`, `https://*.example.com:*`) for sso.js to match an event's origin against; paths are
+    dropped (an origin has none), and keywords other than `'self'` name no origin.
+    """
+    sources = []
+    for source in frame_ancestors.split():
+        source = source.lower()
+        if source.startswith("'"):
+            if source == "'self'":
+                sources.append(source)
+            continue
+        scheme, separator, rest = source.partition("://")
+        if separator:
+            source = f"{scheme}://{rest.split('/', 1)[0]}"
+        elif not source.endswith(":"):
+            source = source.split("/", 1)[0]
+        if source not in sources:
+            sources.append(source)
+    return sources

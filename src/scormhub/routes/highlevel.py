@@ -234,8 +234,10 @@ def _not_from_our_page(request: Request[Any, Any, Any], public_url: str) -> Resp
     preflight, which the app never grants (a form or a no-cors fetch can only send text/plain, form or
     multipart). On top, the browser's own word on where the request came from: `Sec-Fetch-Site` must be
     `same-origin` (our page inside the CRM's iframe is still our origin), and where an older browser
-    sends no `Sec-Fetch-Site`, a present `Origin` must be ours. A client that sends neither is not a
-    browser, so it cannot be ridden cross-site.
+    sends no `Sec-Fetch-Site`, a present `Origin` must be ours: the public URL's, or the host the
+    browser addressed (the Host header, which a page cannot set; it differs from the public URL when
+    the same server is reached by another name). A client that sends neither is not a browser, so it
+    cannot be ridden cross-site.
     """
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -245,7 +247,11 @@ def _not_from_our_page(request: Request[Any, Any, Any], public_url: str) -> Resp
     if fetch_site is not None:
         trusted = fetch_site == "same-origin"
     else:
-        trusted = origin is None or origin == _origin_of(public_url)
+        trusted = (
+            origin is None
+            or origin.lower() == _origin_of(public_url)
+            or urlsplit(origin.lower()).netloc == request.headers.get("host", "").lower()
+        )
     if not trusted:
         return _json({"error": "Sign in from SCORM Hub's own page inside HighLevel."}, 403)
     return None
