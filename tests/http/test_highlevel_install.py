@@ -516,6 +516,12 @@ async def test_sso_for_a_location_without_an_installation_offers_install_not_a_s
             "SCORM Hub's own page",
             id="sandboxed-frame",
         ),
+        pytest.param(
+            {"content-type": "application/json", "origin": "http://["},
+            403,
+            "SCORM Hub's own page",
+            id="not-an-origin",
+        ),
     ],
 )
 @respx.mock(assert_all_called=False)

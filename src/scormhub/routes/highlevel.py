@@ -247,19 +247,22 @@ def _not_from_our_page(request: Request[Any, Any, Any], public_url: str) -> Resp
     if fetch_site is not None:
         trusted = fetch_site == "same-origin"
     else:
-        trusted = (
-            origin is None
-            or origin.lower() == _origin_of(public_url)
-            or urlsplit(origin.lower()).netloc == request.headers.get("host", "").lower()
+        theirs = _origin_of(origin) if origin is not None else None
+        host = request.headers.get("host", "").lower()
+        trusted = origin is None or (
+            theirs is not None and (theirs == _origin_of(public_url) or theirs.partition("://")[2] == host)
         )
     if not trusted:
         return _json({"error": "Sign in from SCORM Hub's own page inside HighLevel."}, 403)
     return None
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[" and the like: not an origin at all
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 
 def _state_valid(services: Services, state: str, nonce_cookie: str | None) -> bool:
