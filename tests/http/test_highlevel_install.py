@@ -231,21 +231,22 @@ async def test_a_callback_with_a_forged_state_is_refused_before_any_exchange(
 
 
 @respx.mock(assert_all_called=False)
-async def test_a_callback_without_our_state_signs_nobody_in_and_says_how_to_install(
+async def test_a_callback_without_our_state_installs_but_signs_nobody_in(
     client: httpx.AsyncClient, db: str, respx_mock: respx.MockRouter
 ) -> None:
-    # Someone else's code, sent to this browser: it would sign the browser in to their location.
+    # An install started in the marketplace, or someone else's code sent to this browser: the code only
+    # grants its own location, so installing is harmless; signing this browser in to it is not.
     route = respx_mock.post(f"{API}/oauth/token").mock(return_value=httpx.Response(200, json=token_answer()))
 
-    response = await client.get("/oauth/callback", params={"code": "an-attackers-code"})
+    response = await client.get("/oauth/callback", params={"code": "a-code-from-the-marketplace"})
 
-    assert response.status_code == 400
-    assert "was not started from SCORM Hub in this browser" in response.text
-    assert 'href="/oauth/install"' in response.text
+    assert response.status_code == 200
+    assert "SCORM Hub is installed" in response.text
+    assert "Open SCORM Hub from the sub-account's menu in HighLevel" in response.text
     assert "scormhub_session" not in response.headers.get("set-cookie", "")
-    assert not route.called
-    assert await rows(db, "SELECT id FROM workspace") == []
-    assert (await client.get("/app/courses")).status_code != 200
+    assert route.called
+    assert len(await rows(db, "SELECT id FROM workspace")) == 1
+    assert (await client.get("/app/courses", follow_redirects=False)).status_code != 200
 
 
 @respx.mock(assert_all_called=False)
@@ -362,7 +363,6 @@ async def test_an_old_or_foreign_webhook_is_refused(client: httpx.AsyncClient, d
 @pytest.mark.parametrize(
     "timestamp",
     [
-        pytest.param(None, id="missing"),
         pytest.param("last tuesday", id="unparseable"),
         pytest.param(float("nan"), id="nan"),
         pytest.param(True, id="boolean"),
@@ -377,14 +377,31 @@ async def test_a_webhook_whose_age_cannot_be_told_is_refused(
 ) -> None:
     # Without a trustworthy send time the 5-minute rule cannot hold: a captured webhook would be good forever.
     event = install_event(timestamp=timestamp)
-    if timestamp is None:
-        del event["timestamp"]
 
     response = await client.post("/hooks/crm", content=signed(event)[0], headers=signed(event)[1])
 
     assert response.status_code == 400
     assert "timestamp" in response.json()["error"]
     assert await rows(db, "SELECT id FROM inbox") == []
+
+
+async def test_a_webhook_without_a_timestamp_is_taken_once_and_its_replays_are_duplicates(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    # The reference's INSTALL example has no timestamp: refusing it would lose real installs, so replays
+    # are stopped by identity instead (its webhookId, or its signed bytes when it has none).
+    for drop in (("timestamp",), ("timestamp", "webhookId")):
+        event = install_event(locationId=f"location-without-{'-'.join(drop)}")
+        for field in drop:
+            del event[field]
+        raw, headers = signed(event)
+
+        first = await client.post("/hooks/crm", content=raw, headers=headers)
+        replayed = await client.post("/hooks/crm", content=raw, headers=headers)
+
+        assert first.json() == {"status": "ok"}
+        assert replayed.json() == {"status": "duplicate"}
+    assert len(await rows(db, "SELECT id FROM inbox")) == 2
 
 
 async def test_a_replayed_webhook_without_an_id_is_still_a_duplicate(

@@ -263,7 +263,7 @@ NOW_S = 1_780_000_000.0  # a fixed "now": the rule is about the stamp, not about
         pytest.param(int((NOW_S + 61) * 1000), False, id="ahead-of-the-skew"),
         pytest.param("not a date", False, id="unparseable"),
         pytest.param("", False, id="empty"),
-        pytest.param(None, False, id="null"),
+        pytest.param(None, True, id="null-is-no-stamp-deduped-instead"),
         pytest.param(float("inf"), False, id="infinite"),
         pytest.param([NOW_S], False, id="a-list"),
     ],

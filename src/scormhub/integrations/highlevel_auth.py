@@ -97,11 +97,15 @@ def verify_webhook(raw: bytes, headers: Mapping[str, str], *, ed25519_pem: str, 
 
 
 def webhook_age_problem(event: Mapping[str, Any], now_s: float) -> str | None:
-    """Why a verified webhook is too old to act on, or None when its `timestamp` is recent.
+    """Why a verified webhook is too old to act on, or None when its `timestamp` is recent or absent.
 
-    A missing or unreadable stamp is refused too: the 5-minute rule is what stops a captured webhook
-    being replayed later, and it only holds if every webhook says when it was sent.
+    A stamp that is there but unreadable, or ahead of our clock, is refused: it would make the 5-minute
+    rule meaningless. A webhook with no stamp at all is accepted, because the reference's INSTALL and
+    UNINSTALL examples carry none (only the SDK reads one) and refusing would lose real installs; replays of
+    it are stopped by `webhook_dedupe_key` instead, which is kept for as long as the inbox keeps the webhook.
     """
+    if event.get("timestamp") is None:
+        return None
     sent_at = _sent_at(event.get("timestamp"))
     if sent_at is None:
         return "The webhook has no readable timestamp (ISO 8601 or epoch milliseconds)."

@@ -93,17 +93,14 @@ class HighLevelController(Controller):
         state = request.query_params.get("state")
         if not code or len(code) > 2000:
             return _install_problem(400, "HighLevel did not send an authorization code.")
-        # The callback signs the browser in, so a code alone is not enough: without the state we bound
-        # to this browser, anyone could send a victim here with their own code and have the victim work
-        # in the attacker's location. No code is exchanged until the state checks out.
-        if not state:
-            return _install_problem(
-                400,
-                "This install was not started from SCORM Hub in this browser, so it cannot sign you in. "
-                "Start it from the button below.",
-            )
-        if not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
+        # Only the state we bound to this browser lets the callback sign it in: with a code alone, anyone
+        # could send a victim here with their own code and have the victim work in the attacker's location.
+        # An install started in the marketplace carries no state of ours (HighLevel's echo of `state` is
+        # unconfirmed), so a missing state still installs (the code only ever grants the installer's own
+        # location) but signs nobody in; a state that is present must be ours, or nothing is exchanged.
+        if state and not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
             return _install_problem(400, "This install link has expired or was not started here.")
+        signs_in = bool(state)
         try:
             grant = await services.highlevel_oauth().exchange_code(
                 code, user_type="Location", redirect_uri=_callback_url(services)
@@ -118,10 +115,10 @@ class HighLevelController(Controller):
             return _install_problem(503, "HighLevel is not answering right now.")
         except DomainError as exc:
             return _install_problem(400, str(exc))
-        if outcome.workspace is None:
+        if outcome.workspace is None or not signs_in:
             response: Response[Any] = Template(
                 template_name="pages/highlevel/installed.html",
-                context={"locations": outcome.locations, "agency": True},
+                context={"locations": outcome.locations, "agency": outcome.workspace is None},
             )
         else:
             response = Redirect(path="/app/courses", status_code=303)
