@@ -7,10 +7,12 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+from psycopg.sql import SQL
 
 from scormhub.domain import sync
 from scormhub.domain.courses import CourseStatus, new_course
@@ -23,8 +25,10 @@ from scormhub.domain.sync import OutboxStatus, RateLimit
 from scormhub.domain.workspaces import ensure_standalone_workspace
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.throttle import PostgresThrottle
+from scormhub.jobs import sync as sync_jobs
 
 REPORT = PackageReport(
     valid=True,
@@ -490,3 +494,63 @@ async def test_progress_older_than_what_we_hold_never_moves_the_enrollment_back(
     assert held is not None
     assert held.completion is Completion.COMPLETED
     assert held.score_percent == 90.0
+
+
+async def _queued_pushers(queue: Any) -> list[tuple[str, int]]:
+    async with queue.pool.connection() as conn:
+        cursor = await conn.execute(
+            SQL("SELECT key, scheduled FROM {} WHERE status = 'queued' ORDER BY key").format(queue.jobs_table)
+        )
+        return [(key, int(scheduled)) for key, scheduled in await cursor.fetchall()]
+
+
+async def test_a_refused_write_is_tried_again_when_its_backoff_ends_not_at_the_next_cron(
+    db: str, pool: None
+) -> None:
+    clock = Clock()
+    enrollment = await completed_enrollment(clock)
+    await sync.sync_enrollment(
+        enrollment.workspace_id, enrollment.id, uow=PiccoloUnitOfWork(), jobs=Jobs(), clock=clock
+    )
+    queue = create_queue(db, pool_size=2)
+    await queue.connect()
+    crm = FakeCrm(outage=1)
+    services = SimpleNamespace(
+        uow=PiccoloUnitOfWork,
+        crm_writer=lambda _workspace: asyncio.sleep(0, crm),
+        throttle=NoWait(),
+        clock=clock,
+        settings=SimpleNamespace(outbox_lease_s=300),
+        jobs=SaqJobQueue(queue, clock=clock),
+    )
+    try:
+        await sync_jobs.push_to_crm({"services": services}, workspace_id=str(enrollment.workspace_id))
+        [refused] = [i for i in await outbox(enrollment.workspace_id) if i.status is OutboxStatus.PENDING]
+        due = refused.next_attempt_at.timestamp()
+        [(key, scheduled)] = await _queued_pushers(queue)
+        # Its own pusher wakes within a second after the backoff, never before it.
+        assert due <= scheduled <= due + 1
+
+        # That pusher woken a moment early (a clock behind by 300 ms) still leaves one behind, due on time.
+        clock.current = refused.next_attempt_at - timedelta(milliseconds=300)
+        async with queue.pool.connection() as conn:
+            await conn.execute(SQL("UPDATE {} SET status = 'active'").format(queue.jobs_table))
+        early = await sync_jobs.push_to_crm(
+            {"services": services, "job": SimpleNamespace(key=key)}, workspace_id=str(enrollment.workspace_id)
+        )
+        [(again, rescheduled)] = await _queued_pushers(queue)
+        assert early["sent"] == 0
+        assert again != key
+        assert due <= rescheduled <= due + 1
+
+        clock.current = datetime.fromtimestamp(rescheduled, UTC)
+        done = await sync_jobs.push_to_crm(
+            {"services": services, "job": SimpleNamespace(key=again)},
+            workspace_id=str(enrollment.workspace_id),
+        )
+    finally:
+        await queue.disconnect()
+
+    assert done["sent"] == 1
+    assert {i.status for i in await outbox(enrollment.workspace_id)} == {OutboxStatus.SENT}
+    assert len(crm.accepted) == 3

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 from saq import Queue
 from saq.job import Job
 from saq.queue.postgres import PostgresQueue
 from saq.utils import now
+
+from scormhub.integrations.clock import SystemClock
+
+if TYPE_CHECKING:
+    from scormhub.domain.ports import Clock
 
 QUEUE_NAME = "scormhub"
 
@@ -70,8 +75,10 @@ async def beat(queue: Queue, worker_id: str, keys: Sequence[str]) -> int:
 class SaqJobQueue:
     """Enqueues by function name; `key` makes the enqueue idempotent while the job is queued or running."""
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, *, clock: Clock | None = None) -> None:
         self._queue = queue
+        # SAQ's workers compare `scheduled` with their wall clock, so that is the default time base.
+        self._clock = clock or SystemClock()
 
     @property
     def queue(self) -> Queue:
@@ -98,6 +105,7 @@ class SaqJobQueue:
         if key is not None:
             options["key"] = key
         if delay_s > 0:
-            options["scheduled"] = int(time.time() + delay_s)
+            # SAQ schedules to the whole second: round up, or the job wakes before what it waits for.
+            options["scheduled"] = math.ceil(self._clock.now().timestamp() + delay_s)
         enqueued: Job | None = await self._queue.enqueue(Job(function=job, **options))
         return enqueued.id if enqueued is not None else None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -77,19 +78,33 @@ async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, An
         lease_s=services.settings.outbox_lease_s,
     )
     if outcome.next_due_at is not None:
-        # Retries coming due soon get their own pusher then, not the once-a-minute cron. Its key differs
-        # from this job's, which is still running and would swallow a same-key enqueue.
         delay = max(0.0, (outcome.next_due_at - services.clock.now()).total_seconds())
         if delay < 60:
             await services.jobs.enqueue(
                 "push_to_crm",
-                key=f"push_to_crm:{workspace}:at:{int(outcome.next_due_at.timestamp())}",
+                key=_retry_key(workspace, outcome.next_due_at, ctx.get("job")),
                 delay_s=delay,
                 timeout_s=3600,
                 retries=1,
                 workspace_id=str(workspace),
             )
     return {"sent": outcome.sent, "retrying": outcome.retrying, "failed": outcome.failed}
+
+
+def _retry_key(workspace: UUID, due: datetime, running: Any) -> str:
+    """The key of the pusher for writes due at `due`. Retries coming due soon get their own pusher then,
+    not the once-a-minute cron, and its key must differ from the running job's: SAQ swallows an enqueue
+    under a key that is still active. That includes this job woken a moment early (another process's
+    clock running behind), which must still leave a pusher behind for the write it could not yet send."""
+    key = f"push_to_crm:{workspace}:at:{math.ceil(due.timestamp() * 1000)}"
+    current = getattr(running, "key", None)
+    if not isinstance(current, str) or not current.startswith(key):
+        return key
+    # A fresh key each time: SAQ also refuses a finished job's key for the same scheduled second.
+    suffix = current.removeprefix(key)
+    if suffix and not suffix.removeprefix(":").isdigit():
+        return key
+    return f"{key}:{int(suffix.removeprefix(':') or 0) + 1}"
 
 
 async def sync_all(ctx: dict[str, Any], *, workspace_id: str, course_id: str) -> dict[str, Any]:
