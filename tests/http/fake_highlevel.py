@@ -119,6 +119,9 @@ class FakeHighLevel:
         def ok(payload: Any, status: int = 200) -> httpx.Response:
             return httpx.Response(status, json=payload, headers=headers)
 
+        def refused(message: str) -> httpx.Response:
+            return httpx.Response(400, json={"statusCode": 400, "message": message}, headers=headers)
+
         def missing() -> httpx.Response:
             return httpx.Response(404, json={"statusCode": 404, "message": "Not found"}, headers=headers)
 
@@ -167,13 +170,13 @@ class FakeHighLevel:
                 {"id": self.new_id("fd"), "fieldKey": body["primaryDisplayPropertyDetails"]["key"]}
             ]
             return ok({"object": schema}, 201)
+        if path == "/objects/" and method == "GET":
+            return ok({"objects": list(self.objects.values())})
         if parts[:1] == ["objects"] and len(parts) == 2 and method == "GET":
             schema = self.objects.get(parts[1])
-            return (
-                ok({"object": schema, "cache": False, "fields": self.fields[parts[1]]})
-                if schema
-                else missing()
-            )
+            if schema is None:  # strict, as the reference allows: no 404 is listed for this lookup
+                return refused(f"Object {parts[1]} not found")
+            return ok({"object": schema, "cache": False, "fields": self.fields[parts[1]]})
         if parts[:1] == ["objects"] and len(parts) >= 3 and parts[2] == "records":
             if parts[1] not in self.objects:
                 return missing()
@@ -196,9 +199,12 @@ class FakeHighLevel:
             created = {"id": self.new_id("fd"), "fieldKey": body["fieldKey"], "dataType": body["dataType"]}
             self.fields.setdefault(body["objectKey"], []).append(created)
             return ok({"field": created}, 201)
+        if path == "/associations/" and method == "GET":
+            skip, limit = int(request.url.params["skip"]), int(request.url.params["limit"])
+            return ok(list(self.associations.values())[skip : skip + limit])
         if parts[:2] == ["associations", "key"]:
             found = self.associations.get(parts[2])
-            return ok(found) if found else missing()
+            return ok(found) if found else refused(f"Association {parts[2]} not found")
         if path == "/associations/" and method == "POST":
             association = {"id": self.new_id("as"), **body, "associationType": "USER_DEFINED"}
             self.associations[body["key"]] = association

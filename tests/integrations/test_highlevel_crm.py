@@ -715,17 +715,33 @@ async def test_a_refused_relation_is_retried_by_the_next_write_on_the_same_recor
     assert world.refs.refs == {RECORD_KEY: (RECORD_ID, True)}
 
 
+@pytest.mark.parametrize(
+    "refusal", [("error_404.json", 404), ("error_400_object_not_found.json", 400)], ids=["404", "400"]
+)
 async def test_a_deleted_training_object_says_so_and_is_no_longer_counted_as_provisioned(
-    crm: HighLevelCrm, world: World, hl: respx.MockRouter
+    refusal: tuple[str, int], crm: HighLevelCrm, world: World, hl: respx.MockRouter
 ) -> None:
     world.store.data = copy.deepcopy(PROVISIONED)
-    hl.post(f"/objects/{TRAINING_KEY}/records").mock(return_value=respond("error_404.json", 404))
-    hl.get(f"/objects/{TRAINING_KEY}").mock(return_value=respond("error_404.json", 404))
+    hl.post(f"/objects/{TRAINING_KEY}/records").mock(return_value=respond(*refusal))
+    hl.get("/objects/").mock(return_value=respond("objects_list_standard_only.json"))
 
     with pytest.raises(NotFound, match="Training Records object no longer exists in HighLevel"):
         await crm.upsert_training_record(CONTACT_ID, RECORD_KEY, PROPERTIES)
 
     assert await crm.custom_objects_provisioned() is False
+
+
+async def test_a_refused_record_of_a_listed_object_is_refused_not_taken_for_a_deleted_object(
+    crm: HighLevelCrm, world: World, hl: respx.MockRouter
+) -> None:
+    world.store.data = copy.deepcopy(PROVISIONED)
+    hl.post(f"/objects/{TRAINING_KEY}/records").mock(return_value=respond("error_400.json", 400))
+    hl.get("/objects/").mock(return_value=respond("objects_list.json"))
+
+    with pytest.raises(CrmRejected, match="Bad Request"):
+        await crm.upsert_training_record(CONTACT_ID, RECORD_KEY, PROPERTIES)
+
+    assert world.store.data == PROVISIONED
 
 
 async def test_a_write_before_provisioning_provisions_first(
@@ -784,6 +800,7 @@ class FakeHighLevelSchemas:
         self.ids = (f"id{n:04d}" for n in itertools.count())
 
     def install(self, router: respx.MockRouter) -> None:
+        router.get("/objects/").mock(side_effect=self.list_objects)
         router.get(path__regex=r"^/objects/(?P<key>[^/]+)$").mock(side_effect=self.get_object)
         router.post("/objects/").mock(side_effect=self.create_object)
         router.get(path__regex=r"^/custom-fields/object-key/(?P<key>[^/]+)$").mock(
@@ -792,11 +809,17 @@ class FakeHighLevelSchemas:
         router.post("/custom-fields/folder").mock(side_effect=self.create_folder)
         router.post("/custom-fields/").mock(side_effect=self.create_field)
         router.get("/associations/key/training_record_contact").mock(side_effect=self.get_association)
+        router.get("/associations/").mock(side_effect=self.list_associations)
         router.post("/associations/").mock(side_effect=self.create_association)
 
+    def list_objects(self, request: httpx.Request) -> httpx.Response:
+        assert dict(request.url.params) == {"locationId": LOCATION}
+        standard = fixture("objects_list_standard_only.json")["objects"]
+        return httpx.Response(200, json={"objects": [*standard, *self.objects.values()]})
+
     def get_object(self, request: httpx.Request, key: str) -> httpx.Response:
-        if key not in self.objects:
-            return respond("error_404.json", 404)
+        if key not in self.objects:  # a strict server: the reference lists no 404 for this lookup
+            return respond("error_400_object_not_found.json", 400)
         return httpx.Response(
             200, json={"object": self.objects[key], "cache": False, "fields": self.fields[key]}
         )
@@ -839,8 +862,13 @@ class FakeHighLevelSchemas:
 
     def get_association(self, request: httpx.Request) -> httpx.Response:
         if self.association_id is None:
-            return respond("error_404.json", 404)
+            return respond("error_400.json", 400)
         return httpx.Response(200, json={**fixture("association.json"), "id": self.association_id})
+
+    def list_associations(self, request: httpx.Request) -> httpx.Response:
+        assert dict(request.url.params) == {"locationId": LOCATION, "skip": "0", "limit": "100"}
+        ours = [{**fixture("association.json"), "id": self.association_id}] if self.association_id else []
+        return httpx.Response(200, json=ours)
 
     def create_association(self, request: httpx.Request) -> httpx.Response:
         self.posts.append(request)
@@ -964,15 +992,17 @@ async def test_an_object_without_a_folder_gets_one_for_its_fields(
 async def test_a_missing_field_on_an_existing_object_is_added_alone(
     crm: HighLevelCrm, hl: respx.MockRouter
 ) -> None:
-    existing = fixture("object_training_records.json")
+    existing = fixture("custom_fields_training_records.json")
     existing["fields"] = [f for f in existing["fields"] if not f["fieldKey"].endswith(".completed_on")]
-    hl.get(f"/objects/{TRAINING_KEY}").mock(return_value=httpx.Response(200, json=existing))
-    hl.get(f"/objects/{COMPANY_KEY}").mock(return_value=respond("object_company_summaries.json"))
+    hl.get("/objects/").mock(return_value=respond("objects_list.json"))
+    hl.get(f"/custom-fields/object-key/{COMPANY_KEY}").mock(
+        return_value=respond("custom_fields_company_summaries.json")
+    )
     listing = hl.get(f"/custom-fields/object-key/{TRAINING_KEY}").mock(
-        return_value=respond("custom_fields_with_folder.json")
+        return_value=httpx.Response(200, json=existing)
     )
     create = hl.post("/custom-fields/").mock(return_value=respond("field_created.json", 201))
-    hl.get("/associations/key/training_record_contact").mock(return_value=respond("association.json"))
+    hl.get("/associations/").mock(return_value=respond("association.json"))
 
     await crm.provision_custom_objects()
 
@@ -992,16 +1022,91 @@ async def test_a_missing_field_on_an_existing_object_is_added_alone(
 async def test_everything_already_there_means_only_reads(
     crm: HighLevelCrm, world: World, hl: respx.MockRouter
 ) -> None:
-    obj = hl.get(f"/objects/{TRAINING_KEY}").mock(return_value=respond("object_training_records.json"))
-    hl.get(f"/objects/{COMPANY_KEY}").mock(return_value=respond("object_company_summaries.json"))
-    hl.get("/associations/key/training_record_contact").mock(return_value=respond("association.json"))
+    _everything_exists(hl)
 
     await crm.provision_custom_objects()
 
     assert {call.request.method for call in hl.calls} == {"GET"}
-    assert dict(sent(obj).url.params) == {"locationId": LOCATION, "fetchProperties": "true"}
     assert world.store.data["association"]["id"] == ASSOCIATION_ID
-    assert world.limiter.turns == 3
+    assert world.store.data["objects"][TRAINING_KEY] == {
+        "id": "679b7c8a2f4e1a0012a1b2c3",
+        "key": TRAINING_KEY,
+    }
+    assert world.limiter.turns == 4  # the objects, the fields of each, the associations
+
+
+def _everything_exists(router: respx.MockRouter, *, but: str = "") -> None:
+    """Every listing provisioning reads answers that all is there; `but` is left for the test to answer."""
+    if but != "/objects/":
+        _objects_listed(router)
+    for key, listing in (
+        (TRAINING_KEY, "custom_fields_training_records.json"),
+        (COMPANY_KEY, "custom_fields_company_summaries.json"),
+    ):
+        router.get(f"/custom-fields/object-key/{key}").mock(return_value=respond(listing))
+    if but != "/associations/":
+        router.get("/associations/").mock(return_value=respond("association.json"))
+
+
+def _objects_listed(router: respx.MockRouter) -> None:
+    router.get("/objects/").mock(return_value=respond("objects_list.json"))
+
+
+async def test_a_strict_highlevel_that_answers_400_for_missing_things_is_provisioned(
+    crm: HighLevelCrm, world: World, hl: respx.MockRouter
+) -> None:
+    highlevel = FakeHighLevelSchemas(default_folder=True)
+    highlevel.install(hl)
+
+    assert await crm.custom_objects_provisioned() is False
+    await crm.provision_custom_objects()
+
+    assert [body["key"] for body in highlevel.posted("/objects/")] == [TRAINING_KEY, COMPANY_KEY]
+    assert len(highlevel.posted("/associations/")) == 1
+    assert await crm.custom_objects_provisioned() is True
+    assert world.store.data["association"]["id"] == highlevel.association_id
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [],
+        {"associations": []},
+        [{**fixture("association.json"), "key": "someone_elses"}],
+    ],
+    ids=["empty-list", "wrapped-empty", "only-others"],
+)
+async def test_an_association_listing_without_ours_in_any_shape_means_create_it(
+    answer: Any, crm: HighLevelCrm, world: World, hl: respx.MockRouter
+) -> None:
+    _everything_exists(hl)
+    hl.get("/associations/").mock(return_value=httpx.Response(200, json=answer))
+    create = hl.post("/associations/").mock(return_value=respond("association.json", 201))
+
+    await crm.provision_custom_objects()
+
+    assert create.call_count == 1
+    assert world.store.data["association"]["id"] == ASSOCIATION_ID
+
+
+async def test_the_association_is_found_on_a_later_page_of_the_listing(
+    crm: HighLevelCrm, world: World, hl: respx.MockRouter
+) -> None:
+    _everything_exists(hl)
+    others = [{**fixture("association.json"), "id": f"other{n}", "key": f"other_{n}"} for n in range(100)]
+    listing = hl.get("/associations/").mock(
+        side_effect=[
+            httpx.Response(200, json=others),
+            httpx.Response(200, json=[fixture("association.json")]),
+        ]
+    )
+    create = hl.post("/associations/")
+
+    await crm.provision_custom_objects()
+
+    assert [dict(c.request.url.params)["skip"] for c in listing.calls] == ["0", "100"]
+    assert not create.called
+    assert world.store.data["association"]["id"] == ASSOCIATION_ID
 
 
 async def test_provisioned_is_false_while_something_is_missing_and_creates_nothing(
@@ -1017,9 +1122,7 @@ async def test_provisioned_is_false_while_something_is_missing_and_creates_nothi
 async def test_provisioned_is_true_once_everything_exists(
     crm: HighLevelCrm, world: World, hl: respx.MockRouter
 ) -> None:
-    hl.get(f"/objects/{TRAINING_KEY}").mock(return_value=respond("object_training_records.json"))
-    hl.get(f"/objects/{COMPANY_KEY}").mock(return_value=respond("object_company_summaries.json"))
-    hl.get("/associations/key/training_record_contact").mock(return_value=respond("association.json"))
+    _everything_exists(hl)
 
     assert await crm.custom_objects_provisioned() is True
     calls = len(hl.calls)
@@ -1051,11 +1154,6 @@ def _relation_ok(router: respx.MockRouter) -> None:
 
 def _record_created(router: respx.MockRouter) -> None:
     router.post(f"/objects/{TRAINING_KEY}/records").mock(return_value=respond("record_created.json", 201))
-
-
-def _company_and_association_exist(router: respx.MockRouter) -> None:
-    router.get(f"/objects/{COMPANY_KEY}").mock(return_value=respond("object_company_summaries.json"))
-    router.get("/associations/key/training_record_contact").mock(return_value=respond("association.json"))
 
 
 CALLS = [
@@ -1135,7 +1233,7 @@ CALLS = [
         f"/objects/{TRAINING_KEY}/records",
         lambda: respond("record_created.json", 201),
         lambda crm: crm.upsert_training_record(CONTACT_ID, RECORD_KEY, PROPERTIES),
-        others=_relation_ok,
+        others=lambda router: (_relation_ok(router), _objects_listed(router)),
         provisioned=True,
     ),
     Call(
@@ -1163,6 +1261,7 @@ CALLS = [
         f"/objects/{COMPANY_KEY}/records",
         lambda: respond("record_created.json", 201),
         lambda crm: crm.upsert_company_summary("Acme", SUMMARY),
+        others=lambda router: _objects_listed(router),
         provisioned=True,
     ),
     Call(
@@ -1176,22 +1275,31 @@ CALLS = [
         not_found=None,
     ),
     Call(
-        "provision:read_object",
+        "provision:list_objects",
         "GET",
-        f"/objects/{TRAINING_KEY}",
-        lambda: respond("object_training_records.json"),
+        "/objects/",
+        lambda: respond("objects_list.json"),
         lambda crm: crm.provision_custom_objects(),
-        others=_company_and_association_exist,
-        not_found=None,  # a missing object is created (its own test)
+        others=lambda router: _everything_exists(router, but="/objects/"),
+        not_found="location no longer exists",
     ),
     Call(
-        "provisioned:read_object",
+        "provisioned:list_objects",
         "GET",
-        f"/objects/{TRAINING_KEY}",
-        lambda: respond("object_training_records.json"),
+        "/objects/",
+        lambda: respond("objects_list.json"),
         lambda crm: crm.custom_objects_provisioned(),
-        others=_company_and_association_exist,
-        not_found=None,
+        others=lambda router: _everything_exists(router, but="/objects/"),
+        not_found="location no longer exists",
+    ),
+    Call(
+        "provision:list_associations",
+        "GET",
+        "/associations/",
+        lambda: respond("association.json"),
+        lambda crm: crm.provision_custom_objects(),
+        others=lambda router: _everything_exists(router, but="/associations/"),
+        not_found="location no longer exists",
     ),
 ]
 EVERY_CALL = pytest.mark.parametrize("call", CALLS, ids=[c.name for c in CALLS])

@@ -45,14 +45,12 @@ CONTACT: Final = "/contacts/{contact_id}"
 CONTACT_TAGS: Final = "/contacts/{contact_id}/tags"
 CONTACT_NOTES: Final = "/contacts/{contact_id}/notes"
 OBJECTS: Final = "/objects/"
-OBJECT: Final = "/objects/{object_key}"
 RECORDS: Final = "/objects/{object_key}/records"
 RECORD: Final = "/objects/{object_key}/records/{record_id}"
 CUSTOM_FIELDS: Final = "/custom-fields/"
 CUSTOM_FIELDS_OF_OBJECT: Final = "/custom-fields/object-key/{object_key}"
 CUSTOM_FIELD_FOLDER: Final = "/custom-fields/folder"
 ASSOCIATIONS: Final = "/associations/"
-ASSOCIATION_BY_KEY: Final = "/associations/key/{key}"
 RELATIONS: Final = "/associations/relations"
 
 UNEXPECTED_MESSAGE: Final = "HighLevel answered with an unexpected body"
@@ -65,6 +63,9 @@ RECONNECT_MESSAGE: Final = (
 INTERACTIVE_TIMEOUT_S: Final = 6.0
 MAX_SEARCH_QUERY: Final = 75  # §4: longer full-text queries are refused
 MAX_PAGE_LIMIT: Final = 500
+# GET /associations/ pages (skip and limit are required); a location has a handful, so a few pages at most.
+ASSOCIATION_PAGE: Final = 100
+MAX_ASSOCIATION_PAGES: Final = 20
 # §7: on 429 wait the window plus jitter, at most 3 retries.
 MAX_RATE_LIMIT_RETRIES: Final = 3
 RATE_LIMIT_JITTER_S: Final = 0.5
@@ -449,9 +450,12 @@ class HighLevelCrm:
                     missing=f"{spec.plural} object",
                 )
             )
-        except NotFound:
-            # The schema itself was deleted. Forgetting it was provisioned makes the setup check say so,
-            # and makes the next try (the Retry button) provision it again before writing.
+        except (NotFound, CrmRejected):
+            # Which status a write to a deleted schema gets is undocumented (404, or a strict 400): the
+            # listing says whether the schema is gone. If it is, forgetting it was provisioned makes the
+            # setup check say so, and the next try (the Retry button) provisions it again before writing.
+            if _listed_key(await self._list_objects(), object_key) is not None:
+                raise
             await self._provision.save({**setup, "version": None})
             raise NotFound(
                 f"The {spec.plural} object no longer exists in HighLevel. "
@@ -485,22 +489,21 @@ class HighLevelCrm:
         Returns what was saved, or None when something is missing and `create` is off. Always reads
         before it writes, so running it twice creates nothing the second time.
         """
+        # What exists is read from listings, never inferred from the status of a lookup of something
+        # missing: the reference lists no 404 for GET /objects/{key}, and a strict server answers 400.
         stored = await self._provision.load()
+        listed = await self._list_objects()
         data: dict[str, Any] = {"objects": {}, "fields": {}, "folders": {}}
         for spec in OBJECT_SPECS:
-            found = await self._find_object(_stored_object_key(stored, spec) or spec.key)
+            found = _listed_key(listed, _stored_object_key(stored, spec) or spec.key)
             if found is None:
                 if not create:
                     return None
                 found = await self._create_object(spec)
-            object_id, object_key, field_ids = found
+            object_id, object_key = found
             data["objects"][spec.key] = {"id": object_id, "key": object_key}
+            field_ids, folder_id = await self._fields_and_folder(object_key)
             wanted = [f for f in spec.fields if f"{object_key}.{f.key}" not in field_ids]
-            folder_id: str | None = None
-            if wanted:
-                listed, folder_id = await self._fields_and_folder(object_key)
-                field_ids.update(listed)
-                wanted = [f for f in wanted if f"{object_key}.{f.key}" not in field_ids]
             if wanted:
                 if not create:
                     return None
@@ -523,22 +526,19 @@ class HighLevelCrm:
         await self._provision.save(data)
         return data
 
-    async def _find_object(self, object_key: str) -> tuple[str, str, dict[str, str]] | None:
-        try:
-            data = _object(
-                await self._request(
-                    "GET",
-                    OBJECT.format(object_key=_segment(object_key)),
-                    params={"locationId": self._location_id, "fetchProperties": "true"},
-                    missing="custom object",
-                )
-            )
-        except NotFound:
-            return None
-        schema = _object(data.get("object"))
-        return _required_str(schema, "id"), _required_str(schema, "key"), _field_ids(data.get("fields"))
+    async def _list_objects(self) -> dict[str, str]:
+        """key → id of every schema of the location (§6 `GET /objects/?locationId=` → `{objects[]}`)."""
+        params = {"locationId": self._location_id}
+        data = await self._request("GET", OBJECTS, params=params, missing="location")
+        _require_list(data, "objects")
+        found: dict[str, str] = {}
+        for item in data["objects"]:
+            key, object_id = (item.get("key"), _id_of(item)) if isinstance(item, dict) else (None, None)
+            if isinstance(key, str) and key and object_id:
+                found[key] = object_id
+        return found
 
-    async def _create_object(self, spec: ObjectSpec) -> tuple[str, str, dict[str, str]]:
+    async def _create_object(self, spec: ObjectSpec) -> tuple[str, str]:
         body = {
             "labels": {"singular": spec.singular, "plural": spec.plural},
             "key": spec.key,
@@ -553,7 +553,7 @@ class HighLevelCrm:
         data = _object(await self._request("POST", OBJECTS, body=body, missing="location"))
         schema = _object(data.get("object"))
         # Later calls use the key HighLevel answers with: the spec's own examples disagree on its form.
-        return _required_str(schema, "id"), _required_str(schema, "key"), {}
+        return _required_str(schema, "id"), _required_str(schema, "key")
 
     async def _fields_and_folder(self, object_key: str) -> tuple[dict[str, str], str | None]:
         # Whether a field may omit its folder (parentId) is unconfirmed: use the object's first folder.
@@ -609,23 +609,19 @@ class HighLevelCrm:
         return _required_str(created if isinstance(created, dict) else data, "id")
 
     async def _find_association(self) -> str | None:
-        try:
-            data = await self._request(
-                "GET",
-                ASSOCIATION_BY_KEY.format(key=_segment(ASSOCIATION_KEY)),
-                params={"locationId": self._location_id},
-                missing="association",
-            )
-        except NotFound:
-            return None
-        if isinstance(data, list):  # an empty list is how some list-style lookups say "none"
-            return next((_id_of(item) for item in data if isinstance(item, dict) and _id_of(item)), None)
-        data = _object(data)
-        nested = data.get("association")
-        found = _id_of(nested if isinstance(nested, dict) else data)
-        if found is None:
-            _unexpected()
-        return found
+        """Our association's id, from the listing of the location's (`GET /associations/`)."""
+        skip = 0
+        for _ in range(MAX_ASSOCIATION_PAGES):
+            params = {"locationId": self._location_id, "skip": str(skip), "limit": str(ASSOCIATION_PAGE)}
+            page = _associations(await self._request("GET", ASSOCIATIONS, params=params, missing="location"))
+            ours = (item for item in page if item.get("key") == ASSOCIATION_KEY and _id_of(item))
+            found = next(ours, None)
+            if found is not None:
+                return _id_of(found)
+            if len(page) < ASSOCIATION_PAGE:
+                return None
+            skip += len(page)
+        return None
 
     async def _create_association(self, training_key: str) -> str:
         body = {
@@ -961,6 +957,30 @@ def _field_ids(value: Any) -> dict[str, str]:
         if isinstance(key, str) and key:
             found[key] = _id_of(item) or ""
     return found
+
+
+def _listed_key(listed: Mapping[str, str], wanted: str) -> tuple[str, str] | None:
+    """(id, key) of the listed schema `wanted` names. The spec's examples disagree on the prefix
+    (`custom_object.pet` vs `custom_objects.pet`), so the name after it decides when the key differs."""
+    if wanted in listed:
+        return listed[wanted], wanted
+    name = wanted.partition(".")[2]
+    for key, object_id in listed.items():
+        if key.startswith("custom_object") and key.partition(".")[2] == name:
+            return object_id, key
+    return None
+
+
+def _associations(data: Any) -> list[dict[str, Any]]:
+    """The items of an association listing. Its shape is undocumented (the spec gives a single
+    association): accept a list, `{associations: [...]}`, or one association."""
+    if isinstance(data, dict) and "associations" in data:
+        data = data["associations"]
+    elif isinstance(data, dict) and ("key" in data or not data):
+        data = [data] if data else []
+    if not isinstance(data, list):
+        _unexpected()
+    return [item for item in data if isinstance(item, dict)]
 
 
 def _stored_object_key(stored: Mapping[str, Any], spec: ObjectSpec) -> str | None:
