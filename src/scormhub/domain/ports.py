@@ -322,7 +322,25 @@ class OutboxRepository(Protocol):
         """Pending writes that are due, leased to the caller: nobody else takes them until the lease ends."""
         ...
 
-    async def mark_sent(self, item_id: UUID, now: datetime) -> None: ...
+    async def mark_sent(self, item_id: UUID, now: datetime, *, delivered: Mapping[str, Any]) -> bool:
+        """Mark sent if its payload is still `delivered`; else (changed in flight by coalescing) make it
+        due now, to deliver what it says now, and return False."""
+        ...
+
+    async def pending_for(self, workspace_id: UUID, enrollment_id: UUID) -> list[OutboxItem]:
+        """The enrollment's pending writes (some may be in flight), oldest first."""
+        ...
+
+    async def replace_payload(self, item_id: UUID, payload: Mapping[str, Any]) -> None: ...
+
+    async def discard(self, item_ids: Sequence[UUID]) -> None:
+        """Delete pending writes that coalescing left nothing to do for."""
+        ...
+
+    async def supersede_summaries(self, workspace_id: UUID, company: str, *, but: UUID, now: datetime) -> int:
+        """Mark the company's other pending summary writes sent: a summary computed after this call
+        answers them."""
+        ...
 
     async def mark_retry(self, item_id: UUID, error: str, next_attempt_at: datetime) -> None: ...
 

@@ -1,21 +1,38 @@
-"""What the CRM should show for an enrollment, and the writes that get it there (pure policy).
+"""CRM sync: bring an enrollment's progress in, queue the writes it calls for, deliver them.
 
-sync_enrollment compares what was last sent (`SyncedState`) with the enrollment now, and turns the
-difference into CRM writes. Each write carries an idempotency key derived from (enrollment, kind, state),
-so replaying a sync, or two syncs racing, can never queue the same write twice.
+What the CRM should show, and the writes that get it there, is the pure policy of domain.crm_writes
+(re-exported here, where callers have always found it).
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from scormhub.domain.crm_writes import ALL_BAND_TAGS as ALL_BAND_TAGS
+from scormhub.domain.crm_writes import SCORE_BANDS as SCORE_BANDS
+from scormhub.domain.crm_writes import TAG_COMPLETED as TAG_COMPLETED
+from scormhub.domain.crm_writes import TAG_FAILED as TAG_FAILED
+from scormhub.domain.crm_writes import TAG_PASSED as TAG_PASSED
+from scormhub.domain.crm_writes import CrmWrite as CrmWrite
+from scormhub.domain.crm_writes import EnrollmentFacts as EnrollmentFacts
+from scormhub.domain.crm_writes import PendingWrite as PendingWrite
+from scormhub.domain.crm_writes import SyncedState as SyncedState
+from scormhub.domain.crm_writes import SyncPlan as SyncPlan
+from scormhub.domain.crm_writes import SyncSettings as SyncSettings
+from scormhub.domain.crm_writes import WriteKind as WriteKind
+from scormhub.domain.crm_writes import coalesce as coalesce
+from scormhub.domain.crm_writes import company_summary_write as company_summary_write
+from scormhub.domain.crm_writes import completion_note as completion_note
+from scormhub.domain.crm_writes import desired_tags as desired_tags
+from scormhub.domain.crm_writes import format_duration as format_duration
+from scormhub.domain.crm_writes import plan_sync as plan_sync
+from scormhub.domain.crm_writes import score_band as score_band
+from scormhub.domain.crm_writes import training_record as training_record
 from scormhub.domain.errors import (
     CrmAuthExpired,
     DomainError,
@@ -28,252 +45,6 @@ from scormhub.domain.runtime import Completion, Success
 if TYPE_CHECKING:
     from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.ports import Clock, CrmWriter, JobQueue, Throttle, UnitOfWork
-
-TAG_COMPLETED = "scorm_completed"
-TAG_PASSED = "scorm_passed"
-TAG_FAILED = "scorm_failed"
-# Score bands, highest first: (lowest percent in the band, tag). One place, so reports and tags agree.
-SCORE_BANDS: tuple[tuple[int, str], ...] = (
-    (90, "scorm_score_90_100"),
-    (80, "scorm_score_80_89"),
-    (70, "scorm_score_70_79"),
-    (60, "scorm_score_60_69"),
-    (50, "scorm_score_50_59"),
-    (0, "scorm_score_0_49"),
-)
-ALL_BAND_TAGS = frozenset(tag for _, tag in SCORE_BANDS)
-
-
-class WriteKind(enum.StrEnum):
-    ADD_TAGS = "add_tags"
-    REMOVE_TAGS = "remove_tags"
-    NOTE = "note"
-    TRAINING_RECORD = "training_record"
-    COMPANY_SUMMARY = "company_summary"
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    """Settings → CRM integration: each kind of write can be turned off on its own."""
-
-    tags: bool = True
-    notes: bool = True
-    records: bool = True
-
-
-@dataclass(frozen=True)
-class SyncedState:
-    """What the CRM was last told about an enrollment (kept on the enrollment, updated with the outbox)."""
-
-    tags: frozenset[str] = frozenset()
-    note_written: bool = False
-    record_digest: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tags": sorted(self.tags),
-            "note_written": self.note_written,
-            "record_digest": self.record_digest,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> SyncedState:
-        if not data:
-            return cls()
-        return cls(
-            tags=frozenset(data.get("tags", ())),
-            note_written=bool(data.get("note_written", False)),
-            record_digest=data.get("record_digest"),
-        )
-
-
-@dataclass(frozen=True)
-class EnrollmentFacts:
-    """The enrollment as the CRM sees it: everything a tag, note or training record is made from."""
-
-    enrollment_id: UUID
-    contact_id: str
-    learner_name: str
-    learner_email: str
-    course_id: UUID
-    course_title: str
-    completion: Completion
-    success: Success
-    score_percent: float | None
-    score_raw: float | None
-    total_seconds: float
-    attempts: int
-    enrolled_at: datetime
-    first_access_at: datetime | None
-    last_access_at: datetime | None
-    completed_at: datetime | None
-    enrolled_by: str | None = None
-
-
-@dataclass(frozen=True)
-class CrmWrite:
-    kind: WriteKind
-    contact_id: str
-    payload: dict[str, Any]
-    idempotency_key: str
-
-
-@dataclass(frozen=True)
-class SyncPlan:
-    writes: tuple[CrmWrite, ...]
-    synced: SyncedState
-    changed: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "changed", bool(self.writes))
-
-
-def score_band(percent: float | None) -> str | None:
-    if percent is None:
-        return None
-    for lowest, tag in SCORE_BANDS:
-        if percent >= lowest:
-            return tag
-    return SCORE_BANDS[-1][1]
-
-
-def desired_tags(facts: EnrollmentFacts) -> frozenset[str]:
-    """Tags follow the result: completed, passed XOR failed, and one score band once there is a score."""
-    tags: set[str] = set()
-    if facts.completion is Completion.COMPLETED:
-        tags.add(TAG_COMPLETED)
-    if facts.success is Success.PASSED:
-        tags.add(TAG_PASSED)
-    elif facts.success is Success.FAILED:
-        tags.add(TAG_FAILED)
-    band = score_band(facts.score_percent)
-    if band is not None and (
-        facts.completion is Completion.COMPLETED or facts.success is not Success.UNKNOWN
-    ):
-        tags.add(band)
-    return frozenset(tags)
-
-
-def format_duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
-
-
-def completion_note(facts: EnrollmentFacts) -> str:
-    result = {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(facts.success, "Completed")
-    score = f"{facts.score_percent:.0f}%" if facts.score_percent is not None else "no score"
-    when = facts.completed_at.date().isoformat() if facts.completed_at else "today"
-    return (
-        f"Completed the course “{facts.course_title}”.\n"
-        f"Result: {result} · Score: {score} · Time spent: {format_duration(facts.total_seconds)} · "
-        f"Completed on {when}."
-    )
-
-
-def training_record(facts: EnrollmentFacts) -> dict[str, Any]:
-    """The Training Record's properties (field keys without the custom-object prefix)."""
-
-    def day(moment: datetime | None) -> str | None:
-        return moment.date().isoformat() if moment else None
-
-    return {
-        "course_name": facts.course_title,
-        "course_id": str(facts.course_id),
-        "enrollment_id": str(facts.enrollment_id),
-        "learner_email": facts.learner_email,
-        "status": facts.completion.value,
-        "result": facts.success.value,
-        "score_percent": round(facts.score_percent, 2) if facts.score_percent is not None else None,
-        "time_spent_seconds": round(facts.total_seconds),
-        "attempts": facts.attempts,
-        "enrolled_on": day(facts.enrolled_at),
-        "first_access_on": day(facts.first_access_at),
-        "last_access_on": day(facts.last_access_at),
-        "completed_on": day(facts.completed_at),
-    }
-
-
-def company_summary_write(workspace_id: UUID, contact_id: str, summary: dict[str, Any]) -> CrmWrite:
-    """The company's Training Summary after this change. Keyed by the numbers themselves: learners of one
-    company syncing at once queue one write per distinct summary, and an unchanged summary none."""
-    company = summary["company"]
-    return CrmWrite(
-        WriteKind.COMPANY_SUMMARY,
-        contact_id,
-        {"company": company, "properties": summary},
-        f"company:{workspace_id}:{_digest(company)}:{_digest(summary)}",
-    )
-
-
-def _digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def _key(facts: EnrollmentFacts, kind: WriteKind, state: Any) -> str:
-    return f"{facts.enrollment_id}:{kind.value}:{_digest(state)}"
-
-
-def plan_sync(facts: EnrollmentFacts, synced: SyncedState, settings: SyncSettings) -> SyncPlan:
-    """The writes that bring the CRM from `synced` to `facts`; none when nothing the CRM shows changed."""
-    writes: list[CrmWrite] = []
-    tags = synced.tags
-    if settings.tags:
-        wanted = desired_tags(facts)
-        # Only our own tags are ever removed; a result that changes swaps passed/failed and the band.
-        remove = sorted(
-            t for t in synced.tags - wanted if t in ALL_BAND_TAGS | {TAG_PASSED, TAG_FAILED, TAG_COMPLETED}
-        )
-        add = sorted(wanted - synced.tags)
-        if remove:
-            writes.append(
-                CrmWrite(
-                    WriteKind.REMOVE_TAGS,
-                    facts.contact_id,
-                    {"tags": remove},
-                    _key(facts, WriteKind.REMOVE_TAGS, [remove, sorted(wanted)]),
-                )
-            )
-        if add:
-            writes.append(
-                CrmWrite(
-                    WriteKind.ADD_TAGS,
-                    facts.contact_id,
-                    {"tags": add},
-                    _key(facts, WriteKind.ADD_TAGS, [add, sorted(wanted)]),
-                )
-            )
-        tags = wanted
-    note_written = synced.note_written
-    if settings.notes and facts.completion is Completion.COMPLETED and not synced.note_written:
-        # One note, on the first completion: the timeline is not a log of every commit.
-        writes.append(
-            CrmWrite(
-                WriteKind.NOTE,
-                facts.contact_id,
-                # The note is credited to whoever enrolled the learner, where the CRM knows them.
-                {"body": completion_note(facts), "author_id": facts.enrolled_by}
-                if facts.enrolled_by
-                else {"body": completion_note(facts)},
-                _key(facts, WriteKind.NOTE, "first-completion"),
-            )
-        )
-        note_written = True
-    digest = synced.record_digest
-    if settings.records and facts.completion is not Completion.NOT_STARTED:
-        record = training_record(facts)
-        record_digest = _digest(record)
-        if record_digest != synced.record_digest:
-            writes.append(
-                CrmWrite(
-                    WriteKind.TRAINING_RECORD,
-                    facts.contact_id,
-                    {"properties": record},
-                    f"{facts.enrollment_id}:{WriteKind.TRAINING_RECORD.value}:{record_digest}",
-                )
-            )
-            digest = record_digest
-    return SyncPlan(tuple(writes), SyncedState(tags=tags, note_written=note_written, record_digest=digest))
 
 
 # --- progress from the engine --------------------------------------------------------------------------
@@ -448,9 +219,18 @@ async def sync_enrollment(
         )
         writes = list(plan.writes)
         if plan.writes and settings.records and enrollment.company_key:
-            summary = await uow.enrollments.company_summary(workspace_id, enrollment.company_key)
-            writes.append(company_summary_write(workspace_id, enrollment.contact_id, summary))
-        queued = await uow.outbox.add_new(workspace_id, enrollment_id, writes, clock.now()) if writes else 0
+            key = f"{enrollment_id}:{plan.synced.generation}"
+            writes.append(company_summary_write(enrollment.company_key, enrollment.contact_id, key))
+        queued = 0
+        if writes:
+            # The row lock above keeps this enrollment's pending writes ours until the commit.
+            merged = coalesce(await uow.outbox.pending_for(workspace_id, enrollment_id), writes)
+            for item_id, payload in merged.updated.items():
+                await uow.outbox.replace_payload(item_id, payload)
+            await uow.outbox.discard(merged.discarded)
+            queued = len(merged.updated)
+            if merged.new:
+                queued += await uow.outbox.add_new(workspace_id, enrollment_id, merged.new, clock.now())
         await uow.sync_states.store(enrollment_id, plan.synced, engine_stamp)
         await uow.commit()
     if queued:
@@ -504,7 +284,10 @@ async def push_to_crm(
             if not crm.self_throttling:
                 await throttle.wait_turn(workspace_id, crm.rate_limit)
             try:
-                await deliver(crm, item.write)
+                if item.write.kind is WriteKind.COMPANY_SUMMARY:
+                    await deliver_company_summary(item, crm=crm, uow_factory=uow_factory, clock=clock)
+                else:
+                    await deliver(crm, item.write)
             except CrmAuthExpired as exc:
                 # Not this write's fault: every write waits, uncounted, until the admin reconnects
                 # (which makes them due again) or a day passes and the cron looks again.
@@ -539,12 +322,44 @@ async def push_to_crm(
                 failed += 1
                 continue
             async with (uow := uow_factory()):
-                await uow.outbox.mark_sent(item.id, clock.now())
+                # False: coalescing changed it in flight; it is due again and a later batch sends it.
+                done = await uow.outbox.mark_sent(item.id, clock.now(), delivered=item.write.payload)
                 await uow.commit()
-            sent += 1
+            sent += done
     async with (uow := uow_factory()):
         next_due = await uow.outbox.next_due_at(workspace_id)
     return PushOutcome(sent=sent, retrying=retrying, failed=failed, next_due_at=next_due)
+
+
+# A company summary is checked after it is written; if its learners changed meanwhile, it is written
+# again, at most this many times before the write goes back to the outbox as a retry.
+SUMMARY_ROUNDS = 3
+
+
+async def deliver_company_summary(
+    item: OutboxItem, *, crm: CrmWriter, uow_factory: Callable[[], UnitOfWork], clock: Clock
+) -> None:
+    """Write the company's summary as the committed enrollments make it at the time of the write.
+
+    Learners of one company sync in separate transactions, and their summary writes may be delivered by
+    several pushers at once: a summary computed in a sync, or early by a slower pusher, would overwrite a
+    newer one. Reading back after the write makes the last writer's value the committed truth.
+    """
+    company = item.write.payload["company"]
+    async with (uow := uow_factory()):
+        summary = await uow.enrollments.company_summary(item.workspace_id, company)
+    for _ in range(SUMMARY_ROUNDS):
+        await crm.upsert_company_summary(company, summary)
+        async with (uow := uow_factory()):
+            # Before the read below, so every write marked done here is covered by what it reads.
+            await uow.outbox.supersede_summaries(item.workspace_id, company, but=item.id, now=clock.now())
+            await uow.commit()
+        async with (uow := uow_factory()):
+            latest = await uow.enrollments.company_summary(item.workspace_id, company)
+        if latest == summary:
+            return
+        summary = latest
+    raise ServiceUnavailable(f"The training numbers of {company} kept changing while they were written.")
 
 
 async def deliver(crm: CrmWriter, write: CrmWrite) -> None:
@@ -558,8 +373,6 @@ async def deliver(crm: CrmWriter, write: CrmWrite) -> None:
         await crm.add_note(
             write.contact_id, write.payload["body"], idempotency_key=write.idempotency_key, **extra
         )
-    elif write.kind is WriteKind.COMPANY_SUMMARY:
-        await crm.upsert_company_summary(write.payload["company"], write.payload["properties"])
     else:
         record_key = write.idempotency_key.split(":", 1)[0]  # the enrollment id: one record per enrollment
         await crm.upsert_training_record(write.contact_id, record_key, write.payload["properties"])

@@ -515,15 +515,56 @@ class PiccoloOutboxRepository:
         )
         return sorted((_outbox_item(row) for row in rows), key=lambda item: item.created_at)
 
-    async def mark_sent(self, item_id: UUID, now: datetime) -> None:
-        await OutboxRow.update(
-            {
-                OutboxRow.status: "sent",
-                OutboxRow.sent_at: now,
-                OutboxRow.attempts: OutboxRow.attempts + 1,
-                OutboxRow.last_error: None,
-            }
-        ).where(OutboxRow.id == item_id)
+    async def mark_sent(self, item_id: UUID, now: datetime, *, delivered: Mapping[str, Any]) -> bool:
+        # Compare-and-set on the payload: coalescing may have changed it while it was being delivered.
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET status = 'sent', sent_at = {}, attempts = attempts + 1, last_error = NULL "
+            "WHERE id = {} AND payload = {}::jsonb RETURNING id",
+            now,
+            item_id,
+            json.dumps(dict(delivered)),
+        )
+        if rows:
+            return True
+        await OutboxRow.raw(
+            "UPDATE outbox SET next_attempt_at = {} WHERE id = {} AND status = 'pending'", now, item_id
+        )
+        return False
+
+    async def pending_for(self, workspace_id: UUID, enrollment_id: UUID) -> list[OutboxItem]:
+        rows = await OutboxRow.raw(
+            "SELECT * FROM outbox WHERE workspace_id = {} AND enrollment_id = {} AND status = 'pending' "
+            "ORDER BY created_at, id",
+            workspace_id,
+            enrollment_id,
+        )
+        return [_outbox_item(row) for row in rows]
+
+    async def replace_payload(self, item_id: UUID, payload: Mapping[str, Any]) -> None:
+        await OutboxRow.raw(
+            "UPDATE outbox SET payload = {}::jsonb WHERE id = {} AND status = 'pending'",
+            json.dumps(dict(payload)),
+            item_id,
+        )
+
+    async def discard(self, item_ids: Sequence[UUID]) -> None:
+        if item_ids:
+            await OutboxRow.delete().where(
+                OutboxRow.id.is_in(list(item_ids)) & (OutboxRow.status == "pending")
+            )
+
+    async def supersede_summaries(self, workspace_id: UUID, company: str, *, but: UUID, now: datetime) -> int:
+        rows = await OutboxRow.raw(
+            "UPDATE outbox SET status = 'sent', sent_at = {}, last_error = NULL "
+            "WHERE workspace_id = {} AND kind = {} AND status = 'pending' AND payload->>'company' = {} "
+            "AND id <> {} RETURNING id",
+            now,
+            workspace_id,
+            WriteKind.COMPANY_SUMMARY.value,
+            company,
+            but,
+        )
+        return len(rows)
 
     async def mark_retry(self, item_id: UUID, error: str, next_attempt_at: datetime) -> None:
         await OutboxRow.update(
