@@ -1,24 +1,20 @@
 """HighLevel (LeadConnector API v2) as one location's ContactBook and CrmWriter.
 
-Every vendor failure is translated here into a domain error; no httpx exception leaves this module.
+Every vendor failure is translated here (with highlevel_json) into a domain error; no httpx exception
+leaves this module. The custom objects and their provisioning are in highlevel_schemas.
 Reference: shared/reference/highlevel-api.md (the section numbers in comments point into it). Where the
 reference marks something UNCONFIRMED, the code accepts each shape the sources disagree on.
 """
 
 from __future__ import annotations
 
-import email.utils
 import html
-import json
 import logging
 import math
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 
@@ -28,10 +24,30 @@ from scormhub.domain.errors import (
     CrmRateLimited,
     CrmRejected,
     CrmUnavailable,
-    DomainError,
     NotFound,
 )
 from scormhub.domain.sync import RateLimit
+from scormhub.integrations.highlevel_json import ALREADY_EXISTS as _ALREADY_EXISTS
+from scormhub.integrations.highlevel_json import UNEXPECTED_MESSAGE as UNEXPECTED_MESSAGE
+from scormhub.integrations.highlevel_json import as_object as _object
+from scormhub.integrations.highlevel_json import body_of as _body
+from scormhub.integrations.highlevel_json import error_for as _error_for
+from scormhub.integrations.highlevel_json import header_number as _header_number
+from scormhub.integrations.highlevel_json import log_refusal as _log_refusal
+from scormhub.integrations.highlevel_json import moment_of as _moment
+from scormhub.integrations.highlevel_json import require_list as _require_list
+from scormhub.integrations.highlevel_json import required_str as _required_str
+from scormhub.integrations.highlevel_json import retry_after_seconds as retry_after_seconds
+from scormhub.integrations.highlevel_json import segment as _segment
+from scormhub.integrations.highlevel_json import unexpected as _unexpected
+from scormhub.integrations.highlevel_json import vendor_message as vendor_message
+from scormhub.integrations.highlevel_schemas import COMPANY_SUMMARIES as COMPANY_SUMMARIES
+from scormhub.integrations.highlevel_schemas import TRAINING_RECORDS as TRAINING_RECORDS
+from scormhub.integrations.highlevel_schemas import ObjectSpec, ProvisionStore, SchemaProvisioner
+from scormhub.integrations.highlevel_schemas import complete as _complete
+from scormhub.integrations.highlevel_schemas import listed_key as _listed_key
+from scormhub.integrations.highlevel_schemas import object_key_of as _object_key
+from scormhub.integrations.highlevel_schemas import record_properties as record_properties
 
 log = logging.getLogger("scormhub.highlevel")
 
@@ -44,16 +60,10 @@ CONTACTS_UPSERT: Final = "/contacts/upsert"
 CONTACT: Final = "/contacts/{contact_id}"
 CONTACT_TAGS: Final = "/contacts/{contact_id}/tags"
 CONTACT_NOTES: Final = "/contacts/{contact_id}/notes"
-OBJECTS: Final = "/objects/"
 RECORDS: Final = "/objects/{object_key}/records"
 RECORD: Final = "/objects/{object_key}/records/{record_id}"
-CUSTOM_FIELDS: Final = "/custom-fields/"
-CUSTOM_FIELDS_OF_OBJECT: Final = "/custom-fields/object-key/{object_key}"
-CUSTOM_FIELD_FOLDER: Final = "/custom-fields/folder"
-ASSOCIATIONS: Final = "/associations/"
 RELATIONS: Final = "/associations/relations"
 
-UNEXPECTED_MESSAGE: Final = "HighLevel answered with an unexpected body"
 RECONNECT_MESSAGE: Final = (
     "HighLevel needs reconnecting: it no longer accepts SCORM Hub's access{detail}. "
     "Reconnect HighLevel in Settings to resume syncing."
@@ -63,9 +73,6 @@ RECONNECT_MESSAGE: Final = (
 INTERACTIVE_TIMEOUT_S: Final = 6.0
 MAX_SEARCH_QUERY: Final = 75  # §4: longer full-text queries are refused
 MAX_PAGE_LIMIT: Final = 500
-# GET /associations/ pages (skip and limit are required); a location has a handful, so a few pages at most.
-ASSOCIATION_PAGE: Final = 100
-MAX_ASSOCIATION_PAGES: Final = 20
 # §7: on 429 wait the window plus jitter, at most 3 retries.
 MAX_RATE_LIMIT_RETRIES: Final = 3
 RATE_LIMIT_JITTER_S: Final = 0.5
@@ -74,92 +81,7 @@ RATE_LIMIT_JITTER_S: Final = 0.5
 MAX_INLINE_WAIT_S: Final = 60.0
 # §7: slow down when X-RateLimit-Remaining drops below 10 (or a tenth of a smaller stated maximum).
 LOW_REMAINING: Final = 10
-_MAX_VENDOR_TEXT: Final = 300
-# Relation-create answers for a pair that is already related are undocumented; these are the words such
-# an answer must contain.
-_ALREADY_EXISTS: Final = re.compile(r"already\s+(exists?|associated|related|linked)|duplicate", re.I)
-_ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HTML_TAG: Final = re.compile(r"<[^>]*>")
-
-
-# --- the custom objects SCORM Hub writes (§6) -------------------------------------------------------------
-
-TEXT: Final = "TEXT"
-NUMERICAL: Final = "NUMERICAL"
-DATE: Final = "DATE"
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    key: str  # without the `custom_objects.<obj>.` prefix: what record `properties` use
-    name: str
-    data_type: str
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    key: str
-    singular: str
-    plural: str
-    description: str
-    primary: FieldSpec  # created with the schema (primaryDisplayPropertyDetails), never on its own
-    fields: tuple[FieldSpec, ...]
-
-    def data_types(self) -> dict[str, str]:
-        return {spec.key: spec.data_type for spec in (self.primary, *self.fields)}
-
-
-# The keys are exactly those of domain.sync.training_record(). Status and result are TEXT, not
-# SINGLE_OPTIONS: option lists cannot lose options later (§6 PUT /custom-fields), and a new enum value
-# would be refused. learner_email is TEXT: a HighLevel contact may have no email, and what the EMAIL type
-# accepts is not documented.
-TRAINING_RECORDS: Final = ObjectSpec(
-    key="custom_objects.training_records",
-    singular="Training Record",
-    plural="Training Records",
-    description="Course results written by SCORM Hub: one record per enrollment.",
-    primary=FieldSpec("course_name", "Course", TEXT),
-    fields=(
-        FieldSpec("course_id", "Course ID", TEXT),
-        FieldSpec("enrollment_id", "Enrollment ID", TEXT),
-        FieldSpec("learner_email", "Learner email", TEXT),
-        FieldSpec("status", "Status", TEXT),
-        FieldSpec("result", "Result", TEXT),
-        FieldSpec("score_percent", "Score (%)", NUMERICAL),
-        FieldSpec("time_spent_seconds", "Time spent (seconds)", NUMERICAL),
-        FieldSpec("attempts", "Attempts", NUMERICAL),
-        FieldSpec("enrolled_on", "Enrolled on", DATE),
-        FieldSpec("first_access_on", "First access on", DATE),
-        FieldSpec("last_access_on", "Last access on", DATE),
-        FieldSpec("completed_on", "Completed on", DATE),
-    ),
-)
-
-# Company option (b) of §6: a custom object keyed by our company key, not custom fields on `business`.
-# Option (a) writes to /objects/business/records/{businessId}: it needs a HighLevel business id, which
-# we do not have (a learner's company is the contact's companyName), and the sources disagree on whether
-# the records API accepts `business` at all. The keys are those of the enrollment repository's
-# company_summary().
-COMPANY_SUMMARIES: Final = ObjectSpec(
-    key="custom_objects.company_training_summaries",
-    singular="Company Training Summary",
-    plural="Company Training Summaries",
-    description="Training totals per company, kept up to date by SCORM Hub.",
-    primary=FieldSpec("company", "Company", TEXT),
-    fields=(
-        FieldSpec("learners", "Learners", NUMERICAL),
-        FieldSpec("enrollments", "Enrollments", NUMERICAL),
-        FieldSpec("completions", "Completions", NUMERICAL),
-        FieldSpec("passed", "Passed", NUMERICAL),
-        FieldSpec("completion_rate", "Completion rate (%)", NUMERICAL),
-        FieldSpec("average_score", "Average score (%)", NUMERICAL),
-    ),
-)
-OBJECT_SPECS: Final = (TRAINING_RECORDS, COMPANY_SUMMARIES)
-ASSOCIATION_KEY: Final = "training_record_contact"
-FOLDER_NAME: Final = "SCORM Hub"
-# Bump when the specs above gain a field: stores saved by an older version then re-provision.
-PROVISION_VERSION: Final = 1
 
 
 # --- what the caller provides ---------------------------------------------------------------------------
@@ -183,14 +105,6 @@ class RecordRefs(Protocol):
         ...
 
     async def put(self, record_key: str, record_id: str, *, related: bool) -> None: ...
-
-
-class ProvisionStore(Protocol):
-    """Ids of the provisioned schemas, fields and association (a JSON dict persisted by the caller)."""
-
-    async def load(self) -> dict[str, Any]: ...
-
-    async def save(self, data: dict[str, Any]) -> None: ...
 
 
 class RequestLimiter(Protocol):
@@ -248,6 +162,7 @@ class HighLevelCrm:
         self._limiter = limiter
         self._refs = refs
         self._provision = provision
+        self._schemas = SchemaProvisioner(self._request, location_id=location_id, provision=provision)
         self._rate_limit = rate_limit
         self._note_user_id = note_user_id
         self._source = source
@@ -404,10 +319,10 @@ class HighLevelCrm:
     async def custom_objects_provisioned(self) -> bool:
         if _complete(await self._provision.load()):
             return True
-        return await self._provision_run(create=False) is not None
+        return await self._schemas.run(create=False) is not None
 
     async def provision_custom_objects(self) -> None:
-        await self._provision_run(create=True)
+        await self._schemas.run(create=True)
 
     # --- records --------------------------------------------------------------------------------------
 
@@ -416,7 +331,7 @@ class HighLevelCrm:
         data = await self._provision.load()
         if _complete(data):
             return data
-        provisioned = await self._provision_run(create=True)
+        provisioned = await self._schemas.run(create=True)
         assert provisioned is not None  # create=True either provisions everything or raises
         return provisioned
 
@@ -454,7 +369,7 @@ class HighLevelCrm:
             # Which status a write to a deleted schema gets is undocumented (404, or a strict 400): the
             # listing says whether the schema is gone. If it is, forgetting it was provisioned makes the
             # setup check say so, and the next try (the Retry button) provisions it again before writing.
-            if _listed_key(await self._list_objects(), object_key) is not None:
+            if _listed_key(await self._schemas.list_objects(), object_key) is not None:
                 raise
             await self._provision.save({**setup, "version": None})
             raise NotFound(
@@ -482,161 +397,6 @@ class HighLevelCrm:
             log.info("HighLevel record %s was already related to its contact", record_id)
 
     # --- provisioning (§6) ----------------------------------------------------------------------------
-
-    async def _provision_run(self, *, create: bool) -> dict[str, Any] | None:
-        """Find (and with `create`, make) every schema, field and the association; save their ids.
-
-        Returns what was saved, or None when something is missing and `create` is off. Always reads
-        before it writes, so running it twice creates nothing the second time.
-        """
-        # What exists is read from listings, never inferred from the status of a lookup of something
-        # missing: the reference lists no 404 for GET /objects/{key}, and a strict server answers 400.
-        stored = await self._provision.load()
-        listed = await self._list_objects()
-        data: dict[str, Any] = {"objects": {}, "fields": {}, "folders": {}}
-        for spec in OBJECT_SPECS:
-            found = _listed_key(listed, _stored_object_key(stored, spec) or spec.key)
-            if found is None:
-                if not create:
-                    return None
-                found = await self._create_object(spec)
-            object_id, object_key = found
-            data["objects"][spec.key] = {"id": object_id, "key": object_key}
-            field_ids, folder_id = await self._fields_and_folder(object_key)
-            wanted = [f for f in spec.fields if f"{object_key}.{f.key}" not in field_ids]
-            if wanted:
-                if not create:
-                    return None
-                if folder_id is None:
-                    folder_id = await self._create_folder(object_key)
-                for spec_field in wanted:
-                    full_key = f"{object_key}.{spec_field.key}"
-                    field_ids[full_key] = await self._create_field(object_key, spec_field, folder_id)
-            ours = {f"{object_key}.{f.key}" for f in (spec.primary, *spec.fields)}
-            data["fields"].update({key: value for key, value in field_ids.items() if key in ours})
-            if folder_id is not None:
-                data["folders"][spec.key] = folder_id
-        association_id = await self._find_association()
-        if association_id is None:
-            if not create:
-                return None
-            association_id = await self._create_association(data["objects"][TRAINING_RECORDS.key]["key"])
-        data["association"] = {"id": association_id, "key": ASSOCIATION_KEY}
-        data["version"] = PROVISION_VERSION
-        await self._provision.save(data)
-        return data
-
-    async def _list_objects(self) -> dict[str, str]:
-        """key → id of every schema of the location (§6 `GET /objects/?locationId=` → `{objects[]}`)."""
-        params = {"locationId": self._location_id}
-        data = await self._request("GET", OBJECTS, params=params, missing="location")
-        _require_list(data, "objects")
-        found: dict[str, str] = {}
-        for item in data["objects"]:
-            key, object_id = (item.get("key"), _id_of(item)) if isinstance(item, dict) else (None, None)
-            if isinstance(key, str) and key and object_id:
-                found[key] = object_id
-        return found
-
-    async def _create_object(self, spec: ObjectSpec) -> tuple[str, str]:
-        body = {
-            "labels": {"singular": spec.singular, "plural": spec.plural},
-            "key": spec.key,
-            "description": spec.description,
-            "locationId": self._location_id,
-            "primaryDisplayPropertyDetails": {
-                "key": f"{spec.key}.{spec.primary.key}",
-                "name": spec.primary.name,
-                "dataType": spec.primary.data_type,
-            },
-        }
-        data = _object(await self._request("POST", OBJECTS, body=body, missing="location"))
-        schema = _object(data.get("object"))
-        # Later calls use the key HighLevel answers with: the spec's own examples disagree on its form.
-        return _required_str(schema, "id"), _required_str(schema, "key")
-
-    async def _fields_and_folder(self, object_key: str) -> tuple[dict[str, str], str | None]:
-        # Whether a field may omit its folder (parentId) is unconfirmed: use the object's first folder.
-        data = _object(
-            await self._request(
-                "GET",
-                CUSTOM_FIELDS_OF_OBJECT.format(object_key=_segment(object_key)),
-                params={"locationId": self._location_id},
-                missing="custom object",
-            )
-        )
-        folders = data.get("folders") or []
-        if not isinstance(folders, list):
-            _unexpected()
-        folder_id = next((_id_of(item) for item in folders if isinstance(item, dict) and _id_of(item)), None)
-        return _field_ids(data.get("fields")), folder_id
-
-    async def _create_folder(self, object_key: str) -> str:
-        data = _object(
-            await self._request(
-                "POST",
-                CUSTOM_FIELD_FOLDER,
-                body={"objectKey": object_key, "name": FOLDER_NAME, "locationId": self._location_id},
-                missing="custom object",
-            )
-        )
-        # The answer's shape is undocumented: the folder itself, or wrapped in `folder`.
-        folder = data.get("folder")
-        found = _id_of(folder if isinstance(folder, dict) else data)
-        if found is None:
-            _unexpected()
-        return found
-
-    async def _create_field(self, object_key: str, spec: FieldSpec, folder_id: str) -> str:
-        body = {
-            "locationId": self._location_id,
-            "objectKey": object_key,
-            "fieldKey": f"{object_key}.{spec.key}",
-            "name": spec.name,
-            "dataType": spec.data_type,
-            # Results are written by SCORM Hub, not collected from people: keep them out of form builders.
-            "showInForms": False,
-            "parentId": folder_id,
-        }
-        try:
-            data = _object(await self._request("POST", CUSTOM_FIELDS, body=body, missing="custom object"))
-        except CrmRejected as exc:
-            # A field the listings did not show (their field shape is undocumented) but that exists.
-            if not _ALREADY_EXISTS.search(exc.detail):
-                raise
-            return ""
-        created = data.get("field")
-        return _required_str(created if isinstance(created, dict) else data, "id")
-
-    async def _find_association(self) -> str | None:
-        """Our association's id, from the listing of the location's (`GET /associations/`)."""
-        skip = 0
-        for _ in range(MAX_ASSOCIATION_PAGES):
-            params = {"locationId": self._location_id, "skip": str(skip), "limit": str(ASSOCIATION_PAGE)}
-            page = _associations(await self._request("GET", ASSOCIATIONS, params=params, missing="location"))
-            ours = (item for item in page if item.get("key") == ASSOCIATION_KEY and _id_of(item))
-            found = next(ours, None)
-            if found is not None:
-                return _id_of(found)
-            if len(page) < ASSOCIATION_PAGE:
-                return None
-            skip += len(page)
-        return None
-
-    async def _create_association(self, training_key: str) -> str:
-        body = {
-            "locationId": self._location_id,
-            "key": ASSOCIATION_KEY,
-            "firstObjectKey": training_key,
-            "firstObjectLabel": TRAINING_RECORDS.singular,
-            "secondObjectKey": "contact",
-            "secondObjectLabel": "Learner",
-        }
-        data = _object(await self._request("POST", ASSOCIATIONS, body=body, missing="location"))
-        found = _id_of(data)
-        if found is None:
-            _unexpected()
-        return found
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -755,111 +515,6 @@ if TYPE_CHECKING:
         del contacts, writer
 
 
-# --- errors at the boundary ---------------------------------------------------------------------------------
-
-
-def _error_for(method: str, path: str, response: httpx.Response, *, missing: str) -> DomainError:
-    status = response.status_code
-    _log_refusal(method, path, response)
-    if status == 404:
-        return NotFound(f"The {missing} no longer exists in HighLevel.")
-    if status >= 500:
-        return CrmUnavailable(
-            f"HighLevel answered with a server error (HTTP {status}).",
-            retry_after=retry_after_seconds(response),
-        )
-    if 400 <= status < 500:
-        detail = vendor_message(response) or f"HTTP {status}"
-        return CrmRejected(f"HighLevel refused the request: {detail}", detail=detail)
-    # 1xx/3xx: redirects are not followed (a moved API is a configuration problem, not data).
-    return CrmUnavailable(f"{UNEXPECTED_MESSAGE} (HTTP {status}).")
-
-
-def _log_refusal(method: str, path: str, response: httpx.Response) -> None:
-    # Only HighLevel's traceId and message: the request carried a token and is never logged.
-    log.warning(
-        "HighLevel %s %s answered HTTP %d (traceId %s): %s",
-        method,
-        path,
-        response.status_code,
-        _trace_id(response) or "-",
-        vendor_message(response) or "-",
-    )
-
-
-def vendor_message(response: httpx.Response) -> str:
-    """HighLevel's own words: `message` (a string, or a list for 422s), else `error`; never the raw body."""
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    for key in ("message", "error_description", "error"):
-        value = data.get(key)
-        if isinstance(value, list):
-            value = "; ".join(str(item).strip() for item in value if str(item).strip())
-        if isinstance(value, str) and value.strip():
-            return " ".join(value.split())[:_MAX_VENDOR_TEXT]
-    return ""
-
-
-def retry_after_seconds(response: httpx.Response, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP-date); None when absent or unreadable."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
-
-
-def _trace_id(response: httpx.Response) -> str | None:
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    value = data.get("traceId") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _header_number(response: httpx.Response, name: str) -> float | None:
-    try:
-        value = float(response.headers.get(name, ""))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _body(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return {}
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        _unexpected()
-    if not isinstance(data, dict | list):
-        _unexpected()
-    trace_id = data.get("traceId") if isinstance(data, dict) else None
-    if isinstance(trace_id, str):
-        log.debug("HighLevel traceId %s", trace_id)
-    return data
-
-
-def _unexpected() -> NoReturn:
-    raise CrmUnavailable(UNEXPECTED_MESSAGE)
-
-
 # --- mapping HighLevel's JSON ---------------------------------------------------------------------------
 
 
@@ -887,130 +542,6 @@ def contact_from(value: Any, *, fallback_email: str = "") -> Contact:
     )
 
 
-def record_properties(spec: ObjectSpec, properties: Mapping[str, Any]) -> dict[str, Any]:
-    """Properties as §6 wants them: only the object's field keys, numbers as numbers, dates as YYYY-MM-DD.
-
-    None is left out: the reference documents no way to clear a value, and strict bodies refuse what
-    they do not expect.
-    """
-    types = spec.data_types()
-    values: dict[str, Any] = {}
-    for key, value in properties.items():
-        data_type = types.get(key)
-        if data_type is None:
-            log.warning("HighLevel %s has no field %r; not sent", spec.plural, key)
-            continue
-        if value is None:
-            continue
-        formatted = _format_value(key, value, data_type)
-        if formatted is not None:
-            values[key] = formatted
-    return values
-
-
-def _format_value(key: str, value: Any, data_type: str) -> Any:
-    if data_type == NUMERICAL:
-        number: float | int
-        if isinstance(value, bool):
-            raise _unwritable(key, value)
-        if isinstance(value, int | float):
-            number = value
-        else:
-            try:
-                number = float(str(value))
-            except ValueError:
-                raise _unwritable(key, value) from None
-        return number if math.isfinite(number) else None
-    if data_type == DATE:
-        if isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-            return moment.astimezone(UTC).date().isoformat()
-        if isinstance(value, date):
-            return value.isoformat()
-        text = str(value).strip()
-        if _ISO_DAY.fullmatch(text):
-            return text
-        parsed = _moment(text)
-        if parsed is None:
-            raise _unwritable(key, value)
-        return parsed.date().isoformat()
-    return value if isinstance(value, str) else str(value)
-
-
-def _unwritable(key: str, value: Any) -> CrmRejected:
-    return CrmRejected(
-        f"SCORM Hub could not write {key} = {value!r} to HighLevel.", detail=f"{key}: {value!r}"
-    )
-
-
-def _field_ids(value: Any) -> dict[str, str]:
-    """fieldKey → id of a field listing (`fields[]`); the item shape is undocumented, so read both keys."""
-    if value is None:
-        return {}
-    if not isinstance(value, list):
-        _unexpected()
-    found: dict[str, str] = {}
-    for item in value:
-        if not isinstance(item, dict):
-            continue
-        key = item.get("fieldKey") or item.get("key")
-        if isinstance(key, str) and key:
-            found[key] = _id_of(item) or ""
-    return found
-
-
-def _listed_key(listed: Mapping[str, str], wanted: str) -> tuple[str, str] | None:
-    """(id, key) of the listed schema `wanted` names. The spec's examples disagree on the prefix
-    (`custom_object.pet` vs `custom_objects.pet`), so the name after it decides when the key differs."""
-    if wanted in listed:
-        return listed[wanted], wanted
-    name = wanted.partition(".")[2]
-    for key, object_id in listed.items():
-        if key.startswith("custom_object") and key.partition(".")[2] == name:
-            return object_id, key
-    return None
-
-
-def _associations(data: Any) -> list[dict[str, Any]]:
-    """The items of an association listing. Its shape is undocumented (the spec gives a single
-    association): accept a list, `{associations: [...]}`, or one association."""
-    if isinstance(data, dict) and "associations" in data:
-        data = data["associations"]
-    elif isinstance(data, dict) and ("key" in data or not data):
-        data = [data] if data else []
-    if not isinstance(data, list):
-        _unexpected()
-    return [item for item in data if isinstance(item, dict)]
-
-
-def _stored_object_key(stored: Mapping[str, Any], spec: ObjectSpec) -> str | None:
-    objects = stored.get("objects")
-    entry = objects.get(spec.key) if isinstance(objects, dict) else None
-    key = entry.get("key") if isinstance(entry, dict) else None
-    return key if isinstance(key, str) and key else None
-
-
-def _object_key(setup: Mapping[str, Any], spec: ObjectSpec) -> str:
-    return _stored_object_key(setup, spec) or spec.key
-
-
-def _complete(data: Mapping[str, Any]) -> bool:
-    if data.get("version") != PROVISION_VERSION:
-        return False
-    association = data.get("association")
-    if not isinstance(association, dict) or not association.get("id"):
-        return False
-    return all(_stored_object_key(data, spec) for spec in OBJECT_SPECS)
-
-
-def _id_of(data: Mapping[str, Any]) -> str | None:
-    for key in ("id", "_id"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def _tags(tags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in tags if tag and tag.strip()))
 
@@ -1020,39 +551,5 @@ def _note_text(text: str) -> str:
     return " ".join(html.unescape(_HTML_TAG.sub(" ", text)).split())
 
 
-def _require_list(data: Any, key: str) -> None:
-    if not isinstance(data, dict) or not isinstance(data.get(key), list):
-        _unexpected()
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _unexpected()
-    return value
-
-
-def _required_str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        _unexpected()
-    return value
-
-
 def _text(value: Any) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
