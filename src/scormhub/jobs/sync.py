@@ -102,9 +102,9 @@ def _retry_key(workspace: UUID, due: datetime, running: Any) -> str:
         return key
     # A fresh key each time: SAQ also refuses a finished job's key for the same scheduled second.
     suffix = current.removeprefix(key)
-    if suffix and not suffix.removeprefix(":").isdigit():
+    if suffix and not (suffix.startswith(":") and suffix[1:].isdigit()):
         return key
-    return f"{key}:{int(suffix.removeprefix(':') or 0) + 1}"
+    return f"{key}:{int(suffix[1:] or 0) + 1}"
 
 
 async def sync_all(ctx: dict[str, Any], *, workspace_id: str, course_id: str) -> dict[str, Any]:
