@@ -22,6 +22,7 @@ from scormhub.domain.model import (
 from scormhub.domain.packages import Sco
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import engine
+from scormhub.integrations.db.tables import ContactRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.local_crm import LocalContactBook
 
@@ -145,3 +146,16 @@ async def test_a_live_workspace_enrolls_past_the_trial_limit_concurrently(pool: 
 
     assert all(isinstance(o, EnrollResult) for o in outcomes)
     assert await seats_used(course) == 15
+
+
+async def test_a_self_enrollment_refused_at_the_limit_leaves_no_contact_in_the_crm(pool: None) -> None:
+    course = await trial_course()
+    for i in range(TRIAL_REGISTRATION_LIMIT):
+        assert isinstance(await self_enroll(course, f"seat{i}@example.com"), EnrollResult)
+    contacts_before = await ContactRow.count().where(ContactRow.workspace_id == course.workspace_id)
+
+    refused = await self_enroll(course, "late@example.com")
+
+    assert isinstance(refused, PlanLimitReached)
+    assert await ContactRow.count().where(ContactRow.workspace_id == course.workspace_id) == contacts_before
+    assert not await ContactRow.exists().where(ContactRow.email == "late@example.com")

@@ -310,6 +310,17 @@ class FakeEnrollmentRepository:
         if await self.get(workspace_id, enrollment_id) is not None:
             del self.staged[enrollment_id]
 
+    async def find_by_email(self, workspace_id: UUID, course_id: UUID, email: str) -> Enrollment | None:
+        return next(
+            (
+                e
+                for e in self.staged.values()
+                if (e.workspace_id, e.course_id, e.learner_email.lower())
+                == (workspace_id, course_id, email.lower())
+            ),
+            None,
+        )
+
     async def count_for_workspace(self, workspace_id: UUID) -> int:
         return sum(1 for e in self.staged.values() if e.workspace_id == workspace_id)
 

@@ -220,8 +220,18 @@ async def self_enroll(
     address = normalize_email(email)
     async with uow:
         course = await uow.courses.get_by_enroll_token(enroll_token)
-    if course is None or course.status is not CourseStatus.READY:
+        if course is None or course.status is not CourseStatus.READY:
+            raise CourseNotAvailable("This course is not available right now.")
+        existing = await uow.enrollments.find_by_email(course.workspace_id, course.id, address)
+        workspace = await uow.workspaces.get(course.workspace_id)
+        used = await uow.enrollments.count_for_workspace(course.workspace_id)
+    if workspace is None:
         raise CourseNotAvailable("This course is not available right now.")
+    limit = workspace.registration_limit
+    if existing is None and limit is not None and used >= limit:
+        # Before any CRM write: a refused learner must not be left behind as a contact. enroll_contact
+        # checks again under the workspace lock for the requests that race for the last seat.
+        raise PlanLimitReached(limit)
     contacts = await contacts_for(course.workspace_id)
     contact = await contacts.upsert_contact(first_name=first, last_name=last, email=address)
     return await enroll_contact(

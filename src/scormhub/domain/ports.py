@@ -102,6 +102,9 @@ class EnrollmentRepository(Protocol):
 
     async def find(self, workspace_id: UUID, course_id: UUID, contact_id: str) -> Enrollment | None: ...
 
+    async def find_by_email(self, workspace_id: UUID, course_id: UUID, email: str) -> Enrollment | None:
+        """The enrollment on this course whose learner has this address, in any case."""
+
     async def save(self, enrollment: Enrollment) -> None: ...
 
     async def delete(self, workspace_id: UUID, enrollment_id: UUID) -> None: ...

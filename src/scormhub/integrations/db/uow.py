@@ -334,6 +334,16 @@ class PiccoloEnrollmentRepository:
         )
         return _enrollment(row) if row else None
 
+    async def find_by_email(self, workspace_id: UUID, course_id: UUID, email: str) -> Enrollment | None:
+        rows = await EnrollmentRow.raw(
+            "SELECT * FROM enrollment WHERE workspace_id = {} AND course_id = {} "
+            "AND lower(learner_email) = {} ORDER BY created_at LIMIT 1",
+            workspace_id,
+            course_id,
+            email.lower(),
+        )
+        return _enrollment(rows[0]) if rows else None
+
     async def save(self, e: Enrollment) -> None:
         await EnrollmentRow.update(_enrollment_values(e)).where(
             (EnrollmentRow.workspace_id == e.workspace_id) & (EnrollmentRow.id == e.id)
