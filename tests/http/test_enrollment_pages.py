@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -21,6 +22,12 @@ from scormhub.integrations.db.tables import ContactRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.jobs.courses import import_course
+from scormhub.routes.learn import (
+    ENROLL_PER_COURSE_PER_HOUR,
+    ENROLL_PER_COURSE_PER_MINUTE,
+    ENROLL_PER_IP_PER_HOUR,
+    ENROLL_PER_IP_PER_MINUTE,
+)
 from shared_packages import PACKAGES
 
 GOLF_12 = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
@@ -487,40 +494,106 @@ async def test_html_in_names_is_shown_escaped_on_every_page(admin: httpx.AsyncCl
         assert html.escape(evil_first, quote=False) in pages[where].text.replace("&#34;", '"'), where
 
 
-async def test_self_enrollment_is_limited_per_address(admin: httpx.AsyncClient, app: Litestar) -> None:
+class MovableClock(SystemClock):
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
+
+
+@pytest.fixture
+def clock(app: Litestar) -> MovableClock:
+    """The running app's clock, moved by the test instead of waited for."""
+    moved = MovableClock()
+    app.state.services.clock = moved
+    return moved
+
+
+async def test_a_class_of_forty_behind_one_office_address_all_enroll_within_a_minute(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await admin.get("/app/settings")
+    assert (await post_form(admin, "/app/settings/go-live", {})).status_code == 303  # past the trial's 10
+    await admin.get(f"/enroll/{course.self_enroll_token}")
+
+    statuses = []
+    for i in range(40):
+        async with client_from(app, admin, "203.0.113.40") as learner:
+            response = await post_form(
+                learner,
+                f"/enroll/{course.self_enroll_token}",
+                {"first_name": "Pupil", "last_name": str(i), "email": f"pupil{i}@example.com"},
+            )
+            statuses.append(response.status_code)
+
+    assert statuses == [303] * 40
+    assert len(await enrollments_of(course)) == 40
+
+
+async def test_self_enrollment_is_limited_per_address(
+    admin: httpx.AsyncClient, app: Litestar, clock: MovableClock
+) -> None:
     course = await ready_course(admin, app)
     await admin.get(f"/enroll/{course.self_enroll_token}")
     url = f"/enroll/{course.self_enroll_token}"
     bad = {"first_name": "A", "last_name": "B", "email": "nope"}
 
-    answers = [(await post_form(admin, url, bad)).status_code for _ in range(10)]
+    minute = [(await post_form(admin, url, bad)).status_code for _ in range(ENROLL_PER_IP_PER_MINUTE)]
     blocked = await post_form(admin, url, {"first_name": "A", "last_name": "B", "email": "ok@example.com"})
     async with client_from(app, admin, "203.0.113.9") as elsewhere:
         other_address = await post_form(elsewhere, url, {**bad, "email": "ok@example.com"})
+    # A script that keeps going minute after minute runs into the hourly budget.
+    answered = len(minute)
+    for step in range(1, 10):
+        clock.offset = timedelta(minutes=step)
+        for _ in range(ENROLL_PER_IP_PER_MINUTE):
+            if (await post_form(admin, url, bad)).status_code != 422:
+                break
+            answered += 1
+    clock.offset = timedelta(minutes=59)
+    still_blocked = await post_form(admin, url, bad)
+    clock.offset = timedelta(minutes=61)
+    reopened = await post_form(admin, url, bad)
 
-    assert answers == [422] * 10
+    assert minute == [422] * ENROLL_PER_IP_PER_MINUTE
     assert blocked.status_code == 429
     assert "Too many attempts" in blocked.text
     assert other_address.status_code == 303, "another address has its own budget"
+    assert answered == ENROLL_PER_IP_PER_HOUR
+    assert still_blocked.status_code == 429
+    assert reopened.status_code == 422
     assert await used_seats() == 1
 
 
-async def test_self_enrollment_is_limited_per_course(admin: httpx.AsyncClient, app: Litestar) -> None:
+async def test_self_enrollment_is_limited_per_course(
+    admin: httpx.AsyncClient, app: Litestar, clock: MovableClock
+) -> None:
     course = await ready_course(admin, app)
     other = await ready_course(admin, app, GOLF_2004)
     await admin.get(f"/enroll/{course.self_enroll_token}")
     bad = {"first_name": "A", "last_name": "B", "email": "nope"}
 
-    answers = []
-    for i in range(61):
-        async with client_from(app, admin, f"198.51.100.{i // 10 + 1}") as learner:
-            answers.append((await post_form(learner, f"/enroll/{course.self_enroll_token}", bad)).status_code)
-    async with client_from(app, admin, "198.51.100.200") as learner:
-        other_course = await post_form(learner, f"/enroll/{other.self_enroll_token}", bad)
+    async def from_many_addresses(count: int, token: str, start: int = 0) -> list[int]:
+        answers = []
+        for i in range(start, start + count):
+            async with client_from(app, admin, f"198.51.{i // 40}.{i % 40 + 1}") as learner:
+                answers.append((await post_form(learner, f"/enroll/{token}", bad)).status_code)
+        return answers
 
-    assert answers[:60] == [422] * 60
-    assert answers[60] == 429
-    assert other_course.status_code == 422, "another course has its own budget"
+    first_minute = await from_many_addresses(ENROLL_PER_COURSE_PER_MINUTE + 1, course.self_enroll_token)
+    other_course = await from_many_addresses(1, other.self_enroll_token, start=5000)
+    later: list[int] = []
+    for step in range(1, 10):
+        clock.offset = timedelta(minutes=step)
+        later += await from_many_addresses(ENROLL_PER_COURSE_PER_MINUTE, course.self_enroll_token, step * 200)
+
+    assert first_minute[:-1] == [422] * ENROLL_PER_COURSE_PER_MINUTE
+    assert first_minute[-1] == 429
+    assert other_course == [422], "another course has its own budget"
+    assert ENROLL_PER_COURSE_PER_MINUTE + later.count(422) == ENROLL_PER_COURSE_PER_HOUR
+    assert later[-1] == 429
 
 
 # --- plan limits -------------------------------------------------------------------------------------
