@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from litestar import Litestar
+from movable_clock import MovableClock
 
 from appserver import login_link_token, serving
 from scormhub.app import create_app
@@ -30,3 +31,11 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
     response = await client.get(f"/login/{await login_link_token()}")
     assert response.status_code == 303
     return client
+
+
+@pytest.fixture
+def clock(app: Litestar) -> MovableClock:
+    """The running app's clock, moved by the test instead of waited for."""
+    moved = MovableClock()
+    app.state.services.clock = moved
+    return moved

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 import httpx
 import pytest
 from litestar import Litestar
+from movable_clock import MovableClock
 
 from appserver import csrf_of
 from scormhub.domain import enrollments as cases
@@ -492,22 +493,6 @@ async def test_html_in_names_is_shown_escaped_on_every_page(admin: httpx.AsyncCl
         assert "<img src=x" not in page.text, where
     for where in ("course page", "enrolled table", "contacts page", "contact page", "search"):
         assert html.escape(evil_first, quote=False) in pages[where].text.replace("&#34;", '"'), where
-
-
-class MovableClock(SystemClock):
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return super().now() + self.offset
-
-
-@pytest.fixture
-def clock(app: Litestar) -> MovableClock:
-    """The running app's clock, moved by the test instead of waited for."""
-    moved = MovableClock()
-    app.state.services.clock = moved
-    return moved
 
 
 async def test_a_class_of_forty_behind_one_office_address_all_enroll_within_a_minute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 from litestar import Litestar
+from movable_clock import MovableClock
 
 from appserver import csrf_of
 from scormhub.domain import enrollments as cases
@@ -123,11 +125,12 @@ async def sco_state(enrollment: Enrollment) -> dict[str, ScoState]:
     ("package", "cmi"), [(GOLF_12, PASSED_12), (GOLF_2004, PASSED_2004)], ids=["1.2", "2004"]
 )
 async def test_a_learner_who_passes_shows_as_completed_and_passed_with_score_time_and_one_attempt(
-    admin: httpx.AsyncClient, app: Litestar, package: Path, cmi: dict[str, Any]
+    admin: httpx.AsyncClient, app: Litestar, package: Path, cmi: dict[str, Any], clock: MovableClock
 ) -> None:
     enrollment = await enrolled(admin, app, package)
 
     config = await launch(admin, enrollment.launch_token)
+    clock.offset = timedelta(minutes=2)  # the learner spends time in the course
     reply = await commit(admin, config, cmi, final=True)
     table = await admin.get(
         f"/app/courses/{enrollment.course_id}/enrollments", headers={"HX-Request": "true"}
@@ -372,12 +375,13 @@ async def test_a_commit_naming_a_sco_the_course_does_not_have_is_a_404_and_store
     ids=["1.2", "2004"],
 )
 async def test_two_tabs_committing_alternately_count_each_sessions_time_once(
-    admin: httpx.AsyncClient, app: Litestar, package: Path, times: Any
+    admin: httpx.AsyncClient, app: Litestar, package: Path, times: Any, clock: MovableClock
 ) -> None:
     enrollment = await enrolled(admin, app, package)
     tab_a = await launch(admin, enrollment.launch_token)
     tab_b = await launch(admin, enrollment.launch_token)
     assert tab_a["commitUrl"] != tab_b["commitUrl"]
+    clock.offset = timedelta(minutes=5)
 
     for config, seconds in ((tab_a, 60), (tab_b, 30), (tab_a, 90), (tab_b, 45), (tab_a, 90)):
         reply = await commit(admin, config, times(seconds))
@@ -387,3 +391,27 @@ async def test_two_tabs_committing_alternately_count_each_sessions_time_once(
     assert row.total_seconds == pytest.approx(90 + 45)
     assert row.attempts == 1
     assert row.completion is Completion.IN_PROGRESS
+
+
+# --- time ---------------------------------------------------------------------------------------------
+
+
+async def test_invented_sessions_claiming_thousands_of_hours_record_only_the_time_the_course_was_open(
+    admin: httpx.AsyncClient, app: Litestar, clock: MovableClock
+) -> None:
+    enrollment = await enrolled(admin, app, GOLF_12)
+    config = await launch(admin, enrollment.launch_token)
+    clock.offset = timedelta(minutes=10)
+    forged = {"core": {"lesson_status": "incomplete", "session_time": "9999:59:59.99"}}
+
+    replies = []
+    for n in range(110):
+        url = re.sub(r"session=[^&]+", f"session=invented-{n}", config["commitUrl"])
+        replies.append((await admin.post(url, json=forged)).status_code)
+    own = await commit(admin, config, forged)
+
+    assert replies == [200] * 110
+    assert own.status_code == 200
+    row = await current(enrollment)
+    assert row.completion is Completion.IN_PROGRESS, "the progress in those commits is kept"
+    assert 0 < row.total_seconds <= 10 * 60 + 5

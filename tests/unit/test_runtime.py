@@ -820,10 +820,11 @@ def test_a_commit_without_a_seen_launch_begins_the_first_attempt() -> None:
         None, commit, standard="scorm2004", session_id="s", is_final=False, mastery_score=None, now=T0
     )
     state = applied(outcome)
+    # Its progress is kept, but not its time: a launch we never saw has been open for no time we know of.
     assert (state.attempt, state.completion, state.session_seconds_total, state.first_access_at) == (
         1,
         Completion.IN_PROGRESS,
-        10.0,
+        0.0,
         T0,
     )
 
@@ -893,6 +894,51 @@ def test_sessions_beyond_the_tracked_limit_fold_into_the_total_without_losing_ti
     assert state is not None
     assert len(state.sessions) <= 100
     assert state.session_seconds_total == 1500.0
+
+
+def test_invented_session_ids_with_the_longest_session_time_add_nothing() -> None:
+    state = launch(None, "scorm12", "real-tab")
+    for n in range(110):
+        outcome = send(
+            state, commit12(session_time="9999:59:59.99"), f"made-up-{n}", at=T0 + timedelta(minutes=10)
+        )
+        state = applied(outcome)
+    assert state.session_seconds_total == 0.0
+
+
+@pytest.mark.parametrize(
+    ("standard", "longest"), [("scorm12", "9999:59:59.99"), ("scorm2004", "PT9999H59M59.99S")]
+)
+def test_a_session_records_at_most_the_time_its_launch_has_been_open(
+    standard: Standard, longest: str
+) -> None:
+    def timed(text: str) -> dict[str, Any]:
+        return commit12(session_time=text) if standard == "scorm12" else {"session_time": text}
+
+    state = launch(None, standard, "tab-a")
+    state = applied(send(state, timed(longest), "tab-a", at=T0 + timedelta(minutes=10)))
+    assert state.session_seconds_total == 600.0
+    honest = "00:05:00" if standard == "scorm12" else "PT5M"
+    state = launch(state, standard, "tab-b", at=T0 + timedelta(minutes=20))
+    state = applied(send(state, timed(honest), "tab-b", at=T0 + timedelta(minutes=26)))
+    assert state.session_seconds_total == 900.0, "an honest session keeps all its time"
+
+
+def test_many_launches_open_at_once_record_no_more_than_the_time_since_the_first() -> None:
+    state: ScoState | None = None
+    for n in range(50):
+        state = launch(state, "scorm2004", f"tab-{n}")
+    assert state is not None
+    for n in range(50):
+        state = applied(send(state, {"session_time": "PT1H"}, f"tab-{n}", at=T0 + timedelta(hours=1)))
+    assert state.session_seconds_total == 3600.0
+
+
+def test_bounded_session_time_survives_storage() -> None:
+    state = launch(None, "scorm12", "tab-a")
+    stored = ScoState.from_dict(json.loads(json.dumps(state.to_dict())))
+    state = applied(send(stored, commit12(session_time="9999:00:00"), "tab-a", at=T0 + timedelta(minutes=3)))
+    assert state.session_seconds_total == 180.0
 
 
 STEP = st.tuples(

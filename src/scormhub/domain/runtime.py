@@ -692,6 +692,7 @@ class SessionTrack:
     attempt: int
     seconds: float = 0.0
     ended: bool = False
+    opened_at: datetime | None = None  # when we first saw the launch: it cannot have lasted longer
 
 
 @dataclass(frozen=True)
@@ -741,7 +742,13 @@ class ScoState:
             "attempt": self.attempt,
             "attempt_closed": self.attempt_closed,
             "sessions": [
-                {"id": session_id, "attempt": t.attempt, "seconds": t.seconds, "ended": t.ended}
+                {
+                    "id": session_id,
+                    "attempt": t.attempt,
+                    "seconds": t.seconds,
+                    "ended": t.ended,
+                    "opened_at": _iso(t.opened_at),
+                }
                 for session_id, t in self.sessions.items()
             ],
             "carried_seconds": self.carried_seconds,
@@ -774,7 +781,12 @@ class ScoState:
             attempt=int(data.get("attempt", 0)),
             attempt_closed=bool(data.get("attempt_closed", False)),
             sessions={
-                s["id"]: SessionTrack(int(s["attempt"]), float(s["seconds"]), bool(s["ended"]))
+                s["id"]: SessionTrack(
+                    int(s["attempt"]),
+                    float(s["seconds"]),
+                    bool(s["ended"]),
+                    _from_iso(s.get("opened_at")),
+                )
                 for s in data.get("sessions", [])
             },
             carried_seconds=float(data.get("carried_seconds", 0.0)),
@@ -856,6 +868,24 @@ def _next_attempt(state: ScoState) -> ScoState:
     )
 
 
+def _believable_seconds(
+    state: ScoState, session_id: str, track: SessionTrack, claimed: float, now: datetime | None
+) -> float:
+    """The session_time a SCO reports is the learner's word: cap it by the time the launch has been open,
+    and the SCO's whole time by the time since it was first opened (many launches at once add no more)."""
+    if now is None:
+        return claimed
+    bound = claimed
+    if track.opened_at is not None:
+        bound = min(bound, (now - track.opened_at).total_seconds())
+    if state.first_access_at is not None:
+        known = state.sessions.get(session_id)
+        own = known.seconds if known is not None and known.attempt == state.attempt else 0.0
+        others = _total_seconds(state) - own
+        bound = min(bound, (now - state.first_access_at).total_seconds() - others)
+    return max(0.0, bound)
+
+
 def _with_session(state: ScoState, session_id: str, track: SessionTrack) -> ScoState:
     sessions = {**state.sessions, session_id: track}
     carried = state.carried_seconds
@@ -894,7 +924,7 @@ def start_session(
         entry = Entry.RESUME if state.exit == "suspend" else Entry.NONE
         new_attempt = False
     if session_id is not None and session_id not in state.sessions:
-        state = _with_session(state, session_id, SessionTrack(attempt=state.attempt))
+        state = _with_session(state, session_id, SessionTrack(attempt=state.attempt, opened_at=now))
     state = replace(
         state,
         entry=entry,
@@ -992,16 +1022,20 @@ def apply_commit(
     completion, success = map_status(standard, values, mastery_score=mastery_score)
     if standard == "scorm12" and completion is Completion.COMPLETED and success is not Success.UNKNOWN:
         values[_LESSON_STATUS] = success.value  # the LMS's mastery decision is what the SCO reads back
-    track = state.sessions.get(session_id) or SessionTrack(attempt=state.attempt)
+    # A session id we never handed out is first seen now, so a forged one has been open for no time.
+    track = state.sessions.get(session_id) or SessionTrack(attempt=state.attempt, opened_at=now)
     session_time = commit.accepted.get(paths.session_time)
     if isinstance(session_time, float):
         # The largest value, not the last to arrive: autocommits can land out of order.
-        track = replace(track, seconds=max(track.seconds, session_time))
+        believable = _believable_seconds(state, session_id, track, session_time, now)
+        track = replace(track, seconds=max(track.seconds, believable))
     exit_value = commit.accepted.get(paths.exit)
     exit_text = exit_value if isinstance(exit_value, str) else state.exit
     if is_final:
         track = replace(track, ended=True)
-    state = _with_session(state, session_id, track)
+    if session_id in state.sessions:
+        # Ids we never handed out are not tracked: made up by the hundred, they would push out real ones.
+        state = _with_session(state, session_id, track)
     raw, mn, mx, scaled = (_number(values, p) for p in (paths.raw, paths.min, paths.max, paths.scaled))
     state = replace(
         state,
