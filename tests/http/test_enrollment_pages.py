@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -421,6 +424,83 @@ async def test_the_same_email_on_the_same_course_resumes_the_same_enrollment(
     assert enrollment.learner_name == "Ada Lovelace", "a public form does not rewrite someone's record"
 
 
+PLAY_URL = re.compile(r"^/play/[A-Za-z0-9_-]{43}$")
+
+
+def player_config(page: httpx.Response) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="player-config">(.*?)</script>', page.text, re.S)
+    assert found, page.text
+    config: dict[str, Any] = json.loads(found.group(1))
+    return config
+
+
+async def test_knowing_a_learners_email_neither_opens_their_session_nor_changes_their_result(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    victim = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
+    own = player_config(await admin.get(victim.headers["location"]))
+    passed = {"core": {"lesson_status": "passed", "score": {"raw": "95"}, "exit": ""}, "suspend_data": "p9"}
+    assert (await admin.post(own["commitUrl"] + "&final=true", json=passed)).status_code == 200
+
+    async with client_from(app, admin, "203.0.113.66") as attacker:
+        taken = await self_enroll(attacker, course.self_enroll_token, "Eve", "Mallory", "ADA@Example.com")
+        page = await attacker.get(taken.headers["location"])
+        config = player_config(page)
+        failed = {"core": {"lesson_status": "failed", "score": {"raw": "3"}, "exit": ""}}
+        forged = await attacker.post(config["commitUrl"] + "&final=true", json=failed)
+        exit_page = await attacker.get(config["exitUrl"])
+        certificate = await attacker.get(f"{taken.headers['location']}/certificate")
+    back = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
+
+    [enrollment] = await enrollments_of(course)
+    assert taken.status_code == 303
+    assert PLAY_URL.match(taken.headers["location"])
+    assert taken.headers["location"] != victim.headers["location"]
+    assert page.status_code == 200
+    assert "p9" not in page.text, "nothing of the learner's shows"
+    assert "95" not in json.dumps(config)
+    assert forged.status_code == 200, "the review player behaves like any other"
+    assert "Passed" not in exit_page.text
+    assert "95" not in exit_page.text
+    assert certificate.status_code == 404
+    assert (enrollment.success.value, enrollment.score_percent) == ("passed", 95.0)
+    assert enrollment.learner_name == "Ada Lovelace"
+    assert back.headers["location"] == victim.headers["location"], "the learner's own browser resumes"
+
+
+async def test_the_answer_does_not_tell_whether_an_email_is_enrolled(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app)
+    await enroll_directly(course, "Ada", "Lovelace", "ada@example.com")
+
+    async with client_from(app, admin, "203.0.113.70") as prober:
+        enrolled = await self_enroll(prober, course.self_enroll_token, "Eve", "M", "ada@example.com")
+    async with client_from(app, admin, "203.0.113.71") as prober:
+        stranger = await self_enroll(prober, course.self_enroll_token, "Eve", "M", "nobody@example.com")
+    await fill_seats(course, TRIAL_REGISTRATION_LIMIT - 2)
+    async with client_from(app, admin, "203.0.113.72") as prober:
+        full_enrolled = await self_enroll(prober, course.self_enroll_token, "Eve", "M", "ada@example.com")
+    async with client_from(app, admin, "203.0.113.73") as prober:
+        full_stranger = await self_enroll(prober, course.self_enroll_token, "Eve", "M", "late@example.com")
+
+    def shape(response: httpx.Response) -> tuple[object, ...]:
+        cookie = response.headers.get("set-cookie", "")
+        return (
+            response.status_code,
+            PLAY_URL.sub("/play/TOKEN", response.headers.get("location", "")),
+            re.sub(r"=[A-Za-z0-9_-]{43};", "=TOKEN;", cookie),
+            response.text,
+        )
+
+    assert enrolled.status_code == 303
+    assert shape(enrolled) == shape(stranger)
+    assert full_enrolled.status_code == 403
+    assert shape(full_enrolled) == shape(full_stranger)
+    assert await used_seats() == TRIAL_REGISTRATION_LIMIT
+
+
 async def test_an_unknown_or_unready_course_link_says_course_not_available(
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:
@@ -608,16 +688,19 @@ async def test_a_full_trial_closes_self_enrollment_but_enrolled_learners_still_g
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:
     course = await ready_course(admin, app)
-    seats = await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
+    ada = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
+    seats = await fill_seats(course, TRIAL_REGISTRATION_LIMIT - 1)
 
     newcomer = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
-    returning = await self_enroll(admin, course.self_enroll_token, "Seat", "Holder3", "SEAT3@example.com")
+    returning = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ADA@example.com")
+    unproven = await self_enroll(admin, course.self_enroll_token, "Seat", "Holder3", "SEAT3@example.com")
 
     assert newcomer.status_code == 403
     assert "Enrollment is closed for now" in newcomer.text
-    assert returning.status_code == 303
-    assert returning.headers["location"] == f"/play/{seats[3].launch_token}"
-    assert (await admin.get(f"/play/{seats[0].launch_token}")).status_code == 200
+    assert returning.status_code == 303, "the browser that enrolled gets back in"
+    assert returning.headers["location"] == ada.headers["location"]
+    assert (unproven.status_code, unproven.text) == (newcomer.status_code, newcomer.text)
+    assert (await admin.get(f"/play/{seats[3].launch_token}")).status_code == 200, "their own link works"
     assert await used_seats() == TRIAL_REGISTRATION_LIMIT
 
 

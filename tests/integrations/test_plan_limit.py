@@ -10,7 +10,7 @@ import pytest
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.enrollments import EnrollResult, PlanLimitReached
+from scormhub.domain.enrollments import EnrollResult, PlanLimitReached, ReviewOnly
 from scormhub.domain.model import (
     TRIAL_REGISTRATION_LIMIT,
     CrmKind,
@@ -75,7 +75,9 @@ async def trial_course(plan: PlanMode = PlanMode.TRIAL) -> Course:
     return course
 
 
-async def self_enroll(course: Course, email: str) -> EnrollResult | PlanLimitReached:
+async def self_enroll(
+    course: Course, email: str, proof: str | None = None
+) -> EnrollResult | ReviewOnly | PlanLimitReached:
     try:
         return await cases.self_enroll(
             course.self_enroll_token,
@@ -85,6 +87,7 @@ async def self_enroll(course: Course, email: str) -> EnrollResult | PlanLimitRea
             uow=PiccoloUnitOfWork(),
             contacts_for=_book_for,
             clock=SystemClock(),
+            proof=proof,
         )
     except PlanLimitReached as full:
         return full
@@ -115,10 +118,10 @@ async def test_concurrent_self_enrollments_of_one_email_make_one_enrollment(pool
 
     outcomes = await asyncio.gather(*(self_enroll(course, "Same@Example.com") for _ in range(10)))
 
-    assert all(isinstance(o, EnrollResult) for o in outcomes)
-    tokens = {o.enrollment.launch_token for o in outcomes if isinstance(o, EnrollResult)}
-    assert len(tokens) == 1
-    assert sum(o.created for o in outcomes if isinstance(o, EnrollResult)) == 1
+    # One request enrolls; the others cannot prove they are that learner, so they only get a review.
+    [enrolled] = [o for o in outcomes if isinstance(o, EnrollResult)]
+    assert enrolled.created
+    assert all(isinstance(o, ReviewOnly) for o in outcomes if o is not enrolled)
     assert await seats_used(course) == 1
 
 
@@ -128,11 +131,13 @@ async def test_an_enrolled_learner_gets_back_in_when_the_trial_is_full(pool: Non
     for i in range(TRIAL_REGISTRATION_LIMIT - 1):
         await self_enroll(course, f"other{i}@example.com")
 
-    again = await self_enroll(course, "FIRST@example.com")
+    assert isinstance(first, EnrollResult)
+    again = await self_enroll(course, "FIRST@example.com", proof=first.enrollment.launch_token)
+    unproven = await self_enroll(course, "FIRST@example.com")
     newcomer = await self_enroll(course, "new@example.com")
 
-    assert isinstance(first, EnrollResult)
     assert isinstance(again, EnrollResult)
+    assert isinstance(unproven, PlanLimitReached), "answered like a newcomer: no hint that it is enrolled"
     assert again.enrollment.launch_token == first.enrollment.launch_token
     assert not again.created
     assert isinstance(newcomer, PlanLimitReached)

@@ -102,6 +102,9 @@ class FakeCourseRepository:
     async def list_for_workspace(self, workspace_id: UUID) -> list[Course]:
         return [c for c in self.staged.values() if c.workspace_id == workspace_id]
 
+    async def find_by_id(self, course_id: UUID) -> Course | None:
+        return self.staged.get(course_id)
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         return next((c for c in self.staged.values() if c.self_enroll_token == token), None)
 

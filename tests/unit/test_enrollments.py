@@ -76,7 +76,9 @@ class World:
             clock=self.clock,
         )
 
-    async def self_enroll(self, first: str, last: str, email: str) -> cases.EnrollResult:
+    async def self_enroll(
+        self, first: str, last: str, email: str, proof: str | None = None
+    ) -> cases.EnrollResult | cases.ReviewOnly:
         return await cases.self_enroll(
             "enroll-token",
             first_name=first,
@@ -85,6 +87,7 @@ class World:
             uow=self.uow(),
             contacts_for=self.book_for,
             clock=self.clock,
+            proof=proof,
         )
 
 
@@ -122,10 +125,29 @@ async def test_an_enrolled_learner_keeps_access_when_the_trial_is_full() -> None
     for i in range(1, TRIAL_REGISTRATION_LIMIT):
         await world.enroll(f"l{i}@example.com")
 
-    again = await world.self_enroll("Someone", "Else", "L0@EXAMPLE.COM")
+    again = await world.self_enroll("Someone", "Else", "L0@EXAMPLE.COM", proof=first.enrollment.launch_token)
 
+    assert isinstance(again, cases.EnrollResult)
     assert again.enrollment.launch_token == first.enrollment.launch_token
     assert not again.created
+
+
+async def test_an_enrolled_email_without_proof_gets_a_review_and_the_enrollment_is_untouched() -> None:
+    world = World()
+    first = await world.enroll("ada@example.com")
+    scored = replace(
+        first.enrollment, completion=Completion.COMPLETED, success=Success.PASSED, score_percent=95.0
+    )
+    world.store.enrollments[scored.id] = scored
+
+    contacts = dict(world.book.contacts)
+    near_miss = scored.launch_token[:-1] + ("B" if scored.launch_token.endswith("A") else "A")
+
+    for proof in (None, "", "x" * 43, near_miss):
+        outcome = await world.self_enroll("Eve", "Mallory", "ADA@example.com", proof=proof)
+        assert outcome == cases.ReviewOnly(world.course)
+    assert world.store.enrollments == {scored.id: scored}
+    assert world.book.contacts == contacts, "the learner's contact is not rewritten either"
 
 
 async def test_deleting_an_enrollment_frees_a_seat_and_going_live_lifts_the_limit() -> None:

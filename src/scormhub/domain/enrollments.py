@@ -79,6 +79,14 @@ class EnrollResult:
 
 
 @dataclass(frozen=True)
+class ReviewOnly:
+    """The email is enrolled, but nothing shows this browser is that learner: the course plays, nothing is
+    recorded, and the learner's enrollment is neither opened nor touched."""
+
+    course: Course
+
+
+@dataclass(frozen=True)
 class PlanUsage:
     used: int
     limit: int | None
@@ -213,8 +221,14 @@ async def self_enroll(
     contacts_for: Callable[[UUID], Awaitable[ContactBook]],
     clock: Clock,
     registrations_for: Callable[[UUID], Awaitable[RegistrationEngine | None]] | None = None,
-) -> EnrollResult:
-    """The public link: validate, upsert the contact, enroll (or find the existing enrollment: resume)."""
+    proof: str | None = None,
+) -> EnrollResult | ReviewOnly:
+    """The public link: validate, upsert the contact, enroll; or resume the existing enrollment, but only for
+    `proof` of being its learner (the launch token this browser was given when it enrolled).
+
+    Knowing an email proves nothing: without proof an enrolled email gets ReviewOnly, and at the plan's
+    limit the same refusal as any newcomer, so no answer tells whether an email is enrolled.
+    """
     first = clean_name(first_name, "first_name", "first name")
     last = clean_name(last_name, "last_name", "last name")
     address = normalize_email(email)
@@ -227,14 +241,18 @@ async def self_enroll(
         used = await uow.enrollments.count_for_workspace(course.workspace_id)
     if workspace is None:
         raise CourseNotAvailable("This course is not available right now.")
+    if existing is not None and proves(proof, existing):
+        return EnrollResult(existing, created=False)
     limit = workspace.registration_limit
-    if existing is None and limit is not None and used >= limit:
+    if limit is not None and used >= limit:
         # Before any CRM write: a refused learner must not be left behind as a contact. enroll_contact
         # checks again under the workspace lock for the requests that race for the last seat.
         raise PlanLimitReached(limit)
+    if existing is not None:
+        return ReviewOnly(course)
     contacts = await contacts_for(course.workspace_id)
     contact = await contacts.upsert_contact(first_name=first, last_name=last, email=address)
-    return await enroll_contact(
+    result = await enroll_contact(
         course.workspace_id,
         course.id,
         contact.id,
@@ -244,6 +262,14 @@ async def self_enroll(
         self_enrolled=True,
         registrations=await registrations_for(course.workspace_id) if registrations_for else None,
     )
+    if not result.created and not proves(proof, result.enrollment):
+        # Enrolled meanwhile (a concurrent request), or under this contact with another address.
+        return ReviewOnly(course)
+    return result
+
+
+def proves(proof: str | None, enrollment: Enrollment) -> bool:
+    return proof is not None and secrets.compare_digest(proof.encode(), enrollment.launch_token.encode())
 
 
 async def delete_enrollment(workspace_id: UUID, enrollment_id: UUID, *, uow: UnitOfWork) -> Enrollment:
@@ -275,7 +301,7 @@ async def go_live(workspace_id: UUID, *, uow: UnitOfWork) -> Workspace:
 class Launch:
     """What the player page needs: the enrollment, the course, which SCO, and the state to resume."""
 
-    enrollment: Enrollment
+    enrollment: Enrollment | None  # None in a review: nothing is recorded
     course: Course
     sco_id: str
     session_id: str
@@ -329,17 +355,8 @@ async def record_commit(
 ) -> CommitReply:
     """Validate a commit from the player and apply it. Bad values are dropped and named; the rest is kept."""
     enrollment, course = await find_launch(launch_token, uow=uow)
-    if not any(s.identifier == sco_id for s in course.scos):
-        raise NotFound("sco")
+    checked = check_commit(course, sco_id, payload)
     standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
-    limit = (
-        runtime.SUSPEND_DATA_LIMIT_2004_4TH
-        if course.edition in (None, "4th")
-        else runtime.SUSPEND_DATA_LIMIT_2004
-    )
-    checked = runtime.validate_commit(
-        standard, payload, suspend_data_limit=None if standard == "scorm12" else limit
-    )
     async with uow:
         previous = await uow.sco_states.get_for_update(enrollment.id, sco_id)
         outcome = runtime.apply_commit(
@@ -367,6 +384,30 @@ async def record_commit(
         errors=tuple(f"{p.element}: {p.reason}" for p in checked.problems),
         sync_needed=updated if changed or is_final else None,
     )
+
+
+def check_commit(course: Course, sco_id: str, payload: Mapping[str, Any]) -> runtime.CommitResult:
+    """What a commit from the player would store, and what it may not; raises NotFound for another SCO."""
+    if not any(s.identifier == sco_id for s in course.scos):
+        raise NotFound("sco")
+    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    limit = (
+        runtime.SUSPEND_DATA_LIMIT_2004_4TH
+        if course.edition in (None, "4th")
+        else runtime.SUSPEND_DATA_LIMIT_2004
+    )
+    return runtime.validate_commit(
+        standard, payload, suspend_data_limit=None if standard == "scorm12" else limit
+    )
+
+
+def review_launch(course: Course, sco_id: str | None, *, clock: Clock) -> Launch:
+    """A player session of a review: the state a first launch would have, bound to no enrollment."""
+    sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
+    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    session_id = secrets.token_urlsafe(16)
+    started = runtime.start_session(None, standard=standard, session_id=session_id, now=clock.now())
+    return Launch(None, course, sco.identifier, session_id, runtime.resume_cmi(started.state))
 
 
 async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:

@@ -88,6 +88,10 @@ class CourseRepository(Protocol):
         """Processing courses of every workspace not touched since then (for the recovery job), locked."""
         ...
 
+    async def find_by_id(self, course_id: UUID) -> Course | None:
+        """Any workspace's course: only for ids we signed ourselves (a review pass)."""
+        ...
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         """The course a public self-enrollment link names (the token is the only key)."""
         ...
@@ -104,6 +108,7 @@ class EnrollmentRepository(Protocol):
 
     async def find_by_email(self, workspace_id: UUID, course_id: UUID, email: str) -> Enrollment | None:
         """The enrollment on this course whose learner has this address, in any case."""
+        ...
 
     async def save(self, enrollment: Enrollment) -> None: ...
 

@@ -7,8 +7,12 @@ session token can never be decrypted as a stored credential or the other way rou
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import secrets
 from typing import Any
+from uuid import UUID
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -60,3 +64,37 @@ class TokenSigner:
         if not isinstance(payload, dict):
             raise DecryptionError("token payload is not an object")
         return payload
+
+
+class ReviewPass:
+    """Links that play a course with nothing recorded, shaped exactly like launch tokens (43 URL-safe
+    characters), so the link a self-enrollment answers with does not tell a review from an enrollment.
+
+    32 bytes: the course id, 4 random bytes (no two passes alike) and the first 12 bytes of HMAC-SHA256
+    over both, under a key of their own derived from SCORMHUB_SECRET_KEY.
+    """
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"scormhub/review-pass/v1"
+        ).derive(secret_key.encode())
+
+    def issue(self, course_id: UUID) -> str:
+        body = course_id.bytes + secrets.token_bytes(4)
+        return base64.urlsafe_b64encode(body + self._mac(body)).rstrip(b"=").decode()
+
+    def course_of(self, token: str) -> UUID | None:
+        """The course a genuine pass was issued for; None for anything else."""
+        if len(token) != 43:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=")
+        except ValueError:
+            return None
+        body, mac = raw[:20], raw[20:]
+        if len(raw) != 32 or not hmac.compare_digest(mac, self._mac(body)):
+            return None
+        return UUID(bytes=body[:16])
+
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).digest()[:12]

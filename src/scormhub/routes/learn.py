@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +16,8 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, PlanLimitReached
+from scormhub.domain.courses import Course, CourseStatus
+from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, Launch, PlanLimitReached, ReviewOnly
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
@@ -24,6 +26,7 @@ from scormhub.domain.errors import (
     ServiceUnavailable,
 )
 from scormhub.domain.model import EngineKind
+from scormhub.integrations.crypto import ReviewPass
 from scormhub.integrations.rate_limit import allow
 from scormhub.routes.courses import serve_content
 from scormhub.services import Services, ServicesDep
@@ -37,6 +40,10 @@ ENROLL_PER_IP_PER_HOUR = 150
 ENROLL_PER_COURSE_PER_MINUTE = 100
 ENROLL_PER_COURSE_PER_HOUR = 400
 MAX_COMMIT_BYTES = 256 * 1024
+# Proof that this browser enrolled (it holds the launch token it was given), kept for that course's form.
+PROOF_COOKIE = "scormhub_learner"
+PROOF_MAX_AGE_S = 400 * 24 * 3600  # the longest browsers keep a cookie
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class PlayerController(Controller):
@@ -52,7 +59,11 @@ class PlayerController(Controller):
         try:
             enrollment, held = await cases.find_launch(token, uow=services.uow())
         except NotFound:
-            raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+            review = await _review_course(services, token)
+            if review is None:
+                raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+            launch = cases.review_launch(review, request.query_params.get("sco"), clock=services.clock)
+            return _player_page(launch, token)
         except CourseNotAvailable:
             return _not_available()
         if held.engine is EngineKind.SCORM_CLOUD:
@@ -65,21 +76,7 @@ class PlayerController(Controller):
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
         except CourseNotAvailable:
             return _not_available()
-        course = launch.course
-        base = f"/play/{token}"
-        sco = next(s for s in course.scos if s.identifier == launch.sco_id)
-        config = {
-            "standard": course.standard,
-            "tracking": True,
-            "launch": f"{base}/content/{sco.launch}",
-            "commitUrl": f"{base}/commit?{urlencode({'sco': launch.sco_id, 'session': launch.session_id})}",
-            "exitUrl": f"{base}/exit",
-            "resume": launch.resume,
-        }
-        return Template(
-            template_name="pages/player/play.html",
-            context={"course": course, "sco_id": launch.sco_id, "player_config": config, "base": base},
-        )
+        return _player_page(launch, token)
 
     @get("/content/{path:path}", cache=False)
     async def content(
@@ -87,9 +84,14 @@ class PlayerController(Controller):
     ) -> Response[Any]:
         try:
             _, course = await cases.find_launch(token, uow=services.uow())
-        except (NotFound, CourseNotAvailable):
+        except NotFound:
+            review = await _review_course(services, token)
+            if review is None:
+                raise NotFoundException() from None
+            course = review
+        except CourseNotAvailable:
             raise NotFoundException() from None
-        # Content is served only for the course this token is enrolled in.
+        # Content is served only for the course this token is enrolled in (or is a review of).
         return serve_content(services, course.id, path)
 
     @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES)
@@ -108,6 +110,15 @@ class PlayerController(Controller):
             return _scorm_reply(False, 201, "The commit was not valid JSON.", status=400)
         if not isinstance(payload, dict):
             return _scorm_reply(False, 201, "The commit must be a JSON object.", status=400)
+        review = await _review_course(services, token)
+        if review is not None:
+            # A review answers like any player session, and stores nothing.
+            try:
+                checked = cases.check_commit(review, params.get("sco", ""), payload)
+            except NotFound:
+                return _scorm_reply(False, 301, "This learning link is not valid.", status=404)
+            rejected = [f"{p.element}: {p.reason}" for p in checked.problems]
+            return Response(content={"result": True, "errorCode": 0, "rejected": rejected}, status_code=200)
         try:
             reply = await cases.record_commit(
                 token,
@@ -143,7 +154,12 @@ class PlayerController(Controller):
     async def exit_page(self, token: FromPath[str], services: ServicesDep) -> Template:
         try:
             enrollment, course = await cases.find_launch(token, uow=services.uow())
-        except (NotFound, CourseNotAvailable):
+        except NotFound:
+            review = await _review_course(services, token)
+            if review is None:
+                raise NotFoundException() from None
+            return Template(template_name="pages/player/exit_review.html", context={"course": review})
+        except CourseNotAvailable:
             raise NotFoundException() from None
         if course.engine is EngineKind.SCORM_CLOUD:
             # Coming back from SCORM Cloud is a hint that progress changed; its postback may lag.
@@ -203,6 +219,7 @@ class EnrollController(Controller):
                 contacts_for=services.contact_book,
                 clock=services.clock,
                 registrations_for=services.registration_engine,
+                proof=request.cookies.get(PROOF_COOKIE),
             )
         except InvalidInput as bad:
             return Template(
@@ -228,7 +245,8 @@ class EnrollController(Controller):
                 context={
                     "title": "Enrollment is closed for now",
                     "message": "This course has reached its number of learners. If you are already "
-                    "enrolled, use the same email address to continue.",
+                    "enrolled, open the course from the browser you enrolled in, or from the link you were "
+                    "sent.",
                 },
                 status_code=403,
             )
@@ -245,7 +263,64 @@ class EnrollController(Controller):
                 },
                 status_code=503,
             )
-        return Redirect(path=f"/play/{result.enrollment.launch_token}", status_code=303)
+        return _enrolled_answer(services, request, token, result)
+
+
+def _enrolled_answer(
+    services: Services,
+    request: Request[Any, Any, Any],
+    course_token: str,
+    result: cases.EnrollResult | ReviewOnly,
+) -> Response[Any]:
+    """The same answer for an enrollment and a review (a player link of one shape, the same cookie), so the
+    form tells nobody whether an email is enrolled."""
+    if isinstance(result, ReviewOnly):
+        token = ReviewPass(services.settings.secret_key).issue(result.course.id)
+        # Keep whatever proof this browser already holds (for another learner on a shared computer).
+        held = request.cookies.get(PROOF_COOKIE, "")
+        remembered = held if _TOKEN_SHAPE.fullmatch(held) else token
+    else:
+        token = remembered = result.enrollment.launch_token
+    response = Redirect(path=f"/play/{token}", status_code=303)
+    response.set_cookie(
+        PROOF_COOKIE,
+        remembered,
+        path=f"/enroll/{course_token}",
+        max_age=PROOF_MAX_AGE_S,
+        httponly=True,
+        secure=services.settings.uses_https,
+        samesite="lax",
+    )
+    return response
+
+
+async def _review_course(services: Services, token: str) -> Course | None:
+    course_id = ReviewPass(services.settings.secret_key).course_of(token)
+    if course_id is None:
+        return None
+    async with services.uow() as uow:
+        course = await uow.courses.find_by_id(course_id)
+    if course is None or course.status is not CourseStatus.READY or not course.scos:
+        return None
+    return course
+
+
+def _player_page(launch: Launch, token: str) -> Template:
+    course = launch.course
+    base = f"/play/{token}"
+    sco = next(s for s in course.scos if s.identifier == launch.sco_id)
+    config = {
+        "standard": course.standard,
+        "tracking": True,
+        "launch": f"{base}/content/{sco.launch}",
+        "commitUrl": f"{base}/commit?{urlencode({'sco': launch.sco_id, 'session': launch.session_id})}",
+        "exitUrl": f"{base}/exit",
+        "resume": launch.resume,
+    }
+    return Template(
+        template_name="pages/player/play.html",
+        context={"course": course, "sco_id": launch.sco_id, "player_config": config, "base": base},
+    )
 
 
 async def _scorm_cloud_launch(services: Services, enrollment: Enrollment, token: str) -> Response[Any]:

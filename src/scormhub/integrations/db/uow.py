@@ -228,6 +228,10 @@ class PiccoloCourseRepository:
         )
         return [_course(row) for row in rows]
 
+    async def find_by_id(self, course_id: UUID) -> Course | None:
+        row = await CourseRow.select().where(CourseRow.id == course_id).output(load_json=True).first()
+        return _course(row) if row else None
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         row = (
             await CourseRow.select()
