@@ -21,6 +21,7 @@ from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, Launch, 
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
+    DomainError,
     EngineAccountLimit,
     NotFound,
     ServiceUnavailable,
@@ -28,8 +29,10 @@ from scormhub.domain.errors import (
 from scormhub.domain.model import EngineKind
 from scormhub.integrations.crypto import ReviewPass
 from scormhub.integrations.rate_limit import allow
+from scormhub.jobs.sync import sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.services import Services, ServicesDep
+from scormhub.web import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +174,27 @@ class PlayerController(Controller):
             )
         async with services.uow() as uow:
             current = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
+        # Back from SCORM Cloud, the result may still be on its way: say so and ask until it is known.
+        saving = course.engine is EngineKind.SCORM_CLOUD
         return Template(
             template_name="pages/player/exit.html",
-            context={"course": course, "enrollment": current or enrollment, "token": token},
+            context=_result_context(token, course, current or enrollment, saving, services.clock.now()),
         )
+
+    @get("/exit/result", cache=False)
+    async def exit_result(
+        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    ) -> Response[Any]:
+        try:
+            enrollment, course = await cases.find_launch(token, uow=services.uow())
+        except (NotFound, CourseNotAvailable):
+            raise NotFoundException() from None
+        since = _moment(request.query_params.get("since", "")) or services.clock.now()
+        current, known = await _known_result(services, enrollment, course, since)
+        context = _result_context(token, course, current, not known, since)
+        if wants_fragment(request):
+            return vary_on_htmx(Template(template_name="partials/player/result.html", context=context))
+        return vary_on_htmx(Template(template_name="pages/player/exit.html", context=context))
 
 
 class EnrollController(Controller):
@@ -292,6 +312,53 @@ def _enrolled_answer(
         samesite="lax",
     )
     return response
+
+
+def _result_context(
+    token: str, course: Course, enrollment: Enrollment, saving: bool, since: datetime
+) -> dict[str, Any]:
+    result_url = f"/play/{token}/exit/result?{urlencode({'since': since.isoformat()})}"
+    return {
+        "course": course,
+        "enrollment": enrollment,
+        "token": token,
+        "saving": saving,
+        "result_url": result_url,
+    }
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+async def _known_result(
+    services: Services, enrollment: Enrollment, course: Course, since: datetime
+) -> tuple[Enrollment, bool]:
+    """The enrollment as it stands, and whether its result is known: for SCORM Cloud, once something
+    updated it after the learner came back, or else once SCORM Cloud's registration has been read here
+    (the postback is late) through the same sync a postback runs, CRM writes going through the outbox."""
+
+    async def current() -> Enrollment:
+        async with services.uow() as uow:
+            return await uow.enrollments.get(enrollment.workspace_id, enrollment.id) or enrollment
+
+    now = await current()
+    if course.engine is not EngineKind.SCORM_CLOUD or now.updated_at >= since:
+        return now, True
+    try:
+        await refresh_enrollment(
+            {"services": services},
+            workspace_id=str(enrollment.workspace_id),
+            enrollment_id=str(enrollment.id),
+        )
+    except DomainError as exc:
+        log.info("the exit page could not read the registration yet: %s", exc)
+        return now, False
+    return await current(), True
 
 
 async def _review_course(services: Services, token: str) -> Course | None:
