@@ -152,3 +152,48 @@ async def test_once_the_postback_has_landed_the_exit_page_does_not_ask_scorm_clo
     assert not registration.called
     assert "Failed" in polled.text
     assert "40%" in polled.text
+
+
+async def test_an_enrolled_email_typed_in_another_browser_gets_scorm_clouds_untracked_preview(
+    cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
+) -> None:
+    client, app = cloud_admin
+    with respx.mock(assert_all_called=False) as router:
+        enrollment = await cloud_enrollment(client, app, router)
+        async with PiccoloUnitOfWork() as uow:
+            course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
+        assert course is not None
+        tracked = router.post(f"{CLOUD}/registrations/{enrollment.id}/launchLink").mock(
+            return_value=httpx.Response(200, json=fixture("launch_link.json"))
+        )
+        preview = router.post(f"{CLOUD}/courses/{course.id}/preview").mock(
+            return_value=httpx.Response(200, json=fixture("launch_link.json"))
+        )
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.80", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as other:
+            await other.get(f"/enroll/{course.self_enroll_token}")
+            answer = await other.post(
+                f"/enroll/{course.self_enroll_token}",
+                data={
+                    "_csrf_token": csrf_of(other),
+                    "first_name": "Eve",
+                    "last_name": "M",
+                    "email": "ZOE@example.com",
+                },
+            )
+            played = await other.get(answer.headers["location"])
+            came_back = await other.get(f"{answer.headers['location']}/exit")
+        router.post(f"{CLOUD}/courses/{course.id}/preview").mock(side_effect=httpx.ConnectError("down"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as other:
+            unreachable = await other.get(answer.headers["location"])
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] != f"/play/{enrollment.launch_token}"
+    assert played.status_code == 303
+    assert played.headers["location"] == fixture("launch_link.json")["launchLink"]
+    body = json.loads(preview.calls.last.request.content)
+    assert body["redirectOnExitUrl"].endswith(f"{answer.headers['location']}/exit")
+    assert not tracked.called, "the learner's registration is never launched"
+    assert came_back.status_code == 200
+    assert "not recorded" in came_back.text
+    assert unreachable.status_code == 503

@@ -290,6 +290,10 @@ class RegistrationEngine(Protocol):
         """A fresh launch URL (never stored: they expire)."""
         ...
 
+    async def preview_link(self, course_id: str, *, redirect_on_exit_url: str, expiry_s: int = 120) -> str:
+        """A fresh URL that plays the course with nothing tracked."""
+        ...
+
     async def get_progress(self, registration_id: str) -> RegistrationProgress: ...
 
     def registrations_changed_since(self, since: datetime) -> AsyncIterator[RegistrationProgress]:

@@ -51,6 +51,7 @@ COURSE: Final = "courses/{course_id}"
 REGISTRATIONS: Final = "registrations"
 REGISTRATION: Final = "registrations/{registration_id}"
 LAUNCH_LINK: Final = "registrations/{registration_id}/launchLink"
+PREVIEW_LINK: Final = "courses/{course_id}/preview"
 POSTBACK_TEST: Final = "registrations/postBackTest"
 APP_CONFIGURATION: Final = "appManagement/configuration"
 APP_SETTING: Final = "appManagement/configuration/{setting_id}"
@@ -324,6 +325,17 @@ class ScormCloudEngine:
             json={"redirectOnExitUrl": redirect_on_exit_url, "expiry": expiry},
             idempotent=True,  # each call only builds a fresh link
             missing=f"registration {registration_id}",
+        )
+        return _required_str(self._json_object(response), "launchLink")
+
+    async def preview_link(self, course_id: str, *, redirect_on_exit_url: str, expiry_s: int = 120) -> str:
+        expiry = max(MIN_LINK_EXPIRY_S, min(MAX_LINK_EXPIRY_S, int(expiry_s)))
+        response = await self._send(
+            "POST",
+            PREVIEW_LINK.format(course_id=_segment(course_id)),
+            json={"redirectOnExitUrl": redirect_on_exit_url, "expiry": expiry},
+            idempotent=True,  # builds a link; nothing is tracked
+            missing=f"course {course_id}",
         )
         return _required_str(self._json_object(response), "launchLink")
 

@@ -65,6 +65,8 @@ class PlayerController(Controller):
             review = await _review_course(services, token)
             if review is None:
                 raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+            if review.engine is EngineKind.SCORM_CLOUD:
+                return await _scorm_cloud_review(services, review, token)
             launch = cases.review_launch(review, request.query_params.get("sco"), clock=services.clock)
             return _player_page(launch, token)
         except CourseNotAvailable:
@@ -390,6 +392,21 @@ def _player_page(launch: Launch, token: str) -> Template:
     )
 
 
+async def _scorm_cloud_review(services: Services, course: Course, token: str) -> Response[Any]:
+    """SCORM Cloud's own preview: the course plays there and nothing is tracked."""
+    engine = await services.registration_engine(course.workspace_id)
+    if engine is None:
+        return _not_available()
+    exit_url = f"{services.settings.public_url}/play/{token}/exit"
+    try:
+        link = await engine.preview_link(str(course.id), redirect_on_exit_url=exit_url)
+    except ServiceUnavailable:
+        return _player_unavailable()
+    except DomainError:
+        return _not_available()
+    return Redirect(path=link, status_code=303)
+
+
 async def _scorm_cloud_launch(services: Services, enrollment: Enrollment, token: str) -> Response[Any]:
     """A fresh SCORM Cloud launch link on every click; the learner comes back to our exit page."""
     engine = await services.registration_engine(enrollment.workspace_id)
@@ -400,14 +417,7 @@ async def _scorm_cloud_launch(services: Services, enrollment: Enrollment, token:
             enrollment, registrations=engine, exit_url=f"{services.settings.public_url}/play/{token}/exit"
         )
     except ServiceUnavailable:
-        return Template(
-            template_name="pages/enroll/message.html",
-            context={
-                "title": "The course player is not answering",
-                "message": "SCORM Cloud, which plays this course, did not answer. Try again in a minute.",
-            },
-            status_code=503,
-        )
+        return _player_unavailable()
     except EngineAccountLimit as full:
         return Template(
             template_name="pages/enroll/message.html",
@@ -428,6 +438,17 @@ async def _within_budgets(client: str, course_token: str, now: datetime) -> bool
         if not await allow(key, limit=limit, window_s=window_s, now=now):
             return False
     return True
+
+
+def _player_unavailable() -> Template:
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={
+            "title": "The course player is not answering",
+            "message": "SCORM Cloud, which plays this course, did not answer. Try again in a minute.",
+        },
+        status_code=503,
+    )
 
 
 def _not_available() -> Template:
