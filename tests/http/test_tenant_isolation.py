@@ -157,6 +157,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         json={"core": {"lesson_location": "page 2"}},
     ),
     ("GET", "/play/{token:str}/exit"): Probe("learner-token", PLAY + "/exit", control=OWN_PLAY + "/exit"),
+    ("GET", "/play/{token:str}/exit/result"): Probe(
+        "learner-token", PLAY + "/exit/result", control=OWN_PLAY + "/exit/result"
+    ),
     ("GET", "/enroll/{token:str}"): Probe(
         "learner-token", "/enroll/{v.course.id}", control="/enroll/{v.course.self_enroll_token}"
     ),
