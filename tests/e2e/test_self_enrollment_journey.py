@@ -1,15 +1,15 @@
 """Journey 2: a learner enrolls themself through the shared link, leaves mid-way, and resumes later.
 
-The learner has no account and none of the admin's cookies: each visit is a fresh browser context, the
-way a link opened on another device (or after the browser forgot everything) behaves. Their email is
-what finds the enrollment again.
+The learner has no account and none of the admin's cookies. Their browser keeps the proof that it enrolled
+(a cookie), which is what finds the enrollment again; another device that only knows the email gets a
+review, which plays the course from the start and records nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from test_learning_journeys import (
     BASIC_12,
     PLAYER_URL,
@@ -33,11 +33,18 @@ if TYPE_CHECKING:
     from conftest import LiveServer
 
 
-async def _enroll_through_the_link(browser: Browser, link: str, email: str, watch: PlayerWatch) -> Page:
-    """A fresh browser opens the link, fills the form and lands in the player."""
+async def _browser(browser: Browser, watch: PlayerWatch) -> BrowserContext:
+    """A browser of the learner's own: none of the admin's cookies."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     watch.attach(context)
+    return context
+
+
+async def _enroll_through_the_link(
+    context: BrowserContext, link: str, email: str, watch: PlayerWatch
+) -> Page:
+    """The learner's browser opens the link, fills the form and lands in the player."""
     learner = await context.new_page()
     watch.watch(learner)
     await learner.goto(link)
@@ -64,20 +71,28 @@ async def test_a_self_enrolled_learner_leaves_mid_way_and_resumes_with_the_same_
     email = _email()
     watch = PlayerWatch()
 
-    learner = await _enroll_through_the_link(browser, link, email, watch)
+    own = await _browser(browser, watch)
+    learner = await _enroll_through_the_link(own, link, email, watch)
     await _expect_golf_page(learner, 0)
     await _next(learner, 2)
     commits = _commit_log(live_server, learner)
     await _close_tab(learner)
     await _wait_for(lambda: commits() >= 1, "the closing tab's commit to reach the server")
-    await learner.context.close()
 
-    # Days later, on another device: the same link, the same email, no cookies.
-    again = await _enroll_through_the_link(browser, link, email.upper(), watch)
+    # Days later, in the same browser: the same link, the same email (in another case).
+    again = await _enroll_through_the_link(own, link, email.upper(), watch)
     await _expect_golf_page(again, 2)
     assert watch.dialogs == ["confirm: Would you like to resume from where you previously left off?"]
     assert await again.evaluate("API.LMSGetValue('cmi.core.entry')") == "resume"
-    await again.context.close()
+    await own.close()
+
+    # Someone on another device who only knows the email: a review from the start, nothing of theirs.
+    elsewhere = await _browser(browser, watch)
+    review = await _enroll_through_the_link(elsewhere, link, email, watch)
+    await _expect_golf_page(review, 0)
+    assert await review.evaluate("API.LMSGetValue('cmi.core.entry')") == "ab-initio"
+    assert len(watch.dialogs) == 1, "no offer to resume someone else's attempt"
+    await elsewhere.close()
 
     await page.reload()
     row = _row(page, email)
