@@ -29,16 +29,21 @@ class FilesystemPackageStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_partials()
+        self.remove_stale_partials(time.time())
 
-    def _remove_stale_partials(self) -> None:
-        """A process killed mid-upload leaves its `.part` file; a start removes those that are clearly dead
-        (a fresher one may be another process's upload in progress). They are never read as packages."""
-        cutoff = time.time() - STALE_PARTIAL_S
+    def remove_stale_partials(self, now: float) -> int:
+        """A process killed mid-upload leaves its `.part` file; this removes those that are clearly dead
+        (a fresher one may be another process's upload in progress). They are never read as packages.
+        Run at start and by a cron job, so a crash does not leave one until the next restart."""
+        cutoff = now - STALE_PARTIAL_S
+        removed = 0
         for partial in self.root.glob(".*.part"):
+            # Another process may remove or finish the same file between the listing and the unlink.
             with contextlib.suppress(FileNotFoundError):
                 if partial.stat().st_mtime < cutoff:
                     partial.unlink()
+                    removed += 1
+        return removed
 
     def path(self, key: str) -> Path:
         if not key.isalnum():  # our keys are token_hex; anything else did not come from us

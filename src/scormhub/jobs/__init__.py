@@ -12,7 +12,7 @@ from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook
 from scormhub.jobs.postbacks import process_inbox, process_postback, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
-from scormhub.jobs.system import probe_worker
+from scormhub.jobs.system import probe_worker, remove_stale_uploads
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
 TASKS: tuple[Callable[..., Any], ...] = (
@@ -31,13 +31,14 @@ TASKS: tuple[Callable[..., Any], ...] = (
     process_crm_webhook,
     install_agency_location,
     provision_crm,
+    remove_stale_uploads,
 )
 
 
 def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
     """The schedules. They live in SAQ (not in-process timers), so several workers never run one twice.
 
-    The recovery crons (stalled imports, due CRM writes, unprocessed postbacks) run every
+    The recovery crons (stalled imports, due CRM writes, unprocessed postbacks, abandoned uploads) run every
     `recovery_interval_s` (Settings.recovery_interval_s, a minute by default).
     """
     every = _every(recovery_interval_s)
@@ -46,6 +47,7 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(push_due_writes, cron=every, unique=True),
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
+        CronJob(remove_stale_uploads, cron=every, unique=True),
     )
 
 
