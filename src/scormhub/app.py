@@ -55,6 +55,7 @@ from scormhub.web import (
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
     SessionAwareCSRFMiddleware,
+    TrustedProxyMiddleware,
     operator_guard,
 )
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         plugins=[HTMXPlugin()],
         middleware=[
+            DefineMiddleware(TrustedProxyMiddleware, hops=settings.trusted_proxy_hops),
             RequestLogMiddleware,
             DefineMiddleware(SecurityHeadersMiddleware, settings=settings),
             DefineMiddleware(SessionAwareCSRFMiddleware, config=csrf_config(settings)),

@@ -133,7 +133,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
                 port=settings.port,
                 log_config=None,
                 access_log=False,
-                proxy_headers=True,
+                # The app finds the client's address itself (TrustedProxyMiddleware, by hop count):
+                # uvicorn's FORWARDED_ALLOW_IPS='*' would take the client's own left-most entry.
+                proxy_headers=False,
                 # No WebSocket routes: without this uvicorn imports the websockets library for nothing.
                 ws="none",
                 timeout_graceful_shutdown=30,

@@ -62,6 +62,8 @@ class Settings:
     max_package_mb: int = 50
     frame_ancestors: str = DEFAULT_FRAME_ANCESTORS
     log_level: str = "INFO"
+    # How many proxies in front of us append to X-Forwarded-For (Heroku's router: 1). 0: trust none.
+    trusted_proxy_hops: int = 0
     scorm_cloud_api_url: str = "https://cloud.scorm.com/api/v2"
     # The longest one call to SCORM Cloud may take, retries included (uploads get longer to send).
     scorm_cloud_timeout_s: float = 20.0
@@ -143,6 +145,7 @@ class Settings:
             db_pool_size=reader.integer("SCORMHUB_DB_POOL_SIZE", 10, minimum=2, maximum=200),
             max_package_mb=reader.integer("SCORMHUB_MAX_PACKAGE_MB", 50, minimum=1, maximum=2048),
             frame_ancestors=reader.text("SCORMHUB_FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS),
+            trusted_proxy_hops=reader.integer("SCORMHUB_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
             log_level=reader.choice(
                 "SCORMHUB_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),

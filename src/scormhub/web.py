@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -238,6 +239,41 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class TrustedProxyMiddleware:
+    """The client's address as our own proxies saw it: the X-Forwarded-For entry `hops` from the right.
+
+    Each proxy appends the address that connected to it, so only the last `hops` entries were written by
+    proxies we trust; anything left of them came from the client and may be made up (taking the left-most
+    entry, as uvicorn does with FORWARDED_ALLOW_IPS='*', let a client pick its own rate-limit key).
+    """
+
+    def __init__(self, app: ASGIApp, hops: int) -> None:
+        self.app = app
+        self.hops = hops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hops and scope["type"] == ScopeType.HTTP:
+            address = forwarded_client(scope["headers"], self.hops)
+            if address is not None:
+                peer = scope.get("client")
+                scope["client"] = (address, peer[1] if peer else 0)
+        await self.app(scope, receive, send)
+
+
+def forwarded_client(headers: Iterable[tuple[bytes, bytes]], hops: int) -> str | None:
+    entries = [
+        entry.strip()
+        for name, value in headers
+        if name.lower() == b"x-forwarded-for"
+        for entry in value.decode("latin-1").split(",")
+    ]
+    entries = [entry for entry in entries if entry]
+    if not entries:
+        return None
+    # Fewer entries than hops: every one was written by a trusted proxy, and the first is the client.
+    return entries[-hops] if len(entries) >= hops else entries[0]
 
 
 class RequestLogMiddleware:

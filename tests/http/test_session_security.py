@@ -7,6 +7,7 @@ limited per address and per course.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -259,3 +260,43 @@ async def test_the_self_enrollment_limit_reopens_after_its_minute_and_ignores_fo
     assert blocked.status_code == 429
     assert spoofed.status_code == 429
     assert reopened.status_code == 422
+
+
+@pytest.fixture
+async def behind_one_proxy(db: str, settings: Settings, clock: MovableClock) -> AsyncIterator[Litestar]:
+    """As on Heroku: one router in front, which appends the address that connected to it."""
+    app = create_app(dataclasses.replace(settings, trusted_proxy_hops=1), clock=clock)
+    async with serving(app):
+        yield app
+
+
+async def test_behind_a_proxy_the_limit_keys_on_the_address_the_proxy_appended_not_the_clients_own(
+    behind_one_proxy: Litestar,
+) -> None:
+    await login_link_token()
+    workspace = await standalone_workspace()
+    course = await upload_ready_course(
+        behind_one_proxy, behind_one_proxy.state.services.sessions.issue(workspace.id), "Golf"
+    )
+    url = f"/enroll/{course.self_enroll_token}"
+    bad = {"first_name": "A", "last_name": "B", "email": "not-an-email"}
+
+    def via_router(claimed: str, connecting: str) -> dict[str, str]:
+        # The client wrote `claimed` itself; the router appended the address it saw.
+        return {"X-Forwarded-For": f"{claimed}, {connecting}"}
+
+    async with client_for(behind_one_proxy) as attacker:
+        await attacker.get(url)
+        bad["_csrf_token"] = csrf_of(attacker)
+        spent = [
+            (await attacker.post(url, data=bad, headers=via_router(f"10.0.0.{n}", "203.0.113.9"))).status_code
+            for n in range(ENROLL_PER_IP_PER_MINUTE)
+        ]
+        # A fresh made-up entry each time does not buy a fresh budget.
+        rotated = await attacker.post(url, data=bad, headers=via_router("10.9.9.9", "203.0.113.9"))
+        # Someone else behind the same router still has their own.
+        neighbour = await attacker.post(url, data=bad, headers=via_router("203.0.113.9", "198.51.100.20"))
+
+    assert spent == [422] * ENROLL_PER_IP_PER_MINUTE
+    assert rotated.status_code == 429
+    assert neighbour.status_code == 422
