@@ -52,10 +52,12 @@ from scormhub.routes.sync import SyncController
 from scormhub.services import Services, build_services
 from scormhub.settings import Settings
 from scormhub.web import (
+    InputGuardMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
     SessionAwareCSRFMiddleware,
     TrustedProxyMiddleware,
+    UnusableInput,
     operator_guard,
 )
 
@@ -118,7 +120,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
     jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[operator_guard])
 
-    return _Litestar(
+    app = _Litestar(
         route_handlers=[
             root,
             healthz,
@@ -157,12 +159,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         plugins=[HTMXPlugin()],
         middleware=[
-            DefineMiddleware(TrustedProxyMiddleware, hops=settings.trusted_proxy_hops),
-            RequestLogMiddleware,
-            DefineMiddleware(SecurityHeadersMiddleware, settings=settings),
+            InputGuardMiddleware,
             DefineMiddleware(SessionAwareCSRFMiddleware, config=csrf_config(settings)),
         ],
         exception_handlers={
+            UnusableInput: _unusable_input,
             NotAuthorizedException: _signed_out,
             NotFoundException: _not_found,
             NotFound: _not_found,
@@ -172,6 +173,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # Around the whole app, not per route: answers that no route produced (an unknown address, a method
+    # the route lacks) are logged and get the security headers too.
+    app.asgi_handler = TrustedProxyMiddleware(
+        RequestLogMiddleware(SecurityHeadersMiddleware(app.asgi_handler, settings=settings)),
+        hops=settings.trusted_proxy_hops,
+    )
+    return app
 
 
 def csrf_config(settings: Settings) -> CSRFConfig:
@@ -204,6 +212,10 @@ def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) ->
 
 def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _error_page(request, 404, "Not found", "There is nothing here. Check the link, or go back.")
+
+
+def _unusable_input(request: Request[Any, Any, Any], exc: UnusableInput) -> Response[Any]:
+    return _error_page(request, 400, "That address cannot be used", str(exc.detail))
 
 
 def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

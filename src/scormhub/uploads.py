@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.middleware.csrf import generate_csrf_hash
-from multipart import MultipartSegment, ParserError, PushMultipartParser
+from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser
 
 CSRF_FIELD = "_csrf_token"
 FILE_FIELD = "package"
@@ -79,7 +79,11 @@ class StreamedUpload:
                             raise UploadRefused(
                                 400, "The upload form was not sent as expected. Reload the page."
                             )
-        except ParserError:
+        except ParserLimitReached:
+            raise UploadRefused(
+                400, "The upload form sent more fields than it has. Reload the page and upload again."
+            ) from None
+        except MultipartError:
             raise UploadRefused(400, "The upload was interrupted or malformed. Try again.") from None
         if self.file_name is None:
             raise UploadRefused(400, "Choose a .zip file to upload.")

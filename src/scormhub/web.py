@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
 from litestar.types import ASGIApp, HTTPSendMessage, Message, Receive, Scope, Send
@@ -239,6 +239,38 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# No file or folder name is longer (ext4, APFS, NTFS), and no id or token of ours comes near it.
+MAX_PATH_SEGMENT = 255
+
+
+class UnusableInput(ClientException):
+    """A request no route can act on (a NUL byte in its address); answered 400 with a page saying so."""
+
+
+class InputGuardMiddleware:
+    """Refuses, for every route at once, addresses no handler could use, before any handler sees them.
+
+    A NUL byte in the path or the query string is never meaningful here (PostgreSQL cannot store it, the
+    filesystem cannot name it), and a path segment longer than any file name names nothing (the
+    filesystem would raise instead of saying "no such file").
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            query = scope.get("query_string", b"")
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                raise UnusableInput(
+                    "This address contains a character that is not allowed (a NUL byte). "
+                    "Check the link, or go back and try again."
+                )
+            if any(len(segment) > MAX_PATH_SEGMENT for segment in scope["path"].split("/")):
+                raise NotFoundException()
+        await self.app(scope, receive, send)
 
 
 class TrustedProxyMiddleware:

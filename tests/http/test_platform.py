@@ -62,6 +62,18 @@ async def test_pages_carry_a_csp_whose_frame_ancestors_come_from_settings(
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_answers_no_route_produced_carry_the_security_headers_too(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/no-such-page", headers={"accept": "text/html"})
+    wrong_method = await client.delete("/signed-out")
+
+    for response in (unknown, wrong_method):
+        assert response.status_code in (404, 405), response.status_code
+        assert "frame-ancestors" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+    assert "There is nothing here" in unknown.text  # still the friendly page
+
+
 async def test_the_root_sends_visitors_to_sign_in_and_admins_to_courses(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
 

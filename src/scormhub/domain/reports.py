@@ -94,7 +94,9 @@ class ReportFilter:
         else:
             parts.append("All time")
         if self.query:
-            parts.append(f'courses matching "{self.query}"')
+            # Shortened: the PDF prints this on one line, and cannot break a long word to fit it.
+            shown = self.query if len(self.query) <= 60 else self.query[:59] + "…"
+            parts.append(f'courses matching "{shown}"')
         return ", ".join(parts)
 
     def slug(self) -> str:

@@ -45,7 +45,8 @@ async def enrolled_context(
 
 def _page_number(request: Request[Any, Any, Any]) -> int:
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        # Capped: an offset beyond PostgreSQL's bigint is an error, not an empty page.
+        return max(1, min(int(request.query_params.get("page", "1")), 100_000))
     except ValueError:
         return 1
 

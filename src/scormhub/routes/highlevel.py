@@ -187,7 +187,7 @@ class HighLevelController(Controller):
             return problem
         try:
             body = json.loads(await request.body())
-        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep for the decoder
             body = None
         payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, str) or not payload:
