@@ -28,6 +28,7 @@ from saq.types import QueueInfo
 
 from scormhub.domain.errors import NotFound
 from scormhub.domain.ports import Clock
+from scormhub.flash import FlashClearingMiddleware
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import configured_url, engine, is_unavailable, start_pool
 from scormhub.integrations.jobqueue import create_queue
@@ -160,6 +161,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         middleware=[
             InputGuardMiddleware,
+            FlashClearingMiddleware,
             DefineMiddleware(SessionAwareCSRFMiddleware, config=csrf_config(settings)),
         ],
         exception_handlers={

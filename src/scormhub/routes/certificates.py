@@ -17,6 +17,7 @@ from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Workspace
 from scormhub.domain.reports import Branding
+from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.rate_limit import allow
@@ -65,7 +66,7 @@ class CertificateAdminController(Controller):
         async with services.uow() as uow:
             course = await uow.courses.get(workspace.id, enrollment.course_id)
         context = _manage_context(
-            services, workspace, enrollment, certificate, notice=request.query_params.get("notice")
+            services, workspace, enrollment, certificate, notice=flashed(request).get("notice")
         )
         context["course_title"] = course.title if course else "Course"
         return Template(template_name="pages/certificates/manage.html", context=context)
@@ -107,7 +108,7 @@ class CertificateAdminController(Controller):
                     context=_manage_context(services, workspace, enrollment, revoked, notice=notice),
                 )
             )
-        return Redirect(path=_details_path(enrollment_id), query_params={"notice": notice}, status_code=303)
+        return redirect_with_flash(request, _details_path(enrollment_id), notice=notice)
 
 
 class LearnerCertificateController(Controller):

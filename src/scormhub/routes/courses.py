@@ -15,6 +15,7 @@ from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import Course, PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Workspace
+from scormhub.flash import flashed, redirect_with_flash
 from scormhub.services import Services, ServicesDep
 from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
@@ -45,7 +46,7 @@ class CourseController(Controller):
             services,
             courses=items,
             learners=learners,
-            deleted=request.query_params.get("deleted"),
+            deleted=flashed(request).get("deleted"),
         )
 
     @post(
@@ -155,7 +156,7 @@ class CourseController(Controller):
                 error=f"The course engine did not answer ({exc}). Nothing was deleted; try again shortly.",
                 status_code=503,
             )
-        return Redirect(path="/app/courses", query_params={"deleted": course.title}, status_code=303)
+        return redirect_with_flash(request, "/app/courses", deleted=course.title)
 
     @get("/{course_id:uuid}/preview", cache=False)
     async def preview(

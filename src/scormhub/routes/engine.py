@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scorm_cloud
 from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
+from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _workspace
 from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, vary_on_htmx
@@ -49,14 +50,14 @@ class EngineSettingsController(Controller):
             )
         except (EngineAccountLimit, EngineRefused) as exc:
             return _failed(request, f"SCORM Cloud refused the connection: {exc}", app_id)
-        params = {"saved": "scorm-cloud"}
-        if result.notes:
-            params["notes"] = " ".join(result.notes)
-        if result.postback_problem:
-            params["postback_problem"] = result.postback_problem
-        else:
-            params["postback"] = "received"
-        return Redirect(path="/app/settings", query_params=params, status_code=303)
+        notes = " ".join(result.notes) if result.notes else None
+        return redirect_with_flash(
+            request,
+            "/app/settings?saved=scorm-cloud",
+            notes=notes,
+            postback_problem=result.postback_problem,
+            postback=None if result.postback_problem else "received",
+        )
 
     @post("/disconnect")
     async def disconnect(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
@@ -92,8 +93,4 @@ class EngineSettingsController(Controller):
 
 def _failed(request: Request[Any, Any, Any], message: str, app_id: str) -> Redirect:
     # Back to Settings with the reason; the secret is never echoed back.
-    return Redirect(
-        path="/app/settings",
-        query_params={"scorm_cloud_error": message, "app_id": app_id.strip()},
-        status_code=303,
-    )
+    return redirect_with_flash(request, "/app/settings", scorm_cloud_error=message, app_id=app_id.strip())

@@ -16,6 +16,7 @@ from scormhub.domain.courses import Course
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import CrmKind, Workspace
+from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course, _workspace
 from scormhub.services import Services, ServicesDep
@@ -134,8 +135,7 @@ class EnrollmentController(Controller):
         except DomainError as exc:
             error = f"The contact could not be enrolled: {exc}"
         if not wants_fragment(request):
-            params = {"notice": message} if message else {"error": error or ""}
-            return Redirect(path=f"/app/courses/{course.id}", query_params=params, status_code=303)
+            return redirect_with_flash(request, f"/app/courses/{course.id}", notice=message, error=error)
         context = await enrolled_context(services, workspace, course, 1)
         context.update(notice=message, error=error)
         return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
@@ -158,9 +158,7 @@ class EnrollmentController(Controller):
             raise NotFoundException()
         notice = f"{removed.learner_name} was removed from this course."
         if not wants_fragment(request):
-            return Redirect(
-                path=f"/app/courses/{course.id}", query_params={"notice": notice}, status_code=303
-            )
+            return redirect_with_flash(request, f"/app/courses/{course.id}", notice=notice)
         context = await enrolled_context(services, workspace, course, 1)
         context["notice"] = notice
         return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
@@ -186,6 +184,7 @@ async def _detail(
 ) -> Template:
     context = await enrolled_context(services, workspace, course, _page_number(request))
     context.update(extra)
+    flash = flashed(request)
     async with services.uow() as uow:
         context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
     return Template(
@@ -194,8 +193,8 @@ async def _detail(
             "workspace": workspace,
             "nav": "courses",
             "public_url": services.settings.public_url,
-            "notice": request.query_params.get("notice"),
-            "error": request.query_params.get("error"),
+            "notice": flash.get("notice"),
+            "error": flash.get("error"),
             **context,
         },
     )

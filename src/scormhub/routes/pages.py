@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
+from scormhub.flash import flashed, redirect_with_flash
 from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, current_admin
 
@@ -36,7 +37,8 @@ class AdminPages(Controller):
     async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         workspace = await self._workspace(request, services)
         usage = await plan_usage(workspace, uow=services.uow())
-        crm_error = request.query_params.get("crm_error")
+        messages = flashed(request)
+        crm_error = messages.get("crm_error")
         try:
             provisioned = await services.crm_for(workspace).custom_objects_provisioned()
         except DomainError as exc:
@@ -55,11 +57,11 @@ class AdminPages(Controller):
                 "crm_error": crm_error,
                 "connection": connection,
                 "scorm_cloud": scorm_cloud,
-                "scorm_cloud_error": request.query_params.get("scorm_cloud_error"),
-                "postback": request.query_params.get("postback"),
-                "postback_problem": request.query_params.get("postback_problem"),
-                "app_id": request.query_params.get("app_id"),
-                "notes": request.query_params.get("notes"),
+                "scorm_cloud_error": messages.get("scorm_cloud_error"),
+                "postback": messages.get("postback"),
+                "postback_problem": messages.get("postback_problem"),
+                "app_id": messages.get("app_id"),
+                "notes": messages.get("notes"),
                 "saved": request.query_params.get("saved"),
             },
         )
@@ -72,7 +74,7 @@ class AdminPages(Controller):
                 workspace, user_id=current_admin(request).user_id
             ).provision_custom_objects()
         except DomainError as exc:
-            return Redirect(path="/app/settings", query_params={"crm_error": str(exc)[:300]}, status_code=303)
+            return redirect_with_flash(request, "/app/settings", crm_error=str(exc)[:300])
         return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
 
     @post("/settings/go-live")

@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
+from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _course, _workspace
 from scormhub.services import ServicesDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
@@ -108,7 +109,7 @@ class SyncController(Controller):
             if outcome.queued
             else f"{who} is already up to date in the CRM."
         )
-        return Redirect(path=f"/app/courses/{course_id}", query_params={"notice": notice}, status_code=303)
+        return redirect_with_flash(request, f"/app/courses/{course_id}", notice=notice)
 
     @post("/settings/crm")
     async def crm_settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
