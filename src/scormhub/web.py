@@ -241,7 +241,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-# No file or folder name is longer (ext4, APFS, NTFS), and no id or token of ours comes near it.
+# No file or folder name is longer, in bytes (ext4, APFS), and no id or token of ours comes near it.
 MAX_PATH_SEGMENT = 255
 
 
@@ -268,7 +268,10 @@ class InputGuardMiddleware:
                     "This address contains a character that is not allowed (a NUL byte). "
                     "Check the link, or go back and try again."
                 )
-            if any(len(segment) > MAX_PATH_SEGMENT for segment in scope["path"].split("/")):
+            if any(
+                len(segment.encode(errors="surrogatepass")) > MAX_PATH_SEGMENT
+                for segment in scope["path"].split("/")
+            ):
                 raise NotFoundException()
         await self.app(scope, receive, send)
 

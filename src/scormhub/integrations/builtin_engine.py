@@ -74,8 +74,11 @@ class BuiltinEngine:
         root = self.course_dir(course_id).resolve()
         if not relative or "\x00" in relative:
             return None
-        candidate = (root / relative).resolve()
-        if not candidate.is_relative_to(root) or not candidate.is_file() or candidate.name == _RECORD:
+        try:
+            candidate = (root / relative).resolve()
+            if not candidate.is_relative_to(root) or not candidate.is_file() or candidate.name == _RECORD:
+                return None
+        except OSError:  # a name or path longer than the filesystem allows names nothing
             return None
         return candidate
 
