@@ -25,7 +25,7 @@ from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crypto import TokenSigner
 from scormhub.routes.learn import ENROLL_PER_IP_PER_MINUTE
 from scormhub.settings import Settings
-from scormhub.web import SESSION_MAX_AGE_S, SSO_SESSION_MAX_AGE_S
+from scormhub.web import SESSION_MAX_AGE_S, SSO_SESSION_MAX_AGE_S, forwarded_client
 
 SIGNED_OUT = "/signed-out"
 
@@ -300,3 +300,22 @@ async def test_behind_a_proxy_the_limit_keys_on_the_address_the_proxy_appended_n
     assert spent == [422] * ENROLL_PER_IP_PER_MINUTE
     assert rotated.status_code == 429
     assert neighbour.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("headers", "hops", "client"),
+    [
+        ([(b"x-forwarded-for", b"10.0.0.1, 203.0.113.9")], 1, "203.0.113.9"),
+        ([(b"x-forwarded-for", b"10.0.0.1, 203.0.113.9, 198.51.100.2")], 2, "203.0.113.9"),
+        # Two header lines are one list, in order (RFC 9110 §5.3).
+        ([(b"x-forwarded-for", b"10.0.0.1"), (b"X-Forwarded-For", b"203.0.113.9")], 1, "203.0.113.9"),
+        # Fewer entries than proxies: every entry is a proxy's, and the first is the client.
+        ([(b"x-forwarded-for", b"203.0.113.9")], 2, "203.0.113.9"),
+        ([(b"x-forwarded-for", b" , ")], 1, None),
+        ([], 1, None),
+    ],
+)
+def test_the_client_address_is_the_entry_the_trusted_proxies_wrote(
+    headers: list[tuple[bytes, bytes]], hops: int, client: str | None
+) -> None:
+    assert forwarded_client(headers, hops) == client

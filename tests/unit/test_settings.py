@@ -32,6 +32,7 @@ def env(tmp_path: Path, **values: str) -> dict[str, str]:
         ("SCORM_CLOUD_TIMEOUT_S", "soon", "a whole number from 1 to 300"),
         ("HIGHLEVEL_RATE_LIMIT", "0", "a whole number from 1 to 10000"),
         ("HIGHLEVEL_API_URL", "services.leadconnectorhq.com", "an absolute http(s) URL"),
+        ("SCORMHUB_TRUSTED_PROXY_HOPS", "all", "a whole number from 0 to 10"),
     ],
 )
 def test_a_malformed_setting_names_the_variable_and_what_it_expects(
@@ -83,6 +84,8 @@ def test_defaults_run_the_zero_setup_mode(tmp_path: Path) -> None:
     assert settings.in_process_worker is True
     assert settings.max_package_mb == 50
     assert settings.host == "127.0.0.1"
+    assert settings.trusted_proxy_hops == 0  # X-Forwarded-For ignored unless a proxy is declared
+    assert Settings.from_env(env(tmp_path, SCORMHUB_TRUSTED_PROXY_HOPS="1")).trusted_proxy_hops == 1
     assert "frame-ancestors" not in settings.frame_ancestors  # the value only; the header adds the name
     assert "https://*.leadconnectorhq.com" in settings.frame_ancestors
 
