@@ -99,7 +99,7 @@ class PlayerController(Controller):
         # Content is served only for the course this token is enrolled in (or is a review of).
         return serve_content(services, course.id, path)
 
-    @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES)
+    @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES, opt={"checks_own_input": True})
     async def commit(
         self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
     ) -> Response[Any]:
