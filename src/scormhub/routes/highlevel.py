@@ -41,15 +41,16 @@ def _callback_url(services: Services) -> str:
 
 
 def _not_configured() -> Template:
+    # A 404, not a 503: nothing is failing, this server simply has no HighLevel app to install.
     return Template(
         template_name="pages/error.html",
         context={
             "title": "HighLevel is not set up on this server",
             "message": "Set HIGHLEVEL_CLIENT_ID and HIGHLEVEL_CLIENT_SECRET (the marketplace app's OAuth "
             "credentials) and restart SCORM Hub.",
-            "status": 503,
+            "status": 404,
         },
-        status_code=503,
+        status_code=404,
     )
 
 
@@ -182,7 +183,7 @@ class HighLevelController(Controller):
         """
         key = services.settings.highlevel_sso_key
         if not key:
-            return _json({"error": "HighLevel SSO is not set up on this server (HIGHLEVEL_SSO_KEY)."}, 503)
+            return _json({"error": "HighLevel SSO is not set up on this server (HIGHLEVEL_SSO_KEY)."}, 404)
         if problem := _not_from_our_page(request, services.settings.public_url):
             return problem
         try:
