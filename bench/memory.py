@@ -8,7 +8,7 @@ same run: the bare Litestar app of bench.postbacks under uvicorn, idle after a f
 
 What the server imported is read in a separate interpreter that imports what `scormhub serve` imports
 (scormhub.cli and scormhub.app) and lists the heavy packages among sys.modules: borb (PDF rendering)
-must not be one of them, since PDFs are rendered in a worker process pool (services.render_pool).
+must not be one of them, since PDFs are rendered in a worker process pool (deps.render_pool).
 """
 
 from __future__ import annotations

@@ -510,7 +510,7 @@ async def sync_all_under_the_limit(section: Section) -> None:
 
     # Fan-out: Sync All queues one sync_enrollment job per enrollment; the job function runs each.
     jobs = RecordingJobs()
-    services = SimpleNamespace(uow=PiccoloUnitOfWork, jobs=jobs, clock=clock)
+    deps = SimpleNamespace(uow=PiccoloUnitOfWork, jobs=jobs, clock=clock)
     started = time.perf_counter()
     await sync.sync_all(workspace_id, course_id, uow=PiccoloUnitOfWork(), jobs=jobs, clock=clock)
     sync_all_s = time.perf_counter() - started
@@ -519,7 +519,7 @@ async def sync_all_under_the_limit(section: Section) -> None:
 
     async def job(kwargs: dict[str, Any]) -> int:
         async with semaphore:
-            result = await sync_jobs.sync_enrollment({"services": services}, **kwargs)
+            result = await sync_jobs.sync_enrollment({"deps": deps}, **kwargs)
             return int(result["queued"])
 
     queued = sum(await asyncio.gather(*(job(kwargs) for kwargs in to_run)))

@@ -1,8 +1,7 @@
-"""The composition root: settings + adapters wired into routes, partials and jobs."""
+"""The web app: routes, middleware, error pages and providers on the `Deps` of `scormhub.bootstrap`."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -10,6 +9,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.middleware import DefineMiddleware
@@ -26,13 +26,11 @@ from saq import Queue
 from saq.job import Job
 from saq.types import QueueInfo
 
+from scormhub.bootstrap import Deps, build_deps
 from scormhub.domain.errors import NotFound
-from scormhub.domain.ports import Clock
 from scormhub.flash import FlashClearingMiddleware
-from scormhub.integrations.clock import SystemClock
-from scormhub.integrations.db.database import configured_url, engine, is_unavailable, start_pool
-from scormhub.integrations.jobqueue import create_queue
-from scormhub.jobs.runtime import build_worker, stop_gracefully
+from scormhub.integrations.db.database import is_unavailable
+from scormhub.lifespan import running
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
 from scormhub.routes.certificates import (
@@ -48,9 +46,9 @@ from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.pages import AdminPages, root
+from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import BrandingController, ReportsController
 from scormhub.routes.sync import SyncController
-from scormhub.services import Services, build_services
 from scormhub.settings import Settings
 from scormhub.web import (
     InputGuardMiddleware,
@@ -82,42 +80,18 @@ class _Litestar(Litestar):
         return [*plugins, MsgspecDIPlugin()]
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
-    """Build the web app. The database must already be configured (`integrations.db.database.configure`)."""
-    services = build_services(
-        settings,
-        clock=clock or SystemClock(),
-        queue=create_queue(
-            configured_url(),
-            pool_size=max(4, settings.db_pool_size),
-            heartbeat_s=settings.recovery_interval_s,
-        ),
-    )
+def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
+    """Build the web app on `deps` (by default every real adapter, from `settings`).
+
+    The database must already be configured (`integrations.db.database.configure`).
+    """
+    deps = deps or build_deps(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = engine()
-        await start_pool(max_size=settings.db_pool_size)
-        await services.queue.connect()
-        if settings.in_process_worker:
-            services.worker = build_worker(
-                services.queue,
-                concurrency=settings.worker_concurrency,
-                context=services.job_context(),
-                recovery_interval_s=settings.recovery_interval_s,
-            )
-            services.worker_task = asyncio.create_task(services.worker.start())
-        try:
+        async with running(deps, worker=settings.in_process_worker) as started:
+            app.state.worker = started.worker
             yield
-        finally:
-            if services.worker is not None:
-                # Jobs in flight finish within the grace period, or go back to the queue.
-                await stop_gracefully(services.worker)
-                if services.worker_task is not None:
-                    await services.worker_task
-            await services.queue.disconnect()
-            await services.aclose()
-            await db.close_connection_pool()
 
     jobs_ui = build_controller(url_base="/app/jobs", controller_guards=[operator_guard])
 
@@ -148,14 +122,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ),
         ],
         dependencies={
-            "services": Provide(lambda: services, sync_to_thread=False),
-            "task_queues": Provide(
-                lambda: TaskQueues(queues={"scormhub": services.queue}), sync_to_thread=False
-            ),
+            **PROVIDERS,
+            "task_queues": Provide(lambda: TaskQueues(queues={"scormhub": deps.queue}), sync_to_thread=False),
         },
         # litestar-saq's controller annotates with strings; Litestar resolves them in this namespace.
         signature_namespace={"TaskQueues": TaskQueues, "Queue": Queue, "Job": Job, "QueueInfo": QueueInfo},
-        state=_state(services),
+        state=State({"deps": deps, "worker": None}),
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         plugins=[HTMXPlugin()],
@@ -195,12 +167,6 @@ def csrf_config(settings: Settings) -> CSRFConfig:
         # Anchored: Litestar searches the whole path, so "/healthz" would also exempt "/enroll/healthz".
         exclude=["^/hooks/", "^/healthz$", "^/sso/"],
     )
-
-
-def _state(services: Services) -> Any:
-    from litestar.datastructures import State
-
-    return State({"services": services, "sessions": services.sessions, "settings": services.settings})
 
 
 def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

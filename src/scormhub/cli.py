@@ -187,38 +187,20 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 async def _run_worker(settings: Settings) -> None:
     import os
 
-    from scormhub.integrations.clock import SystemClock
-    from scormhub.integrations.db.database import configured_url, engine, start_pool
-    from scormhub.integrations.jobqueue import create_queue
-    from scormhub.jobs.runtime import build_worker, stop_gracefully
-    from scormhub.services import build_services
+    from scormhub.bootstrap import build_deps
+    from scormhub.lifespan import running
 
-    queue = create_queue(
-        configured_url(), pool_size=max(4, settings.db_pool_size), heartbeat_s=settings.recovery_interval_s
-    )
-    services = build_services(settings, clock=SystemClock(), queue=queue)
-    db = engine()
-    await start_pool(max_size=settings.db_pool_size)
-    await queue.connect()
-    worker = build_worker(
-        queue,
-        concurrency=settings.worker_concurrency,
-        context=services.job_context(),
-        recovery_interval_s=settings.recovery_interval_s,
-    )
-    loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task[None]] = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda: stopping.append(loop.create_task(stop_gracefully(worker))))
-    log.info("worker started (pid %s); stop it with SIGTERM", os.getpid())
-    try:
-        await worker.start()  # returns once stop_gracefully() has let running jobs finish or requeued them
-        if stopping:
-            await asyncio.gather(*stopping)
-    finally:
-        await queue.disconnect()
-        await services.aclose()
-        await db.close_connection_pool()
+    async with running(build_deps(settings), worker=True) as started:
+        assert started.worker_task is not None
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("worker started (pid %s); stop it with SIGTERM", os.getpid())
+        stopping = asyncio.create_task(stop.wait())
+        # Until a signal (or the worker failing); leaving `running` lets running jobs finish or requeues them.
+        await asyncio.wait({started.worker_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> None:

@@ -12,7 +12,7 @@ Adopting it is one call: `return redirect_with_flash(request, path, notice="…"
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
@@ -21,6 +21,9 @@ from litestar.response import Redirect
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
+
+if TYPE_CHECKING:
+    from scormhub.bootstrap import Deps
 
 FLASH_COOKIE = "scormhub_flash"
 # Long enough for the redirect to be followed on a slow connection, short enough not to linger.
@@ -35,7 +38,8 @@ def _signer(secret_key: str) -> TokenSigner:
 
 
 def _secret(request: Request[Any, Any, Any]) -> str:
-    secret: str = request.app.state.settings.secret_key
+    deps: Deps = request.app.state.deps
+    secret = deps.settings.secret_key
     return secret
 
 
@@ -70,7 +74,8 @@ def flashed(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def _cookie(request: Request[Any, Any, Any], value: str, max_age_s: int) -> str:
     # The same third-party-context rules as the session cookie (see web.Sessions.cookie_header).
-    secure = request.app.state.settings.uses_https
+    deps: Deps = request.app.state.deps
+    secure = deps.settings.uses_https
     parts = [f"{FLASH_COOKIE}={value}", "Path=/", f"Max-Age={max_age_s}", "HttpOnly"]
     parts += ["Secure", "SameSite=None", "Partitioned"] if secure else ["SameSite=Lax"]
     return "; ".join(parts)

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from litestar import Request, Response
@@ -22,6 +22,9 @@ from litestar.utils.scope.state import ScopeState
 from scormhub.domain.model import WorkspaceKind
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
 from scormhub.settings import Settings
+
+if TYPE_CHECKING:
+    from scormhub.bootstrap import Deps
 
 log = logging.getLogger("scormhub.request")
 
@@ -144,7 +147,8 @@ class SessionAwareCSRFMiddleware(CSRFMiddleware):
 
 
 def _header_only_session(scope: Scope) -> bool:
-    sessions: Sessions = scope["litestar_app"].state.sessions
+    deps: Deps = scope["litestar_app"].state.deps
+    sessions = deps.sessions
     headers = dict(scope["headers"])
     token = headers.get(SESSION_HEADER.encode())
     if not token or _has_cookie(headers.get(b"cookie", b""), SESSION_COOKIE):
@@ -158,8 +162,8 @@ def _has_cookie(raw: bytes, name: str) -> bool:
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Every /app page needs a session; its workspace is kept on the connection for the handler."""
-    sessions: Sessions = connection.app.state.sessions
-    session = sessions.from_connection(connection)
+    deps: Deps = connection.app.state.deps
+    session = deps.sessions.from_connection(connection)
     if session is None:
         raise NotAuthorizedException("Sign in to continue.")
     connection.state.admin = session
@@ -171,7 +175,8 @@ async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], handler
     holder of a standalone-workspace session (a login link made on the server). To the admin of a CRM
     location it does not exist (404), like any other workspace's data."""
     admin_guard(connection, handler)
-    async with connection.app.state.services.uow() as uow:
+    deps: Deps = connection.app.state.deps
+    async with deps.uow() as uow:
         workspace = await uow.workspaces.get(connection.state.admin.workspace_id)
     if workspace is None or workspace.kind is not WorkspaceKind.STANDALONE:
         raise NotFoundException()

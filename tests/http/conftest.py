@@ -11,12 +11,14 @@ from movable_clock import MovableClock
 
 from appserver import login_link_token, serving
 from scormhub.app import create_app
+from scormhub.bootstrap import build_deps
 from scormhub.settings import Settings
 
 
 @pytest.fixture
 def app(db: str, settings: Settings) -> Litestar:
-    return create_app(settings)
+    # A movable clock reads the real time until a test moves it (the `clock` fixture).
+    return create_app(settings, build_deps(settings, clock=MovableClock()))
 
 
 @pytest.fixture
@@ -36,6 +38,6 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
 @pytest.fixture
 def clock(app: Litestar) -> MovableClock:
     """The running app's clock, moved by the test instead of waited for."""
-    moved = MovableClock()
-    app.state.services.clock = moved
+    moved = app.state.deps.clock
+    assert isinstance(moved, MovableClock)
     return moved

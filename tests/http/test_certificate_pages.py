@@ -18,9 +18,12 @@ from uuid import UUID
 import httpx
 import pytest
 from litestar import Litestar
+from movable_clock import MovableClock
 from PIL import Image
 
 from appserver import csrf_of
+from scormhub.app import create_app
+from scormhub.bootstrap import build_deps
 from scormhub.domain.certificates import Certificate, CertificateSnapshot, new_certificate_id
 from scormhub.domain.reports import Branding
 from scormhub.integrations import branding as branding_store
@@ -29,6 +32,7 @@ from scormhub.integrations.db.tables import CertificateRow, CourseRow, Enrollmen
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.pdf import unicode_font
 from scormhub.integrations.render_pool import RenderPool
+from scormhub.settings import Settings
 from waits import until_waiting_on_a_lock
 
 NOW = datetime.now(UTC)
@@ -53,9 +57,9 @@ def render_pool() -> Any:
     pool.close()
 
 
-@pytest.fixture(autouse=True)
-def shared_pool(app: Litestar, render_pool: SharedRenderPool) -> None:
-    app.state.services.render_pool = render_pool
+@pytest.fixture
+def app(db: str, settings: Settings, render_pool: SharedRenderPool) -> Litestar:
+    return create_app(settings, build_deps(settings, clock=MovableClock(), render_pool=render_pool))
 
 
 # --- data ----------------------------------------------------------------------------------------------

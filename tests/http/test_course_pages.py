@@ -34,11 +34,11 @@ async def post_package(
 
 
 async def import_now(app: Litestar, course_url: str) -> None:
-    services = app.state.services
+    deps = app.state.deps
     course_id = course_url.rsplit("/", 1)[1]
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         workspace = await uow.workspaces.get_standalone()
-    await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+    await import_course({"deps": deps}, workspace_id=str(workspace.id), course_id=course_id)
 
 
 def stored_packages(settings: Settings) -> list[Path]:
@@ -252,13 +252,13 @@ async def test_another_workspaces_course_is_a_404_on_every_course_route(
         plan=PlanMode.TRIAL,
         engine=EngineKind.BUILTIN,
         crm=CrmKind.LOCAL,
-        created_at=app.state.services.clock.now(),
+        created_at=app.state.deps.clock.now(),
         crm_location_id="loc-other",
     )
     async with PiccoloUnitOfWork() as uow:
         await uow.workspaces.add(other)
         await uow.commit()
-    admin.cookies.set("scormhub_session", app.state.services.sessions.issue(other.id))
+    admin.cookies.set("scormhub_session", app.state.deps.sessions.issue(other.id))
 
     for suffix in ("", "/status", "/delete", "/preview", "/content/shared/launchpage.html"):
         response = await admin.get(

@@ -13,7 +13,7 @@ from scormhub.jobs.sync import push_to_crm, sync_enrollment
 
 
 async def run_sync_jobs(app: Litestar, workspace_id: str, enrollment_id: str) -> None:
-    ctx = {"services": app.state.services}
+    ctx = {"deps": app.state.deps}
     await sync_enrollment(ctx, workspace_id=workspace_id, enrollment_id=enrollment_id)
     await push_to_crm(ctx, workspace_id=workspace_id)
 
@@ -25,7 +25,7 @@ async def test_a_finished_course_queues_a_sync_and_the_contact_gets_tags_note_an
     config = await launch(admin, enrollment.launch_token)
 
     response = await commit(admin, config, PASSED_12, final=True)
-    queued = await app.state.services.queue.job(f"sync_enrollment:{enrollment.id}")
+    queued = await app.state.deps.queue.job(f"sync_enrollment:{enrollment.id}")
     await run_sync_jobs(app, str(enrollment.workspace_id), str(enrollment.id))
     contact_page = await admin.get(f"/app/contacts/{enrollment.contact_id}")
 
@@ -66,7 +66,7 @@ async def test_turning_notes_off_stops_new_notes_but_keeps_tags(
     await run_sync_jobs(app, str(enrollment.workspace_id), str(enrollment.id))
 
     contact_page = await admin.get(f"/app/contacts/{enrollment.contact_id}")
-    async with app.state.services.uow() as uow:
+    async with app.state.deps.uow() as uow:
         workspace = await uow.workspaces.get(enrollment.workspace_id)
     assert saved.status_code == 303
     assert workspace is not None
@@ -87,10 +87,10 @@ async def test_sync_all_shows_progress_that_stops_polling_when_done(
     )
     assert 'hx-trigger="every 1s"' in started.text
     assert "0 / 1" in started.text
-    async with app.state.services.uow() as uow:
+    async with app.state.deps.uow() as uow:
         run = await uow.sync_runs.latest(enrollment.workspace_id, enrollment.course_id)
     await sync_enrollment(
-        {"services": app.state.services},
+        {"deps": app.state.deps},
         workspace_id=str(enrollment.workspace_id),
         enrollment_id=str(enrollment.id),
         run_id=str(run.id),

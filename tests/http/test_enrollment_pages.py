@@ -55,10 +55,10 @@ async def upload(admin: httpx.AsyncClient, package: Path) -> str:
 
 async def ready_course(admin: httpx.AsyncClient, app: Litestar, package: Path = GOLF_12) -> Course:
     course_url = await upload(admin, package)
-    services = app.state.services
+    deps = app.state.deps
     workspace = await standalone()
     course_id = course_url.rsplit("/", 1)[1]
-    await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+    await import_course({"deps": deps}, workspace_id=str(workspace.id), course_id=course_id)
     async with PiccoloUnitOfWork() as uow:
         course = await uow.courses.get(workspace.id, UUID(course_id))
     assert course is not None

@@ -75,7 +75,7 @@ async def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     async with serving(app):
         await login_link_token()
         workspace = await standalone_workspace()
-        session = app.state.services.sessions.issue(workspace.id)
+        session = app.state.deps.sessions.issue(workspace.id)
         learners = {}
         for label, package in (("1.2", GOLF_12), ("2004", GOLF_2004)):
             course = await upload_ready_course(app, session, f"Fuzz {label}", package)
@@ -93,16 +93,16 @@ async def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
             )
             learners[label] = enrolled.enrollment
             ENROLLMENT_IDS.append(str(enrolled.enrollment.id))
-        services = app.state.services
+        deps = app.state.deps
         async with PiccoloUnitOfWork() as uow:
             await uow.engine_accounts.save(
                 EngineAccount(
                     workspace_id=workspace.id,
                     app_id="FUZZ",
-                    secret_key_enc=services.cipher.encrypt("secret"),
+                    secret_key_enc=deps.cipher.encrypt("secret"),
                     postback_user=POSTBACK_USER,
-                    postback_password_enc=services.cipher.encrypt(POSTBACK_PASSWORD),
-                    connected_at=services.clock.now(),
+                    postback_password_enc=deps.cipher.encrypt(POSTBACK_PASSWORD),
+                    connected_at=deps.clock.now(),
                 )
             )
             await uow.commit()
@@ -269,7 +269,7 @@ async def test_fuzzed_postbacks_are_acknowledged_stored_and_processed_without_co
     STATUSES["postback"].append(response.status_code)
     assert response.status_code == 200, (response.status_code, response.text[:200])
     with cloud:
-        await process_inbox({"services": world.app.state.services}, workspace_id=world.workspace_id)
+        await process_inbox({"deps": world.app.state.deps}, workspace_id=world.workspace_id)
     assert await unprocessed_postbacks() == 0, "every stored postback is processed"
     await assert_not_corrupted(world)
 
@@ -452,7 +452,7 @@ async def test_fuzzed_commits_never_fail_the_server_nor_corrupt_the_enrollment(
 async def test_the_fuzzing_reached_the_code_behind_the_checks(world: FuzzWorld) -> None:
     assert len(STATUSES["postback"]) >= 50
     assert STATUSES["commit"].count(200) >= 10, STATUSES["commit"]
-    session = world.app.state.services.sessions.issue(world.learners["1.2"].workspace_id)
+    session = world.app.state.deps.sessions.issue(world.learners["1.2"].workspace_id)
     async with client_for(world.app, cookie=session) as admin:
         for enrollment in world.learners.values():
             table = await admin.get(

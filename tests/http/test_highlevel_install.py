@@ -26,12 +26,12 @@ from litestar import Litestar
 
 from appserver import serving
 from scormhub.app import create_app
+from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.integrations.highlevel_auth import encrypt_sso
 from scormhub.jobs.courses import import_course
 from scormhub.jobs.highlevel import process_crm_webhook, provision_crm
 from scormhub.jobs.sync import push_to_crm, sync_enrollment
-from scormhub.services import Services
 from scormhub.settings import Settings
 from shared_packages import PACKAGES
 
@@ -95,8 +95,8 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def services(app: Litestar) -> Services:
-    found: Services = app.state.services
+def deps(app: Litestar) -> Deps:
+    found: Deps = app.state.deps
     return found
 
 
@@ -425,7 +425,7 @@ async def test_a_replayed_webhook_without_an_id_is_still_a_duplicate(
 
 @respx.mock(assert_all_called=False)
 async def test_uninstall_revokes_the_tokens_pauses_writes_and_keeps_the_data(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     await install(client, respx_mock)
     [workspace] = await rows(db, "SELECT id FROM workspace")
@@ -441,8 +441,8 @@ async def test_uninstall_revokes_the_tokens_pauses_writes_and_keeps_the_data(
     stored = await client.post("/hooks/crm", content=raw, headers=headers)
     assert stored.json() == {"status": "ok"}
     [item] = await rows(db, "SELECT id FROM inbox")
-    result = await process_crm_webhook({"services": services}, inbox_id=str(item["id"]))
-    again = await process_crm_webhook({"services": services}, inbox_id=str(item["id"]))
+    result = await process_crm_webhook({"deps": deps}, inbox_id=str(item["id"]))
+    again = await process_crm_webhook({"deps": deps}, inbox_id=str(item["id"]))
 
     assert result["outcome"] == f"uninstalled location {LOCATION}"
     assert again["outcome"] == "already processed"
@@ -452,11 +452,11 @@ async def test_uninstall_revokes_the_tokens_pauses_writes_and_keeps_the_data(
     assert connection["refresh_token_enc"] is None
     assert len(await rows(db, "SELECT id FROM workspace WHERE id = $1", workspace["id"])) == 1
     with pytest.raises(CrmAuthExpired):
-        await services.crm_for(await _workspace(services, workspace["id"])).search_contacts("ada")
+        await deps.crm.for_workspace(await _workspace(deps, workspace["id"])).search_contacts("ada")
 
 
-async def _workspace(services: Services, workspace_id: uuid.UUID) -> Any:
-    async with services.uow() as uow:
+async def _workspace(deps: Deps, workspace_id: uuid.UUID) -> Any:
+    async with deps.uow() as uow:
         return await uow.workspaces.get(workspace_id)
 
 
@@ -647,7 +647,7 @@ async def test_cookies_over_https_are_partitioned_for_the_iframe(db: str, hl_set
     assert "SameSite=None" in csrf
     assert "Partitioned" in csrf
     assert "Secure" in csrf
-    session = app.state.sessions.cookie_header("token")
+    session = app.state.deps.sessions.cookie_header("token")
     assert "SameSite=None" in session
     assert "Partitioned" in session
 
@@ -658,7 +658,7 @@ async def test_cookies_over_https_are_partitioned_for_the_iframe(db: str, hl_set
 @respx.mock(assert_all_called=False)
 async def test_two_workers_refreshing_at_once_make_one_token_exchange(
     client: httpx.AsyncClient,
-    services: Services,
+    deps: Deps,
     db: str,
     respx_mock: respx.MockRouter,
     caplog: pytest.LogCaptureFixture,
@@ -678,15 +678,15 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
         )
 
     respx_mock.post(f"{API}/oauth/token").mock(side_effect=slow_refresh)
-    ws = await _workspace(services, workspace["id"])
-    first, second = services.crm_for(ws), services.crm_for(ws)
+    ws = await _workspace(deps, workspace["id"])
+    first, second = deps.crm.for_workspace(ws), deps.crm.for_workspace(ws)
 
     tokens = await asyncio.gather(first._tokens.access_token(), second._tokens.access_token())
 
     assert exchanges == 1
     assert tokens == ["fresh-1", "fresh-1"]
     [connection] = await rows(db, "SELECT refresh_token_enc, expires_at FROM crm_connection")
-    assert services.cipher.decrypt(connection["refresh_token_enc"]) == "rotated-1"
+    assert deps.cipher.decrypt(connection["refresh_token_enc"]) == "rotated-1"
     assert "renewed HighLevel access" in caplog.text
     assert "fresh-1" not in caplog.text
     assert "rotated-1" not in caplog.text  # no token, old or new, in any log line
@@ -694,7 +694,7 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
 
 @respx.mock(assert_all_called=False)
 async def test_a_revoked_refresh_token_asks_for_reconnect_and_holds_the_writes(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     await install(client, respx_mock)
     [workspace] = await rows(db, "SELECT id FROM workspace")
@@ -710,7 +710,7 @@ async def test_a_revoked_refresh_token_asks_for_reconnect_and_holds_the_writes(
         uuid.uuid4(),
         workspace["id"],
     )
-    result = await push_to_crm({"services": services}, workspace_id=str(workspace["id"]))
+    result = await push_to_crm({"deps": deps}, workspace_id=str(workspace["id"]))
 
     assert result["sent"] == 0
     [write] = await rows(
@@ -719,7 +719,7 @@ async def test_a_revoked_refresh_token_asks_for_reconnect_and_holds_the_writes(
     assert (write["status"], write["attempts"], write["held"]) == ("pending", 0, True)
     [connection] = await rows(db, "SELECT status FROM crm_connection")
     assert connection["status"] == "reconnect"
-    session = services.sessions.issue(workspace["id"])
+    session = deps.sessions.issue(workspace["id"])
     settings_page = await client.get("/app/settings", headers={"x-scormhub-session": session})
     assert "Reconnect HighLevel" in settings_page.text
     assert "nothing is lost" in settings_page.text
@@ -736,13 +736,13 @@ async def test_a_revoked_refresh_token_asks_for_reconnect_and_holds_the_writes(
 
 @respx.mock(assert_all_called=False)
 async def test_install_sso_search_enroll_learn_and_the_results_reach_highlevel_within_its_limit(
-    client: httpx.AsyncClient, app: Litestar, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, app: Litestar, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     fake = FakeHighLevel(API)
     fake.mount(respx_mock)
     ada = fake.add_contact("Ada", "Lovelace", "ada@example.com")
     fake.add_contact("Grace", "Hopper", "grace@example.com")
-    ctx = {"services": services}
+    ctx = {"deps": deps}
 
     # Install from the marketplace, then the objects are provisioned by their job.
     installed = await install(client, None)
@@ -817,7 +817,7 @@ async def test_install_sso_search_enroll_learn_and_the_results_reach_highlevel_w
 
 @respx.mock(assert_all_called=False)
 async def test_a_contact_deleted_in_highlevel_while_enrolled_shows_as_a_failed_write(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     fake = FakeHighLevel(API)
     fake.mount(respx_mock)
@@ -832,7 +832,7 @@ async def test_a_contact_deleted_in_highlevel_while_enrolled_shows_as_a_failed_w
         workspace["id"],
     )
 
-    result = await push_to_crm({"services": services}, workspace_id=str(workspace["id"]))
+    result = await push_to_crm({"deps": deps}, workspace_id=str(workspace["id"]))
 
     assert result["failed"] == 1
     [write] = await rows(db, "SELECT status, last_error FROM outbox")
@@ -842,7 +842,7 @@ async def test_a_contact_deleted_in_highlevel_while_enrolled_shows_as_a_failed_w
 
 @respx.mock(assert_all_called=False)
 async def test_a_strict_endpoint_refusing_a_write_fails_that_write_with_its_message_and_sends_the_rest(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     fake = FakeHighLevel(API)
     fake.mount(respx_mock)
@@ -867,7 +867,7 @@ async def test_a_strict_endpoint_refusing_a_write_fails_that_write_with_its_mess
             key,
         )
 
-    result = await push_to_crm({"services": services}, workspace_id=str(workspace["id"]))
+    result = await push_to_crm({"deps": deps}, workspace_id=str(workspace["id"]))
 
     assert (result["sent"], result["failed"]) == (1, 1)
     writes = {row["idempotency_key"]: row for row in await rows(db, "SELECT * FROM outbox")}
@@ -879,7 +879,7 @@ async def test_a_strict_endpoint_refusing_a_write_fails_that_write_with_its_mess
 
 @respx.mock(assert_all_called=False)
 async def test_the_tabs_own_header_session_wins_over_the_browsers_shared_cookie(
-    client: httpx.AsyncClient, services: Services, db: str, respx_mock: respx.MockRouter
+    client: httpx.AsyncClient, deps: Deps, db: str, respx_mock: respx.MockRouter
 ) -> None:
     # Two locations open in two tabs of one browser: the cookie is the last sign-in's, the header each tab's.
     FakeHighLevel(API).mount(respx_mock)
@@ -893,10 +893,10 @@ async def test_the_tabs_own_header_session_wins_over_the_browsers_shared_cookie(
         "VALUES ($1, 'Other tab', 'highlevel', 'trial', 'builtin', 'local', now())",
         other,
     )
-    client.cookies.set("scormhub_session", services.sessions.issue(other))
+    client.cookies.set("scormhub_session", deps.sessions.issue(other))
 
     page = await client.get(
-        "/app/settings", headers={"x-scormhub-session": services.sessions.issue(location["id"])}
+        "/app/settings", headers={"x-scormhub-session": deps.sessions.issue(location["id"])}
     )
 
     assert page.status_code == 200
@@ -912,7 +912,7 @@ async def test_a_highlevel_that_never_answers_leaves_the_contact_search_responsi
     hung.listen(16)
     try:
         app = create_app(replace(hl_settings, highlevel_api_url=f"http://127.0.0.1:{hung.getsockname()[1]}"))
-        services: Services = app.state.services
+        deps: Deps = app.state.deps
         workspace_id = uuid.uuid4()
         await rows(
             db,
@@ -928,15 +928,15 @@ async def test_a_highlevel_that_never_answers_leaves_the_contact_search_responsi
             "($1, $2, $3, $4, now() + interval '1 day', '', 'connected', '{}'::jsonb, now(), now())",
             workspace_id,
             LOCATION,
-            services.cipher.encrypt("token"),
-            services.cipher.encrypt("refresh"),
+            deps.cipher.encrypt("token"),
+            deps.cipher.encrypt("refresh"),
         )
         async with serving(app) as client:
             started = time.monotonic()
             response = await client.get(
                 "/app/contacts",
                 params={"q": "ada"},
-                headers={"x-scormhub-session": services.sessions.issue(workspace_id)},
+                headers={"x-scormhub-session": deps.sessions.issue(workspace_id)},
             )
             waited = time.monotonic() - started
     finally:

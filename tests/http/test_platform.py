@@ -23,7 +23,7 @@ async def test_healthz_reports_database_and_queue_ok(client: httpx.AsyncClient) 
 async def test_healthz_answers_503_naming_the_queue_when_it_is_down(
     client: httpx.AsyncClient, app: Litestar
 ) -> None:
-    await app.state.services.queue.disconnect()
+    await app.state.deps.queue.disconnect()
 
     response = await client.get("/healthz")
 

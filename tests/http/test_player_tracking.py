@@ -60,7 +60,7 @@ async def ready_course(admin: httpx.AsyncClient, app: Litestar, package: Path) -
     async with PiccoloUnitOfWork() as uow:
         workspace = await uow.workspaces.get_standalone()
     assert workspace is not None
-    await import_course({"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id)
+    await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
     async with PiccoloUnitOfWork() as uow:
         course = await uow.courses.get(workspace.id, UUID(course_id))
     assert course is not None

@@ -400,8 +400,8 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
         enqueued.append({"job": job, **kwargs})
         return "job-1"
 
-    services = app.state.services
-    monkeypatch.setattr(services.jobs, "enqueue", record)
+    deps = app.state.deps
+    monkeypatch.setattr(deps.jobs, "enqueue", record)
     response = await admin.get(f"/app/reports/export.{kind}", params={"q": "golf"})
     assert response.status_code == 303
     progress_url = response.headers["location"]
@@ -413,7 +413,7 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
     assert job["job"] == "export_report"
     assert job["params"] == {"q": "golf"}
     result = await export_report(
-        {"services": services},
+        {"deps": deps},
         workspace_id=job["workspace_id"],
         export_id=job["export_id"],
         kind=job["kind"],

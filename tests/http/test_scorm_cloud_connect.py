@@ -84,7 +84,7 @@ async def test_connecting_verifies_the_keys_configures_postbacks_and_stores_the_
     assert account is not None
     assert account.app_id == "APP123"
     assert "s3cret-key-value" not in account.secret_key_enc
-    assert app.state.services.cipher.decrypt(account.secret_key_enc) == "s3cret-key-value"
+    assert app.state.deps.cipher.decrypt(account.secret_key_enc) == "s3cret-key-value"
     assert workspace.engine is EngineKind.SCORM_CLOUD
     sent = json.loads(routes["config"].calls.last.request.content)
     settings = {s["settingId"]: s["value"] for s in sent["settings"]}
@@ -131,7 +131,7 @@ async def connected(client: httpx.AsyncClient, app: Litestar):  # type: ignore[n
         mock_cloud(router)
         await connect(client, "APP123", "secret")
     workspace, account = await stored_account(app)
-    password = app.state.services.cipher.decrypt(account.postback_password_enc)
+    password = app.state.deps.cipher.decrypt(account.postback_password_enc)
     return workspace, account.postback_user, password
 
 
@@ -215,7 +215,7 @@ async def test_a_malformed_postback_is_still_acknowledged_stored_and_marked_unre
 
     row = await InboxRow.select().first()
     result = await process_postback(
-        {"services": app.state.services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
+        {"deps": app.state.deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
     )
     assert response.status_code == 200
     assert result["outcome"].startswith("unreadable")
@@ -386,8 +386,8 @@ async def test_one_drain_job_processes_a_burst_of_stored_postbacks(
             f"/hooks/scorm-cloud/{workspace.id}", json={"id": f"not-ours-{n}"}, auth=(user, password)
         )
 
-    result = await process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
-    again = await process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
+    result = await process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
+    again = await process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
 
     from scormhub.integrations.db.tables import InboxRow
 
@@ -423,9 +423,7 @@ async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_
     client, app = cloud_admin
     workspace, user, password = await connected(client, app)
     drain = asyncio.create_task(
-        process_inbox(
-            {"services": app.state.services}, workspace_id=str(workspace.id), settle_at=time.time() + 0.3
-        )
+        process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id), settle_at=time.time() + 0.3)
     )
     await asyncio.sleep(0.1)  # the drain has found nothing yet and waits for its interval to end
     await client.post(f"/hooks/scorm-cloud/{workspace.id}", json={"id": "late"}, auth=(user, password))
@@ -470,7 +468,7 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
 
     monkeypatch.setattr(PiccoloInboxRepository, "unprocessed_items", recording)
 
-    result = await postbacks.process_inbox({"services": app.state.services}, workspace_id=str(workspace.id))
+    result = await postbacks.process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
 
     assert result == {"processed": 8}
     assert await InboxRow.count().where(InboxRow.processed_at.is_null()) == 0

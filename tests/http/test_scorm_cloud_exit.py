@@ -47,7 +47,7 @@ async def cloud_enrollment(client: httpx.AsyncClient, app: Litestar, router: res
         files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
     )
     course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-    await import_course({"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id)
+    await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
     await client.post(
         f"/app/courses/{course_id}/enrollments",
         data={
@@ -143,7 +143,7 @@ async def test_once_the_postback_has_landed_the_exit_page_does_not_ask_scorm_clo
                 completion=Completion.COMPLETED,
                 success=Success.FAILED,
                 score_percent=40.0,
-                updated_at=app.state.services.clock.now(),
+                updated_at=app.state.deps.clock.now(),
             )
             await uow.enrollments.save(landed)
             await uow.commit()

@@ -46,7 +46,7 @@ async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm
     cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
 ) -> None:
     client, app = cloud_admin
-    services = app.state.services
+    deps = app.state.deps
     workspace, user, password = await connected(client, app)
     assert workspace.engine is EngineKind.SCORM_CLOUD
 
@@ -64,7 +64,7 @@ async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm
             files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
         )
         course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-        await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+        await import_course({"deps": deps}, workspace_id=str(workspace.id), course_id=course_id)
 
         async with PiccoloUnitOfWork() as uow:
             course = await uow.courses.get(workspace.id, uuid.UUID(course_id))
@@ -117,9 +117,7 @@ async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm
         from scormhub.integrations.db.tables import InboxRow
 
         for row in await InboxRow.select(InboxRow.id):
-            await process_postback(
-                {"services": services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
-            )
+            await process_postback({"deps": deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id))
 
     async with PiccoloUnitOfWork() as uow:
         done = await uow.enrollments.get(workspace.id, enrollment.id)
@@ -136,7 +134,7 @@ async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_cra
     cloud_admin: tuple[httpx.AsyncClient, Litestar],  # noqa: F811 - the fixture
 ) -> None:
     client, app = cloud_admin
-    services = app.state.services
+    deps = app.state.deps
     workspace, _, _ = await connected(client, app)
     with respx.mock(assert_all_called=False) as router:
         router.post(f"{CLOUD}/courses/importJobs/upload").mock(
@@ -153,7 +151,7 @@ async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_cra
             files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
         )
         course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-        await import_course({"services": services}, workspace_id=str(workspace.id), course_id=course_id)
+        await import_course({"deps": deps}, workspace_id=str(workspace.id), course_id=course_id)
         await client.post(
             f"/app/courses/{course_id}/enrollments",
             data={
@@ -169,7 +167,7 @@ async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_cra
             return_value=httpx.Response(404, json=fixture("error_404.json"))
         )
         result = await sync_enrollment(
-            {"services": services},
+            {"deps": deps},
             workspace_id=str(workspace.id),
             enrollment_id=str(enrollment.id),
             run_id=None,
@@ -203,9 +201,7 @@ async def test_an_import_that_scorm_cloud_ends_in_error_shows_its_message(
         router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
             return_value=httpx.Response(200, json=fixture("import_job_error.json"))
         )
-        await import_course(
-            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
-        )
+        await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
 
     page = await client.get(f"/app/courses/{course_id}")
     assert "Import failed" in page.text
@@ -221,9 +217,7 @@ async def test_scorm_clouds_storage_limit_is_named_as_the_scorm_cloud_plan(
         course_id = await upload_to_cloud(
             client, router, upload_response=httpx.Response(403, json=fixture("error_403_storage_limit.json"))
         )
-        await import_course(
-            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
-        )
+        await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
 
     page = await client.get(f"/app/courses/{course_id}")
     assert "Import failed" in page.text
@@ -243,9 +237,7 @@ async def test_scorm_clouds_registration_limit_blocks_the_enrollment_and_says_wh
         router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
             return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
         )
-        await import_course(
-            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
-        )
+        await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
         router.post(f"{CLOUD}/registrations").mock(
             return_value=httpx.Response(400, json=fixture("error_400_registration_limit.json"))
         )
@@ -280,7 +272,7 @@ async def test_a_postback_for_a_registration_we_do_not_know_is_processed_and_cha
 
     row = await InboxRow.select(InboxRow.id).first()
     result = await process_postback(
-        {"services": app.state.services}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
+        {"deps": app.state.deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
     )
 
     assert response.status_code == 200
@@ -307,9 +299,7 @@ async def test_a_course_zipped_inside_its_folder_reaches_scorm_cloud_with_that_f
             files={"package": ("Golf.zip", zipped_as_a_folder(GOLF, "Golf Course"), "application/zip")},
         )
         course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-        await import_course(
-            {"services": app.state.services}, workspace_id=str(workspace.id), course_id=course_id
-        )
+        await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
 
     with zipfile.ZipFile(GOLF) as original, uploaded_zip(upload.calls.last.request) as sent:
         expected = {info.filename: original.read(info) for info in original.infolist() if not info.is_dir()}

@@ -21,6 +21,7 @@ from two_workspaces import TEST_SECRET, client_for, standalone_workspace, upload
 
 from appserver import csrf_of, login_link_token, serving
 from scormhub.app import create_app
+from scormhub.bootstrap import build_deps
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crypto import TokenSigner
 from scormhub.routes.learn import ENROLL_PER_IP_PER_MINUTE
@@ -34,7 +35,7 @@ def issued_at(monkeypatch: pytest.MonkeyPatch, app: Litestar, moment: float, **k
     """A real session token, minted as if the clock read `moment` (Fernet stamps the token itself)."""
     with monkeypatch.context() as patched:
         patched.setattr(time, "time", lambda: moment)
-        token: str = app.state.services.sessions.issue(app.state.test_workspace, **kwargs)
+        token: str = app.state.deps.sessions.issue(app.state.test_workspace, **kwargs)
     return token
 
 
@@ -230,7 +231,7 @@ def clock() -> Iterator[MovableClock]:
 
 @pytest.fixture
 async def clocked_app(db: str, settings: Settings, clock: MovableClock) -> AsyncIterator[Litestar]:
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, build_deps(settings, clock=clock))
     async with serving(app):
         yield app
 
@@ -241,7 +242,7 @@ async def test_the_self_enrollment_limit_reopens_after_its_minute_and_ignores_fo
     await login_link_token()
     workspace = await standalone_workspace()
     course = await upload_ready_course(
-        clocked_app, clocked_app.state.services.sessions.issue(workspace.id), "Golf"
+        clocked_app, clocked_app.state.deps.sessions.issue(workspace.id), "Golf"
     )
     url = f"/enroll/{course.self_enroll_token}"
     bad = {"first_name": "A", "last_name": "B", "email": "not-an-email"}
@@ -265,7 +266,8 @@ async def test_the_self_enrollment_limit_reopens_after_its_minute_and_ignores_fo
 @pytest.fixture
 async def behind_one_proxy(db: str, settings: Settings, clock: MovableClock) -> AsyncIterator[Litestar]:
     """As on Heroku: one router in front, which appends the address that connected to it."""
-    app = create_app(dataclasses.replace(settings, trusted_proxy_hops=1), clock=clock)
+    proxied = dataclasses.replace(settings, trusted_proxy_hops=1)
+    app = create_app(proxied, build_deps(proxied, clock=clock))
     async with serving(app):
         yield app
 
@@ -276,7 +278,7 @@ async def test_behind_a_proxy_the_limit_keys_on_the_address_the_proxy_appended_n
     await login_link_token()
     workspace = await standalone_workspace()
     course = await upload_ready_course(
-        behind_one_proxy, behind_one_proxy.state.services.sessions.issue(workspace.id), "Golf"
+        behind_one_proxy, behind_one_proxy.state.deps.sessions.issue(workspace.id), "Golf"
     )
     url = f"/enroll/{course.self_enroll_token}"
     bad = {"first_name": "A", "last_name": "B", "email": "not-an-email"}

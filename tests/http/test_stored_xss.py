@@ -80,7 +80,7 @@ async def completed_and_synced(
             "core": {"lesson_status": "passed", "score": {"raw": "85"}, "session_time": "0000:01:00.00"}
         }
         assert (await learner.post(config["commitUrl"] + "&final=true", json=passed)).status_code == 200
-    ctx = {"services": app.state.services}
+    ctx = {"deps": app.state.deps}
     await sync_enrollment(ctx, workspace_id=workspace_id, enrollment_id=enrollment_id)
     await push_to_crm(ctx, workspace_id=workspace_id)
 

@@ -120,7 +120,7 @@ async def add_highlevel_workspace(app: Litestar, name: str) -> Workspace:
         plan=PlanMode.LIVE,
         engine=EngineKind.BUILTIN,
         crm=CrmKind.LOCAL,
-        created_at=app.state.services.clock.now(),
+        created_at=app.state.deps.clock.now(),
         crm_location_id=f"loc-{uuid.uuid4().hex[:8]}",
     )
     async with PiccoloUnitOfWork() as uow:
@@ -147,11 +147,9 @@ async def upload_ready_course(app: Litestar, session: str, title: str, package: 
         )
     assert response.status_code == 303, response.text
     course_id = UUID(response.headers["location"].rsplit("/", 1)[1])
-    session_data = app.state.services.sessions.read(session)
+    session_data = app.state.deps.sessions.read(session)
     workspace_id = session_data.workspace_id
-    await import_course(
-        {"services": app.state.services}, workspace_id=str(workspace_id), course_id=str(course_id)
-    )
+    await import_course({"deps": app.state.deps}, workspace_id=str(workspace_id), course_id=str(course_id))
     async with PiccoloUnitOfWork() as uow:
         course = await uow.courses.get(workspace_id, course_id)
         assert course is not None
@@ -163,8 +161,8 @@ async def upload_ready_course(app: Litestar, session: str, title: str, package: 
 
 
 async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tenant:
-    services = app.state.services
-    session = services.sessions.issue(workspace.id)
+    deps = app.state.deps
+    session = deps.sessions.issue(workspace.id)
     course = await upload_ready_course(app, session, f"{marker} course")
     book = LocalContactBook(workspace.id)
     contact = await book.upsert_contact(
@@ -176,7 +174,7 @@ async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tena
     )
     enrollment = enrolled.enrollment
     certificate_id = await complete_with_certificate(app, session, enrollment)
-    now = services.clock.now()
+    now = deps.clock.now()
     write = CrmWrite(
         kind=WriteKind.ADD_TAGS,
         contact_id=contact.id,
@@ -194,20 +192,20 @@ async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tena
             EngineAccount(
                 workspace_id=workspace.id,
                 app_id=f"APP-{marker}",
-                secret_key_enc=services.cipher.encrypt("secret"),
+                secret_key_enc=deps.cipher.encrypt("secret"),
                 postback_user=user,
-                postback_password_enc=services.cipher.encrypt(password),
+                postback_password_enc=deps.cipher.encrypt(password),
                 connected_at=now,
             )
         )
         await uow.commit()
     export_id = uuid.uuid4()
-    files = ExportFiles(services.settings.data_dir)
+    files = ExportFiles(deps.settings.data_dir)
     name = f"learners_{marker}.csv"
     files.write_status(workspace.id, export_id, state="ready", done=1, total=1, kind="csv", file_name=name)
     files.file(workspace.id, export_id, "csv").write_text(f"name\n{marker} Learner\n")
     job_key = f"sync_enrollment:{enrollment.id}"
-    await services.jobs.enqueue(
+    await deps.jobs.enqueue(
         "sync_enrollment", key=job_key, workspace_id=str(workspace.id), enrollment_id=str(enrollment.id)
     )
     return Tenant(

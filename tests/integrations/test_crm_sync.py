@@ -515,16 +515,16 @@ async def test_a_refused_write_is_tried_again_when_its_backoff_ends_not_at_the_n
     queue = create_queue(db, pool_size=2)
     await queue.connect()
     crm = FakeCrm(outage=1)
-    services = SimpleNamespace(
+    deps = SimpleNamespace(
         uow=PiccoloUnitOfWork,
-        crm_writer=lambda _workspace: asyncio.sleep(0, crm),
+        crm=SimpleNamespace(writer=lambda _workspace: asyncio.sleep(0, crm)),
         throttle=NoWait(),
         clock=clock,
         settings=SimpleNamespace(outbox_lease_s=300),
         jobs=SaqJobQueue(queue, clock=clock),
     )
     try:
-        await sync_jobs.push_to_crm({"services": services}, workspace_id=str(enrollment.workspace_id))
+        await sync_jobs.push_to_crm({"deps": deps}, workspace_id=str(enrollment.workspace_id))
         [refused] = [i for i in await outbox(enrollment.workspace_id) if i.status is OutboxStatus.PENDING]
         due = refused.next_attempt_at.timestamp()
         [(key, scheduled)] = await _queued_pushers(queue)
@@ -536,7 +536,7 @@ async def test_a_refused_write_is_tried_again_when_its_backoff_ends_not_at_the_n
         async with queue.pool.connection() as conn:
             await conn.execute(SQL("UPDATE {} SET status = 'active'").format(queue.jobs_table))
         early = await sync_jobs.push_to_crm(
-            {"services": services, "job": SimpleNamespace(key=key)}, workspace_id=str(enrollment.workspace_id)
+            {"deps": deps, "job": SimpleNamespace(key=key)}, workspace_id=str(enrollment.workspace_id)
         )
         [(again, rescheduled)] = await _queued_pushers(queue)
         assert early["sent"] == 0
@@ -545,7 +545,7 @@ async def test_a_refused_write_is_tried_again_when_its_backoff_ends_not_at_the_n
 
         clock.current = datetime.fromtimestamp(rescheduled, UTC)
         done = await sync_jobs.push_to_crm(
-            {"services": services, "job": SimpleNamespace(key=again)},
+            {"deps": deps, "job": SimpleNamespace(key=again)},
             workspace_id=str(enrollment.workspace_id),
         )
     finally:

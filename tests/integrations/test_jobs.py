@@ -30,10 +30,10 @@ async def wait_for_result(queue: Queue, job_id: str, timeout_s: float = 15) -> d
 async def test_a_job_runs_in_the_web_process_when_no_worker_is_deployed(db: str, settings: Settings) -> None:
     app = create_app(dataclasses.replace(settings, in_process_worker=True))
     async with serving(app):
-        services = app.state.services
-        job_id = await services.jobs.enqueue("probe_worker")
+        deps = app.state.deps
+        job_id = await deps.jobs.enqueue("probe_worker")
         assert job_id is not None
-        result = await wait_for_result(services.queue, job_id)
+        result = await wait_for_result(deps.queue, job_id)
 
     assert result["pid"] == os.getpid()
 
@@ -47,11 +47,11 @@ async def test_a_job_runs_in_scormhub_worker_when_the_web_process_does_not_run_j
         wait_for_text(log, "worker started", timeout_s=20, process=worker)
         app = create_app(dataclasses.replace(settings, in_process_worker=False))
         async with serving(app):
-            services = app.state.services
-            assert services.worker is None
-            job_id = await services.jobs.enqueue("probe_worker")
+            deps = app.state.deps
+            assert app.state.worker is None
+            job_id = await deps.jobs.enqueue("probe_worker")
             assert job_id is not None
-            result = await wait_for_result(services.queue, job_id)
+            result = await wait_for_result(deps.queue, job_id)
     finally:
         code = stop(worker)
 
@@ -62,10 +62,10 @@ async def test_a_job_runs_in_scormhub_worker_when_the_web_process_does_not_run_j
 async def test_enqueueing_the_same_key_twice_queues_one_job(db: str, settings: Settings) -> None:
     app = create_app(settings)  # no worker: the jobs stay queued
     async with serving(app):
-        services = app.state.services
-        first = await services.jobs.enqueue("probe_worker", key="probe:same")
-        second = await services.jobs.enqueue("probe_worker", key="probe:same")
-        queued = await services.queue.count("queued")
+        deps = app.state.deps
+        first = await deps.jobs.enqueue("probe_worker", key="probe:same")
+        second = await deps.jobs.enqueue("probe_worker", key="probe:same")
+        queued = await deps.queue.count("queued")
 
     assert first is not None
     assert second is None

@@ -37,9 +37,9 @@ async def test_the_cron_removes_an_abandoned_partial_upload_and_keeps_one_in_pro
     finished.write_bytes(b"a stored package")
     os.utime(finished, (0, 0))  # old, but a package, not a partial upload
 
-    services = SimpleNamespace(storage=storage, clock=FixedClock(now))
-    result = await remove_stale_uploads({"services": services})
-    again = await remove_stale_uploads({"services": services})  # a second run (or process) is harmless
+    deps = SimpleNamespace(storage=storage, clock=FixedClock(now))
+    result = await remove_stale_uploads({"deps": deps})
+    again = await remove_stale_uploads({"deps": deps})  # a second run (or process) is harmless
 
     assert not abandoned.exists()
     assert in_progress.exists()

@@ -8,7 +8,7 @@ from typing import Any
 from saq import Queue
 
 from scormhub.integrations.jobqueue import create_queue
-from scormhub.jobs.runtime import build_worker, stop_gracefully
+from scormhub.jobs.worker import build_worker, stop_gracefully
 
 
 async def slow(ctx: dict[str, Any], *, seconds: float) -> str:
@@ -19,7 +19,7 @@ async def slow(ctx: dict[str, Any], *, seconds: float) -> str:
 async def start_worker_with_a_running_job(db: str, seconds: float, grace_s: float) -> tuple[Queue, Any, str]:
     queue = create_queue(db, pool_size=4)
     await queue.connect()
-    worker = build_worker(queue, concurrency=2, context={}, shutdown_grace_s=grace_s)
+    worker = build_worker(queue, concurrency=2, deps=None, shutdown_grace_s=grace_s)
     worker.functions["slow"] = slow
     task = asyncio.create_task(worker.start())
     job = await queue.enqueue("slow", seconds=seconds, retries=3, timeout=60)

@@ -1,7 +1,7 @@
 """The completion certificate as a PDF (borb, AGPL-3.0): A4 landscape, the workspace's branding, the
 certificate's snapshot, and its verification link as text and as a QR code.
 
-Run `render_certificate_pdf` through `Services.render_pool` (a worker process). This module imports borb
+Run `render_certificate_pdf` through `Deps.render_pool` (a worker process). This module imports borb
 only inside the render, so the server can name the function without loading borb (and its ~80 MB).
 """
 

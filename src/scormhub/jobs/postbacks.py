@@ -8,42 +8,44 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import sync
 from scormhub.domain.engine_accounts import parse_postback
 from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.jobs.context import JobContext
 
 
-async def process_postback(ctx: dict[str, Any], *, inbox_id: str, workspace_id: str) -> dict[str, Any]:
-    services = ctx["services"]
+async def process_postback(ctx: JobContext, *, inbox_id: str, workspace_id: str) -> dict[str, Any]:
+    deps = ctx["deps"]
     item_key, workspace = UUID(inbox_id), UUID(workspace_id)
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         item = await uow.inbox.get(item_key)
     if item is None or item.processed_at is not None:
         return {"outcome": "already processed"}
-    outcome = await _process(services, workspace, item.content_type, item.body)
-    async with services.uow() as uow:
-        await uow.inbox.mark_processed(item_key, outcome, services.clock.now())
+    outcome = await _process(deps, workspace, item.content_type, item.body)
+    async with deps.uow() as uow:
+        await uow.inbox.mark_processed(item_key, outcome, deps.clock.now())
         await uow.commit()
     return {"outcome": outcome}
 
 
-async def _process(services: Any, workspace: UUID, content_type: str, body: str) -> str:
+async def _process(deps: Deps, workspace: UUID, content_type: str, body: str) -> str:
     registration_id = parse_postback(content_type, body.encode(), None).registration_id
-    return await _process_registration(services, workspace, registration_id)
+    return await _process_registration(deps, workspace, registration_id)
 
 
-async def _process_registration(services: Any, workspace: UUID, registration_id: str | None) -> str:
+async def _process_registration(deps: Deps, workspace: UUID, registration_id: str | None) -> str:
     if registration_id is None:
         return "unreadable: no registration in the body"
     try:
         enrollment_id = UUID(registration_id)
     except ValueError:
         return f"unknown registration {registration_id[:100]!r}"
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         enrollment = await uow.enrollments.get(workspace, enrollment_id)
     if enrollment is None:
         return f"unknown registration {registration_id[:100]!r}"
-    engine = await services.registration_engine(workspace)
+    engine = await deps.scorm_cloud.for_workspace(workspace)
     if engine is None:
         return "SCORM Cloud is no longer connected"
     try:
@@ -53,9 +55,9 @@ async def _process_registration(services: Any, workspace: UUID, registration_id:
     outcome = await sync.sync_enrollment(
         workspace,
         enrollment_id,
-        uow=services.uow(),
-        jobs=services.jobs,
-        clock=services.clock,
+        uow=deps.uow(),
+        jobs=deps.jobs,
+        clock=deps.clock,
         progress=progress,
     )
     return (
@@ -77,7 +79,7 @@ CURSOR_MARGIN = timedelta(seconds=1)
 
 
 async def process_inbox(
-    ctx: dict[str, Any], *, workspace_id: str, settle_at: float | None = None
+    ctx: JobContext, *, workspace_id: str, settle_at: float | None = None
 ) -> dict[str, Any]:
     """Process every stored, unprocessed postback of a workspace, a batch at a time.
 
@@ -85,13 +87,13 @@ async def process_inbox(
     is read from SCORM Cloud and synced once, and every postback about it is marked with that outcome in
     one UPDATE. A registration SCORM Cloud could not be asked about stays unprocessed for the retry.
     """
-    services = ctx["services"]
+    deps = ctx["deps"]
     workspace = UUID(workspace_id)
-    async with services.drain_lock(workspace):
-        return await _drain(services, workspace, settle_at)
+    async with deps.inbox_drains.lock(workspace):
+        return await _drain(deps, workspace, settle_at)
 
 
-async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dict[str, Any]:
+async def _drain(deps: Deps, workspace: UUID, settle_at: float | None) -> dict[str, Any]:
     processed = 0
     postponed: list[str] = []
     settle_deadline = settle_at + SETTLE_MARGIN_S if settle_at is not None else 0.0
@@ -103,9 +105,9 @@ async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dic
     cursor: datetime | None = None
     for _ in range(DRAIN_ROUNDS):
         settled = settled or time.time() >= settle_deadline
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             batch = await uow.inbox.unprocessed_items(
-                services.clock.now(), limit=DRAIN_BATCH, workspace_id=workspace, received_from=cursor
+                deps.clock.now(), limit=DRAIN_BATCH, workspace_id=workspace, received_from=cursor
             )
         if not batch and cursor is not None:
             cursor = None  # nothing more ahead: look once over every row before stopping or waiting
@@ -124,13 +126,13 @@ async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dic
         outcomes: dict[UUID, str] = {}
         for registration, item_ids in by_registration.items():
             try:
-                outcome = await _process_registration(services, workspace, registration)
+                outcome = await _process_registration(deps, workspace, registration)
             except ServiceUnavailable as exc:
                 postponed.append(str(exc))
                 continue
             outcomes.update(dict.fromkeys(item_ids, outcome))
-        async with services.uow() as uow:
-            await uow.inbox.mark_processed_many(outcomes, services.clock.now())
+        async with deps.uow() as uow:
+            await uow.inbox.mark_processed_many(outcomes, deps.clock.now())
             await uow.commit()
         processed += len(outcomes)
         if len(outcomes) < len(batch):
@@ -144,24 +146,24 @@ async def _drain(services: Any, workspace: UUID, settle_at: float | None) -> dic
     return {"processed": processed}
 
 
-async def sweep_inbox(ctx: dict[str, Any]) -> dict[str, Any]:
+async def sweep_inbox(ctx: JobContext) -> dict[str, Any]:
     """Cron: queue stored postbacks that no job processed (a crash between storing and queueing)."""
-    services = ctx["services"]
-    async with services.uow() as uow:
+    deps = ctx["deps"]
+    async with deps.uow() as uow:
         # Not processed after Settings.inbox_sweep_after_s (2 min by default): queue it again.
         stale = await uow.inbox.unprocessed(
-            services.clock.now() - timedelta(seconds=services.settings.inbox_sweep_after_s)
+            deps.clock.now() - timedelta(seconds=deps.settings.inbox_sweep_after_s)
         )
         items = [await uow.inbox.get(item_id) for item_id in stale]
     for item in items:
         if item is not None and item.source == "highlevel":
             # CRM install/uninstall webhooks have no workspace; each is processed on its own.
-            await services.jobs.enqueue(
+            await deps.jobs.enqueue(
                 "process_crm_webhook", key=f"process_crm_webhook:{item.id}", inbox_id=str(item.id)
             )
     postbacks = [item for item in items if item is not None and item.source != "highlevel"]
     for workspace_id in {item.workspace_id for item in postbacks if item.workspace_id}:
-        await services.jobs.enqueue(
+        await deps.jobs.enqueue(
             "process_inbox",
             key=f"process_inbox:{workspace_id}:sweep",
             retries=8,

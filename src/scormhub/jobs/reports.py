@@ -7,17 +7,18 @@ from uuid import UUID
 
 from scormhub.domain.reports import parse_filter
 from scormhub.integrations.exports import ExportFiles, PostgresReports
+from scormhub.jobs.context import JobContext
 
 
 async def export_report(
-    ctx: dict[str, Any], *, workspace_id: str, export_id: str, kind: str, params: dict[str, str]
+    ctx: JobContext, *, workspace_id: str, export_id: str, kind: str, params: dict[str, str]
 ) -> dict[str, Any]:
     """Safe to run twice: the file is written again from the start."""
     from scormhub.routes.reports import build_export_file
 
-    services = ctx["services"]
-    files = ExportFiles(services.settings.data_dir)
-    flt, _ = parse_filter(params, today=services.clock.now().date())
+    deps = ctx["deps"]
+    files = ExportFiles(deps.settings.data_dir)
+    flt, _ = parse_filter(params, today=deps.clock.now().date())
     return await build_export_file(
         files,
         PostgresReports(),
@@ -25,6 +26,6 @@ async def export_report(
         UUID(export_id),
         kind,
         flt,
-        services.clock.now(),
-        pool=services.render_pool,
+        deps.clock.now(),
+        pool=deps.render_pool,
     )

@@ -8,27 +8,37 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import sync
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import EngineKind
+from scormhub.jobs.context import JobContext
 
 # The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
 RECONCILE_WINDOW = timedelta(minutes=15)
 
 
 async def sync_enrollment(
-    ctx: dict[str, Any], *, workspace_id: str, enrollment_id: str, run_id: str | None = None
+    ctx: JobContext, *, workspace_id: str, enrollment_id: str, run_id: str | None = None
 ) -> dict[str, Any]:
-    services = ctx["services"]
+    return await run_sync_enrollment(
+        ctx["deps"], workspace_id=workspace_id, enrollment_id=enrollment_id, run_id=run_id
+    )
+
+
+async def run_sync_enrollment(
+    deps: Deps, *, workspace_id: str, enrollment_id: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """The job's body, also run in a request (the exit page reads a late SCORM Cloud result itself)."""
     failed = False
     try:
-        progress = await _engine_progress(services, UUID(workspace_id), UUID(enrollment_id))
+        progress = await _engine_progress(deps, UUID(workspace_id), UUID(enrollment_id))
         outcome = await sync.sync_enrollment(
             UUID(workspace_id),
             UUID(enrollment_id),
-            uow=services.uow(),
-            jobs=services.jobs,
-            clock=services.clock,
+            uow=deps.uow(),
+            jobs=deps.jobs,
+            clock=deps.clock,
             progress=progress,
         )
         result: dict[str, Any] = {"queued": outcome.queued}
@@ -42,45 +52,45 @@ async def sync_enrollment(
         failed, result = True, {"queued": 0, "unavailable": str(exc)}
     finally:
         if run_id is not None:
-            async with services.uow() as uow:
-                await uow.sync_runs.count(UUID(run_id), failed=failed, now=services.clock.now())
+            async with deps.uow() as uow:
+                await uow.sync_runs.count(UUID(run_id), failed=failed, now=deps.clock.now())
                 await uow.commit()
     return result
 
 
 async def _engine_progress(
-    services: Any, workspace_id: UUID, enrollment_id: UUID
+    deps: Deps, workspace_id: UUID, enrollment_id: UUID
 ) -> sync.RegistrationProgress | None:
     """SCORM Cloud's view of the registration (the truth); None for the built-in player, whose commits
     already update the enrollment. Raises NotFound when SCORM Cloud no longer has the registration."""
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         enrollment = await uow.enrollments.get(workspace_id, enrollment_id)
         course = await uow.courses.get(workspace_id, enrollment.course_id) if enrollment else None
     if enrollment is None or course is None or course.engine is not EngineKind.SCORM_CLOUD:
         return None
-    engine = await services.registration_engine(workspace_id)
+    engine = await deps.scorm_cloud.for_workspace(workspace_id)
     if engine is None:
         raise NotFound("SCORM Cloud is no longer connected to this workspace")
     progress: sync.RegistrationProgress = await engine.get_progress(str(enrollment_id))
     return progress
 
 
-async def push_to_crm(ctx: dict[str, Any], *, workspace_id: str) -> dict[str, Any]:
-    services = ctx["services"]
+async def push_to_crm(ctx: JobContext, *, workspace_id: str) -> dict[str, Any]:
+    deps = ctx["deps"]
     workspace = UUID(workspace_id)
     outcome = await sync.push_to_crm(
         workspace,
-        uow_factory=services.uow,
-        crm=await services.crm_writer(workspace),
-        throttle=services.throttle,
-        clock=services.clock,
+        uow_factory=deps.uow,
+        crm=await deps.crm.writer(workspace),
+        throttle=deps.throttle,
+        clock=deps.clock,
         jitter=random.random,
-        lease_s=services.settings.outbox_lease_s,
+        lease_s=deps.settings.outbox_lease_s,
     )
     if outcome.next_due_at is not None:
-        delay = max(0.0, (outcome.next_due_at - services.clock.now()).total_seconds())
+        delay = max(0.0, (outcome.next_due_at - deps.clock.now()).total_seconds())
         if delay < 60:
-            await services.jobs.enqueue(
+            await deps.jobs.enqueue(
                 "push_to_crm",
                 key=_retry_key(workspace, outcome.next_due_at, ctx.get("job")),
                 delay_s=delay,
@@ -107,34 +117,34 @@ def _retry_key(workspace: UUID, due: datetime, running: Any) -> str:
     return f"{key}:{int(suffix[1:] or 0) + 1}"
 
 
-async def sync_all(ctx: dict[str, Any], *, workspace_id: str, course_id: str) -> dict[str, Any]:
-    services = ctx["services"]
+async def sync_all(ctx: JobContext, *, workspace_id: str, course_id: str) -> dict[str, Any]:
+    deps = ctx["deps"]
     run = await sync.sync_all(
-        UUID(workspace_id), UUID(course_id), uow=services.uow(), jobs=services.jobs, clock=services.clock
+        UUID(workspace_id), UUID(course_id), uow=deps.uow(), jobs=deps.jobs, clock=deps.clock
     )
     return {"run_id": str(run.id), "total": run.total}
 
 
-async def push_due_writes(ctx: dict[str, Any]) -> dict[str, Any]:
+async def push_due_writes(ctx: JobContext) -> dict[str, Any]:
     """Cron: start a pusher for every workspace with writes that are due (retries come back this way)."""
-    services = ctx["services"]
-    async with services.uow() as uow:
-        workspaces = await uow.outbox.workspaces_with_due_writes(services.clock.now())
+    deps = ctx["deps"]
+    async with deps.uow() as uow:
+        workspaces = await uow.outbox.workspaces_with_due_writes(deps.clock.now())
     for workspace_id in workspaces:
-        await sync.enqueue_push(workspace_id, jobs=services.jobs)
+        await sync.enqueue_push(workspace_id, jobs=deps.jobs)
     return {"workspaces": len(workspaces)}
 
 
-async def reconcile_enrollments(ctx: dict[str, Any]) -> dict[str, Any]:
+async def reconcile_enrollments(ctx: JobContext) -> dict[str, Any]:
     """Cron: re-sync enrollments that changed recently, so a lost sync job costs minutes, not data."""
-    services = ctx["services"]
-    since = services.clock.now() - RECONCILE_WINDOW
-    async with services.uow() as uow:
+    deps = ctx["deps"]
+    since = deps.clock.now() - RECONCILE_WINDOW
+    async with deps.uow() as uow:
         changed = await uow.enrollments.changed_since(since)
         connected = await uow.engine_accounts.workspaces()
     for workspace_id in connected:
         # Registrations SCORM Cloud changed, whether or not its postback reached us.
-        engine = await services.registration_engine(workspace_id)
+        engine = await deps.scorm_cloud.for_workspace(workspace_id)
         if engine is None:
             continue
         try:
@@ -146,7 +156,7 @@ async def reconcile_enrollments(ctx: dict[str, Any]) -> dict[str, Any]:
         except ServiceUnavailable:
             continue  # the next run's window overlaps this one
     for workspace_id, enrollment_id in dict.fromkeys(changed):
-        await services.jobs.enqueue(
+        await deps.jobs.enqueue(
             "sync_enrollment",
             key=f"sync_enrollment:{enrollment_id}",
             workspace_id=str(workspace_id),

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain.workspaces import redeem_login_token
-from scormhub.services import ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import set_session_cookie
 
 LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on the server."
@@ -17,8 +17,8 @@ LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on
 
 class AuthController(Controller):
     @get("/login/{token:str}", cache=False)
-    async def login(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
-        workspace = await redeem_login_token(token, uow=services.uow(), clock=services.clock)
+    async def login(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
+        workspace = await redeem_login_token(token, uow=deps.uow(), clock=deps.clock)
         if workspace is None:
             return Template(
                 template_name="pages/auth/link_used.html",
@@ -26,25 +26,25 @@ class AuthController(Controller):
                 status_code=410,
             )
         response: Response[Any] = Redirect(path="/app/courses", status_code=303)
-        set_session_cookie(response, services.sessions.cookie_header(services.sessions.issue(workspace.id)))
+        set_session_cookie(response, deps.sessions.cookie_header(deps.sessions.issue(workspace.id)))
         return response
 
     @post("/logout")
-    async def logout(self, services: ServicesDep) -> Response[Any]:
+    async def logout(self, deps: DepsDep) -> Response[Any]:
         response: Response[Any] = Redirect(path="/signed-out", status_code=303)
-        set_session_cookie(response, services.sessions.cleared_cookie_header())
+        set_session_cookie(response, deps.sessions.cleared_cookie_header())
         return response
 
     @get(["/signed-out", "/hl"], cache=False)
-    async def signed_out(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+    async def signed_out(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
         # /hl is the page HighLevel frames; inside the iframe it signs in through SSO, and a session that
         # expired there lands back on /signed-out, which tries SSO once more (never a redirect loop).
         return Template(
             template_name="pages/auth/signed_out.html",
             context={
                 "help": LINK_HELP,
-                "sso": bool(services.settings.highlevel_sso_key),
-                "crm_origins": " ".join(crm_origins(services.settings.frame_ancestors)),
+                "sso": bool(deps.settings.highlevel_sso_key),
+                "crm_origins": " ".join(crm_origins(deps.settings.frame_ancestors)),
             },
         )
 

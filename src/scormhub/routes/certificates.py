@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import certificates as cases
 from scormhub.domain.certificates import Certificate, CertificateRevoked, NotCompleted
 from scormhub.domain.enrollments import Enrollment
@@ -22,7 +23,7 @@ from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.rate_limit import allow
 from scormhub.routes.courses import _workspace
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
@@ -37,17 +38,17 @@ class CertificateAdminController(Controller):
 
     @get("", cache=False)
     async def download(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
+        workspace = await _workspace(request, deps)
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
                 workspace.id,
                 enrollment_id,
                 organization_name=branding.organization_name,
-                uow=services.uow(),
-                clock=services.clock,
+                uow=deps.uow(),
+                clock=deps.clock,
             )
         except NotFound:
             raise NotFoundException() from None
@@ -55,28 +56,28 @@ class CertificateAdminController(Controller):
             return _admin_message(workspace, 409, "No certificate yet", str(incomplete))
         except CertificateRevoked as revoked:
             return _admin_message(workspace, 410, "Certificate revoked", str(revoked))
-        return await _pdf(services, certificate, branding)
+        return await _pdf(deps, certificate, branding)
 
     @get("/details", cache=False)
     async def details(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
     ) -> Template:
-        workspace = await _workspace(request, services)
-        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
-        async with services.uow() as uow:
+        workspace = await _workspace(request, deps)
+        enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
+        async with deps.uow() as uow:
             course = await uow.courses.get(workspace.id, enrollment.course_id)
         context = _manage_context(
-            services, workspace, enrollment, certificate, notice=flashed(request).get("notice")
+            deps, workspace, enrollment, certificate, notice=flashed(request).get("notice")
         )
         context["course_title"] = course.title if course else "Course"
         return Template(template_name="pages/certificates/manage.html", context=context)
 
     @get("/revoke", cache=False)
     async def confirm_revoke(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
+        workspace = await _workspace(request, deps)
+        enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
         if certificate is None or certificate.revoked:
             return Redirect(path=_details_path(enrollment_id), status_code=303)
         return Template(
@@ -91,21 +92,21 @@ class CertificateAdminController(Controller):
 
     @post("/revoke")
     async def revoke(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        enrollment, certificate = await _enrollment_and_certificate(services, workspace, enrollment_id)
+        workspace = await _workspace(request, deps)
+        enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
         if certificate is None:
             raise NotFoundException()
         revoked = await cases.revoke_certificate(
-            workspace.id, certificate.id, uow=services.uow(), clock=services.clock
+            workspace.id, certificate.id, uow=deps.uow(), clock=deps.clock
         )
         notice = f"The certificate of {enrollment.learner_name} is revoked."
         if wants_fragment(request):
             return vary_on_htmx(
                 Template(
                     template_name="partials/certificates/status.html",
-                    context=_manage_context(services, workspace, enrollment, revoked, notice=notice),
+                    context=_manage_context(deps, workspace, enrollment, revoked, notice=notice),
                 )
             )
         return redirect_with_flash(request, _details_path(enrollment_id), notice=notice)
@@ -117,8 +118,8 @@ class LearnerCertificateController(Controller):
     path = "/play/{token:str}/certificate"
 
     @get("", cache=False)
-    async def download(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
-        async with services.uow() as uow:
+    async def download(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
+        async with deps.uow() as uow:
             enrollment = await uow.enrollments.get_by_launch_token(token)
             workspace = await uow.workspaces.get(enrollment.workspace_id) if enrollment else None
         if enrollment is None or workspace is None:
@@ -129,8 +130,8 @@ class LearnerCertificateController(Controller):
                 workspace.id,
                 enrollment.id,
                 organization_name=branding.organization_name,
-                uow=services.uow(),
-                clock=services.clock,
+                uow=deps.uow(),
+                clock=deps.clock,
             )
         except NotFound:
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
@@ -148,18 +149,18 @@ class LearnerCertificateController(Controller):
                 f"This certificate was revoked by {branding.organization_name}. Contact them if you think "
                 "this is a mistake.",
             )
-        return await _pdf(services, certificate, branding)
+        return await _pdf(deps, certificate, branding)
 
 
 @get("/certificates/{certificate_id:str}", cache=False)
 async def verify_certificate(
-    certificate_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    certificate_id: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
 ) -> Template:
     """Public: is this certificate genuine, and what does it certify (never the learner's email)."""
     client = request.client.host if request.client else "unknown"
     headers = {"X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
     allowed = await allow(
-        f"certificates:ip:{client}", limit=VERIFY_PER_IP_PER_MINUTE, window_s=60, now=services.clock.now()
+        f"certificates:ip:{client}", limit=VERIFY_PER_IP_PER_MINUTE, window_s=60, now=deps.clock.now()
     )
     if not allowed:
         return Template(
@@ -168,7 +169,7 @@ async def verify_certificate(
             status_code=429,
             headers={**headers, "Retry-After": "60"},
         )
-    certificate = await cases.find_certificate(certificate_id, uow=services.uow())
+    certificate = await cases.find_certificate(certificate_id, uow=deps.uow())
     if certificate is None:
         return Template(
             template_name="pages/certificates/verify.html",
@@ -183,10 +184,10 @@ async def verify_certificate(
     )
 
 
-async def _pdf(services: Services, certificate: Certificate, branding: Branding) -> Response[bytes]:
+async def _pdf(deps: Deps, certificate: Certificate, branding: Branding) -> Response[bytes]:
     """Render in a worker process: the event loop keeps serving while borb works."""
-    verify_url = _verify_url(services, certificate)
-    content = await services.render_pool.run(render_certificate_pdf, certificate, branding, verify_url)
+    verify_url = _verify_url(deps, certificate)
+    content = await deps.render_pool.run(render_certificate_pdf, certificate, branding, verify_url)
     return Response(
         content=content,
         media_type="application/pdf",
@@ -198,9 +199,9 @@ async def _pdf(services: Services, certificate: Certificate, branding: Branding)
 
 
 async def _enrollment_and_certificate(
-    services: Services, workspace: Workspace, enrollment_id: UUID
+    deps: Deps, workspace: Workspace, enrollment_id: UUID
 ) -> tuple[Enrollment, Certificate | None]:
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         certificate = await uow.certificates.for_enrollment(workspace.id, enrollment_id)
     if enrollment is None:
@@ -208,8 +209,8 @@ async def _enrollment_and_certificate(
     return enrollment, certificate
 
 
-def _verify_url(services: Services, certificate: Certificate) -> str:
-    return f"{services.settings.public_url}{certificate.verification_path}"
+def _verify_url(deps: Deps, certificate: Certificate) -> str:
+    return f"{deps.settings.public_url}{certificate.verification_path}"
 
 
 def _details_path(enrollment_id: UUID) -> str:
@@ -217,7 +218,7 @@ def _details_path(enrollment_id: UUID) -> str:
 
 
 def _manage_context(
-    services: Services,
+    deps: Deps,
     workspace: Workspace,
     enrollment: Enrollment,
     certificate: Certificate | None,
@@ -229,9 +230,7 @@ def _manage_context(
         "nav": "courses",
         "enrollment": enrollment,
         "certificate": certificate,
-        "verify_url": f"{services.settings.public_url}{certificate.verification_path}"
-        if certificate
-        else None,
+        "verify_url": f"{deps.settings.public_url}{certificate.verification_path}" if certificate else None,
         "notice": notice,
     }
 

@@ -11,12 +11,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import Course, PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
 
@@ -35,15 +36,15 @@ class CourseController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def list_courses(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-        workspace = await _workspace(request, services)
-        async with services.uow() as uow:
+    async def list_courses(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
+        workspace = await _workspace(request, deps)
+        async with deps.uow() as uow:
             items = await uow.courses.list_for_workspace(workspace.id)
             learners = await uow.enrollments.count_by_course(workspace.id)
         return _page(
             "pages/courses/list.html",
             workspace,
-            services,
+            deps,
             courses=items,
             learners=learners,
             deleted=flashed(request).get("deleted"),
@@ -54,14 +55,14 @@ class CourseController(Controller):
         opt={"exclude_from_csrf": True},  # checked by StreamedUpload before anything is stored
         request_max_body_size=None,  # the package cap is enforced while streaming instead
     )
-    async def upload(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        settings = services.settings
+    async def upload(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
+        settings = deps.settings
         declared = int(request.headers.get("content-length") or 0)
         if declared > settings.max_package_bytes + FORM_OVERHEAD_BYTES:
             # Refuse before reading a byte: a browser shows this instead of uploading for minutes.
             return _upload_error(
-                request, workspace, services, 413, str(PackageTooLarge(settings.max_package_bytes))
+                request, workspace, deps, 413, str(PackageTooLarge(settings.max_package_bytes))
             )
         upload = StreamedUpload(request=request, secret=settings.secret_key)
         try:
@@ -69,21 +70,21 @@ class CourseController(Controller):
                 workspace_id=workspace.id,
                 upload=upload,
                 max_bytes=settings.max_package_bytes,
-                limits=services.package_limits,
-                uow=services.uow(),
-                storage=services.storage,
-                jobs=services.jobs,
-                clock=services.clock,
+                limits=deps.package_limits,
+                uow=deps.uow(),
+                storage=deps.storage,
+                jobs=deps.jobs,
+                clock=deps.clock,
             )
         except UploadRefused as refused:
-            return _upload_error(request, workspace, services, refused.status, str(refused))
+            return _upload_error(request, workspace, deps, refused.status, str(refused))
         except PackageTooLarge as too_large:
-            return _upload_error(request, workspace, services, 413, str(too_large))
+            return _upload_error(request, workspace, deps, 413, str(too_large))
         except PackageRejected as rejected:
             return _upload_error(
                 request,
                 workspace,
-                services,
+                deps,
                 422,
                 f"{upload.file_name} can't be used yet:",
                 problems=[p.message for p in rejected.report.errors],
@@ -92,20 +93,20 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}", cache=False)
     async def detail(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Template:
         from scormhub.routes.enrollments import _detail  # the detail page shows the enrolled table too
 
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
-        return await _detail(request, services, workspace, course)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
+        return await _detail(request, deps, workspace, course)
 
     @get("/{course_id:uuid}/status", cache=False)
     async def status(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
         template = (
@@ -125,33 +126,33 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}/delete", cache=False)
     async def confirm_delete(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Template:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
-        return _page("pages/courses/delete.html", workspace, services, course=course)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
+        return _page("pages/courses/delete.html", workspace, deps, course=course)
 
     @post("/{course_id:uuid}/delete")
     async def delete(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
+        workspace = await _workspace(request, deps)
         try:
             course = await course_cases.delete_course(
                 workspace.id,
                 course_id,
-                uow=services.uow(),
-                engines=await services.engines_for(workspace.id),
-                storage=services.storage,
+                uow=deps.uow(),
+                engines=await deps.scorm_cloud.engines_for(workspace.id),
+                storage=deps.storage,
             )
         except NotFound:
             raise NotFoundException() from None
         except ServiceUnavailable as exc:
-            course = await _course(services, workspace, course_id)
+            course = await _course(deps, workspace, course_id)
             return _page(
                 "pages/courses/delete.html",
                 workspace,
-                services,
+                deps,
                 course=course,
                 error=f"The course engine did not answer ({exc}). Nothing was deleted; try again shortly.",
                 status_code=503,
@@ -160,10 +161,10 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}/preview", cache=False)
     async def preview(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Template:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         if course.status is not course_cases.CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
         wanted = request.query_params.get("sco")
@@ -176,7 +177,7 @@ class CourseController(Controller):
         return _page(
             "pages/player/preview.html",
             workspace,
-            services,
+            deps,
             course=course,
             sco=sco,
             player_config=config,
@@ -188,18 +189,18 @@ class CourseController(Controller):
         request: Request[Any, Any, Any],
         course_id: FromPath[UUID],
         path: FromPath[str],
-        services: ServicesDep,
+        deps: DepsDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         if course.engine.value != "builtin":
             raise NotFoundException()
-        return serve_content(services, course.id, path)
+        return serve_content(deps, course.id, path)
 
 
-def serve_content(services: Services, course_id: UUID, path: str) -> Response[Any]:
+def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
     """One file of a course's extracted package, with a CSP that lets only our player frame it."""
-    target = services.builtin.content_file(course_id, path.lstrip("/"))
+    target = deps.builtin.content_file(course_id, path.lstrip("/"))
     if target is None:
         raise NotFoundException()
     media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -211,18 +212,18 @@ def serve_content(services: Services, course_id: UUID, path: str) -> Response[An
     )
 
 
-async def _workspace(request: Request[Any, Any, Any], services: Services) -> Workspace:
+async def _workspace(request: Request[Any, Any, Any], deps: Deps) -> Workspace:
     from litestar.exceptions import NotAuthorizedException
 
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         workspace = await uow.workspaces.get(current_admin(request).workspace_id)
     if workspace is None:
         raise NotAuthorizedException("This workspace no longer exists.")
     return workspace
 
 
-async def _course(services: Services, workspace: Workspace, course_id: UUID) -> Course:
-    async with services.uow() as uow:
+async def _course(deps: Deps, workspace: Workspace, course_id: UUID) -> Course:
+    async with deps.uow() as uow:
         course = await uow.courses.get(workspace.id, course_id)
     if course is None:
         raise NotFoundException()
@@ -230,14 +231,14 @@ async def _course(services: Services, workspace: Workspace, course_id: UUID) -> 
 
 
 def _page(
-    template: str, workspace: Workspace, services: Services, *, status_code: int = 200, **context: Any
+    template: str, workspace: Workspace, deps: Deps, *, status_code: int = 200, **context: Any
 ) -> Template:
     return Template(
         template_name=template,
         context={
             "workspace": workspace,
             "nav": "courses",
-            "max_package_mb": services.settings.max_package_mb,
+            "max_package_mb": deps.settings.max_package_mb,
             **context,
         },
         status_code=status_code,
@@ -247,7 +248,7 @@ def _page(
 def _upload_error(
     request: Request[Any, Any, Any],
     workspace: Workspace,
-    services: Services,
+    deps: Deps,
     status: int,
     message: str,
     problems: list[str] | None = None,
@@ -255,7 +256,7 @@ def _upload_error(
     return _page(
         "pages/courses/upload_failed.html",
         workspace,
-        services,
+        deps,
         status_code=status,
         upload_error=message,
         problems=problems or [],

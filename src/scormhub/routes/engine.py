@@ -12,7 +12,7 @@ from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scor
 from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
 from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _workspace
-from scormhub.services import ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, vary_on_htmx
 
 REJECTED = (
@@ -25,8 +25,8 @@ class EngineSettingsController(Controller):
     guards = [admin_guard]
 
     @post("")
-    async def connect(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def connect(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         form = await request.form()
         app_id, secret = str(form.get("app_id", ""))[:500], str(form.get("secret_key", ""))[:500]
         try:
@@ -34,11 +34,11 @@ class EngineSettingsController(Controller):
                 workspace.id,
                 app_id=app_id,
                 secret_key=secret,
-                uow=services.uow(),
-                connect=services.scorm_cloud,
-                cipher=services.cipher,
-                postback_url=services.postback_url(workspace.id),
-                clock=services.clock,
+                uow=deps.uow(),
+                connect=deps.scorm_cloud.connect,
+                cipher=deps.cipher,
+                postback_url=deps.postback_url(workspace.id),
+                clock=deps.clock,
             )
         except InvalidInput as bad:
             return _failed(request, str(bad), app_id)
@@ -60,17 +60,17 @@ class EngineSettingsController(Controller):
         )
 
     @post("/disconnect")
-    async def disconnect(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
-        workspace = await _workspace(request, services)
+    async def disconnect(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
+        workspace = await _workspace(request, deps)
         await disconnect_scorm_cloud(
-            workspace.id, uow=services.uow(), connect=services.scorm_cloud, cipher=services.cipher
+            workspace.id, uow=deps.uow(), connect=deps.scorm_cloud.connect, cipher=deps.cipher
         )
         return Redirect(path="/app/settings", query_params={"saved": "disconnected"}, status_code=303)
 
     @get("/status", cache=False)
-    async def status(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        engine = await services.registration_engine(workspace.id)
+    async def status(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
+        engine = await deps.scorm_cloud.for_workspace(workspace.id)
         if engine is None:
             state, reason = "off", "Not connected"
         else:

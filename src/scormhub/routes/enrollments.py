@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
 from scormhub.domain.courses import Course
@@ -19,21 +20,19 @@ from scormhub.domain.model import CrmKind, Workspace
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course, _workspace
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
 
 PAGE_SIZE = 25
 
 
-async def enrolled_context(
-    services: Services, workspace: Workspace, course: Course, page: int
-) -> dict[str, Any]:
-    async with services.uow() as uow:
+async def enrolled_context(deps: Deps, workspace: Workspace, course: Course, page: int) -> dict[str, Any]:
+    async with deps.uow() as uow:
         total = await uow.enrollments.count_for_course(workspace.id, course.id)
         rows = await uow.enrollments.list_for_course(
             workspace.id, course.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
-    usage = await cases.plan_usage(workspace, uow=services.uow())
+    usage = await cases.plan_usage(workspace, uow=deps.uow())
     return {
         "course": course,
         "enrollments": rows,
@@ -58,16 +57,16 @@ class EnrollmentController(Controller):
 
     @get("/contacts", cache=False)
     async def search(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         query = request.query_params.get("q", "").strip()[:100]
         search_error: str | None = None
         results: list[Any] = []
         if query:
             try:
-                results = await services.crm_for(workspace).search_contacts(query, limit=8)
+                results = await deps.crm.for_workspace(workspace).search_contacts(query, limit=8)
             except DomainError as exc:
                 # HighLevel down or wanting reconnecting: say so where the results would be.
                 search_error = f"Contacts could not be searched: {exc}"
@@ -77,15 +76,15 @@ class EnrollmentController(Controller):
                 Template(template_name="partials/enrollments/search_results.html", context=context)
             )
         # Without JavaScript the plain search form lands on the course page, results in place.
-        return await _detail(request, services, workspace, course, query=query, results=results)
+        return await _detail(request, deps, workspace, course, query=query, results=results)
 
     @get("/enrollments", cache=False)
     async def table(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
-        context = await enrolled_context(services, workspace, course, _page_number(request))
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
+        context = await enrolled_context(deps, workspace, course, _page_number(request))
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
         return Redirect(
@@ -94,12 +93,12 @@ class EnrollmentController(Controller):
 
     @post("/enrollments")
     async def enroll(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         form = await request.form()
-        contacts = services.crm_for(workspace, user_id=current_admin(request).user_id)
+        contacts = deps.crm.for_workspace(workspace, user_id=current_admin(request).user_id)
         message: str | None = None
         error: str | None = None
         try:
@@ -116,10 +115,10 @@ class EnrollmentController(Controller):
                 workspace.id,
                 course.id,
                 contact_id,
-                uow=services.uow(),
+                uow=deps.uow(),
                 contacts=contacts,
-                clock=services.clock,
-                registrations=await services.registration_engine(workspace.id),
+                clock=deps.clock,
+                registrations=await deps.scorm_cloud.for_workspace(workspace.id),
                 enrolled_by=current_admin(request).user_id,
             )
             who = result.enrollment.learner_name
@@ -136,7 +135,7 @@ class EnrollmentController(Controller):
             error = f"The contact could not be enrolled: {exc}"
         if not wants_fragment(request):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=message, error=error)
-        context = await enrolled_context(services, workspace, course, 1)
+        context = await enrolled_context(deps, workspace, course, 1)
         context.update(notice=message, error=error)
         return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
 
@@ -146,12 +145,12 @@ class EnrollmentController(Controller):
         request: Request[Any, Any, Any],
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
-        services: ServicesDep,
+        deps: DepsDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         try:
-            removed = await cases.delete_enrollment(workspace.id, enrollment_id, uow=services.uow())
+            removed = await cases.delete_enrollment(workspace.id, enrollment_id, uow=deps.uow())
         except NotFound:
             raise NotFoundException() from None
         if removed.course_id != course.id:
@@ -159,7 +158,7 @@ class EnrollmentController(Controller):
         notice = f"{removed.learner_name} was removed from this course."
         if not wants_fragment(request):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=notice)
-        context = await enrolled_context(services, workspace, course, 1)
+        context = await enrolled_context(deps, workspace, course, 1)
         context["notice"] = notice
         return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
 
@@ -169,10 +168,10 @@ class EnrollmentController(Controller):
         request: Request[Any, Any, Any],
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
-        services: ServicesDep,
+        deps: DepsDep,
     ) -> Redirect:
-        workspace = await _workspace(request, services)
-        async with services.uow() as uow:
+        workspace = await _workspace(request, deps)
+        async with deps.uow() as uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
@@ -180,19 +179,19 @@ class EnrollmentController(Controller):
 
 
 async def _detail(
-    request: Request[Any, Any, Any], services: Services, workspace: Workspace, course: Course, **extra: Any
+    request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, course: Course, **extra: Any
 ) -> Template:
-    context = await enrolled_context(services, workspace, course, _page_number(request))
+    context = await enrolled_context(deps, workspace, course, _page_number(request))
     context.update(extra)
     flash = flashed(request)
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
     return Template(
         template_name="pages/courses/detail.html",
         context={
             "workspace": workspace,
             "nav": "courses",
-            "public_url": services.settings.public_url,
+            "public_url": deps.settings.public_url,
             "notice": flash.get("notice"),
             "error": flash.get("error"),
             **context,
@@ -205,11 +204,11 @@ class ContactController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def index(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def index(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         query = request.query_params.get("q", "").strip()[:100]
         if workspace.crm is CrmKind.HIGHLEVEL:
-            return await self._highlevel_index(request, services, workspace, query)
+            return await self._highlevel_index(request, deps, workspace, query)
         book = LocalContactBook(workspace.id)
         contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
         context: dict[str, Any] = {
@@ -226,14 +225,14 @@ class ContactController(Controller):
         return Template(template_name="pages/contacts/list.html", context=context)
 
     async def _highlevel_index(
-        self, request: Request[Any, Any, Any], services: Services, workspace: Workspace, query: str
+        self, request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, query: str
     ) -> Response[Any]:
         """HighLevel keeps the contacts: search them there (no full list: a location may hold millions)."""
         errors: dict[str, str] = {}
         contacts: list[Any] = []
         if query:
             try:
-                contacts = await services.crm_for(workspace).search_contacts(query, limit=50)
+                contacts = await deps.crm.for_workspace(workspace).search_contacts(query, limit=50)
             except DomainError as exc:
                 errors["search"] = f"Contacts could not be searched: {exc}"
         context: dict[str, Any] = {
@@ -249,8 +248,8 @@ class ContactController(Controller):
         return Template(template_name="pages/contacts/list.html", context=context)
 
     @post("")
-    async def add(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def add(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         if workspace.crm is CrmKind.HIGHLEVEL:
             raise NotFoundException()  # contacts are added in HighLevel itself
         form = await request.form()
@@ -283,18 +282,18 @@ class ContactController(Controller):
 
     @get("/{contact_id:str}", cache=False)
     async def detail(
-        self, request: Request[Any, Any, Any], contact_id: FromPath[str], services: ServicesDep
+        self, request: Request[Any, Any, Any], contact_id: FromPath[str], deps: DepsDep
     ) -> Template:
-        workspace = await _workspace(request, services)
+        workspace = await _workspace(request, deps)
         highlevel = workspace.crm is CrmKind.HIGHLEVEL
         book = LocalContactBook(workspace.id)
         try:
-            contact = await (services.crm_for(workspace) if highlevel else book).get_contact(contact_id)
+            contact = await (deps.crm.for_workspace(workspace) if highlevel else book).get_contact(contact_id)
         except DomainError:
             contact = None
         if contact is None:
             raise NotFoundException()
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             enrollments = await uow.enrollments.list_for_contact(workspace.id, contact.id)
             titles: dict[UUID, str] = {}
             for e in enrollments:

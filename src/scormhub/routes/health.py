@@ -7,7 +7,7 @@ import asyncio
 from litestar import Response, get
 
 from scormhub.integrations.db.database import engine
-from scormhub.services import ServicesDep
+from scormhub.routes.providers import DepsDep
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -20,17 +20,17 @@ async def _database_ok() -> bool:
     return True
 
 
-async def _queue_ok(services: ServicesDep) -> bool:
+async def _queue_ok(deps: DepsDep) -> bool:
     try:
-        await asyncio.wait_for(services.queue.count("queued"), timeout=CHECK_TIMEOUT_S)
+        await asyncio.wait_for(deps.queue.count("queued"), timeout=CHECK_TIMEOUT_S)
     except Exception:
         return False
     return True
 
 
 @get("/healthz", cache=False, include_in_schema=False)
-async def healthz(services: ServicesDep) -> Response[dict[str, str]]:
-    database, queue = await asyncio.gather(_database_ok(), _queue_ok(services))
+async def healthz(deps: DepsDep) -> Response[dict[str, str]]:
+    database, queue = await asyncio.gather(_database_ok(), _queue_ok(deps))
     body = {"database": "ok" if database else "failing", "queue": "ok" if queue else "failing"}
     healthy = database and queue
     body["status"] = "ok" if healthy else "unhealthy"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired, DomainError, ServiceUnavailable
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
 from scormhub.integrations.highlevel_auth import (
@@ -24,7 +25,7 @@ from scormhub.integrations.highlevel_auth import (
 )
 from scormhub.integrations.highlevel_store import store_webhook
 from scormhub.jobs.highlevel import install_from_grant
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import SSO_SESSION_MAX_AGE_S, set_session_cookie
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ MAX_SSO_PAYLOAD = 16 * 1024
 HIGHLEVEL_SOURCE = "highlevel"
 
 
-def _callback_url(services: Services) -> str:
-    return f"{services.settings.public_url}/oauth/callback"
+def _callback_url(deps: Deps) -> str:
+    return f"{deps.settings.public_url}/oauth/callback"
 
 
 def _not_configured() -> Template:
@@ -64,14 +65,14 @@ def _install_problem(status: int, message: str) -> Template:
 
 class HighLevelController(Controller):
     @get("/oauth/install", cache=False)
-    async def install(self, services: ServicesDep) -> Response[Any]:
+    async def install(self, deps: DepsDep) -> Response[Any]:
         """Start an install: HighLevel's choose-location page, with a state bound to this browser."""
-        if not services.settings.highlevel_configured:
+        if not deps.settings.highlevel_configured:
             return _not_configured()
         nonce = secrets.token_urlsafe(16)
-        state = TokenSigner(services.settings.secret_key, "oauth-state").dumps({"n": nonce})
-        url = services.highlevel_oauth().authorize_url(
-            redirect_uri=_callback_url(services), scopes=services.settings.highlevel_scopes, state=state
+        state = TokenSigner(deps.settings.secret_key, "oauth-state").dumps({"n": nonce})
+        url = deps.crm.oauth().authorize_url(
+            redirect_uri=_callback_url(deps), scopes=deps.settings.highlevel_scopes, state=state
         )
         response: Response[Any] = Redirect(path=url, status_code=303)
         # Lax: the callback is a top-level navigation back from HighLevel, which Lax cookies survive.
@@ -80,15 +81,15 @@ class HighLevelController(Controller):
             nonce,
             max_age=STATE_MAX_AGE_S,
             httponly=True,
-            secure=services.settings.uses_https,
+            secure=deps.settings.uses_https,
             samesite="lax",
             path="/oauth",
         )
         return response
 
     @get("/oauth/callback", cache=False)
-    async def callback(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        if not services.settings.highlevel_configured:
+    async def callback(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        if not deps.settings.highlevel_configured:
             return _not_configured()
         code = request.query_params.get("code", "").strip()
         state = request.query_params.get("state")
@@ -99,19 +100,19 @@ class HighLevelController(Controller):
         # An install started in the marketplace carries no state of ours (HighLevel's echo of `state` is
         # unconfirmed), so a missing state still installs (the code only ever grants the installer's own
         # location) but signs nobody in; a state that is present must be ours, or nothing is exchanged.
-        if state and not _state_valid(services, state, request.cookies.get(STATE_COOKIE)):
+        if state and not _state_valid(deps, state, request.cookies.get(STATE_COOKIE)):
             return _install_problem(400, "This install link has expired or was not started here.")
         signs_in = bool(state)
         try:
-            grant = await services.highlevel_oauth().exchange_code(
-                code, user_type="Location", redirect_uri=_callback_url(services)
+            grant = await deps.crm.oauth().exchange_code(
+                code, user_type="Location", redirect_uri=_callback_url(deps)
             )
         except CrmAuthExpired:
             return _install_problem(400, "HighLevel did not accept this authorization (used or expired).")
         except ServiceUnavailable:
             return _install_problem(503, "HighLevel is not answering right now.")
         try:
-            outcome = await install_from_grant(services, grant)
+            outcome = await install_from_grant(deps, grant)
         except ServiceUnavailable:
             return _install_problem(503, "HighLevel is not answering right now.")
         except DomainError as exc:
@@ -123,10 +124,10 @@ class HighLevelController(Controller):
             )
         else:
             response = Redirect(path="/app/courses", status_code=303)
-            token = services.sessions.issue(
+            token = deps.sessions.issue(
                 outcome.workspace.id, user_id=grant.user_id, max_age_s=SSO_SESSION_MAX_AGE_S
             )
-            set_session_cookie(response, services.sessions.cookie_header(token))
+            set_session_cookie(response, deps.sessions.cookie_header(token))
         response.delete_cookie(STATE_COOKIE, path="/oauth")
         return response
 
@@ -136,10 +137,10 @@ class HighLevelController(Controller):
         status_code=200,
         include_in_schema=False,
     )
-    async def webhook(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+    async def webhook(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
         """INSTALL / UNINSTALL: verified on the raw body, stored, then acknowledged; a job acts on it."""
         raw = await request.body()
-        settings = services.settings
+        settings = deps.settings
         if not verify_webhook(
             raw,
             request.headers,
@@ -155,19 +156,19 @@ class HighLevelController(Controller):
             return _json({"error": "The body is not a JSON object."}, 400)
         if settings.highlevel_app_id is None or event.get("appId") != settings.highlevel_app_id:
             return _json({"error": "This webhook is for another app."}, 403)
-        if problem := webhook_age_problem(event, services.clock.now().timestamp()):
+        if problem := webhook_age_problem(event, deps.clock.now().timestamp()):
             return _json({"error": problem}, 400)
         item_id = await store_webhook(
             external_id=webhook_dedupe_key(event, raw),
             source=HIGHLEVEL_SOURCE,
             content_type=request.headers.get("content-type", "application/json"),
             body=raw.decode("utf-8", "replace"),
-            received_at=services.clock.now(),
+            received_at=deps.clock.now(),
         )
         if item_id is None:
             return _json({"status": "duplicate"}, 200)
         try:
-            await services.jobs.enqueue(
+            await deps.jobs.enqueue(
                 "process_crm_webhook", key=f"process_crm_webhook:{item_id}", inbox_id=str(item_id)
             )
         except Exception:
@@ -175,16 +176,16 @@ class HighLevelController(Controller):
         return _json({"status": "ok"}, 200)
 
     @post("/sso/highlevel", request_max_body_size=MAX_SSO_PAYLOAD, status_code=200)
-    async def sso(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+    async def sso(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
         """Exchange the CRM's encrypted user payload for a session of ours (cookie and header token).
 
         Never a redirect: the page decides what to show, so a location without an installation gets
         an Install button rather than a sign-in page that sends it back here.
         """
-        key = services.settings.highlevel_sso_key
+        key = deps.settings.highlevel_sso_key
         if not key:
             return _json({"error": "HighLevel SSO is not set up on this server (HIGHLEVEL_SSO_KEY)."}, 404)
-        if problem := _not_from_our_page(request, services.settings.public_url):
+        if problem := _not_from_our_page(request, deps.settings.public_url):
             return problem
         try:
             body = json.loads(await request.body())
@@ -203,7 +204,7 @@ class HighLevelController(Controller):
                 {"error": "Open SCORM Hub from a sub-account (location); agency view is not supported."},
                 409,
             )
-        connection = await services.highlevel_connections.by_location(location_id)
+        connection = await deps.highlevel_connections.by_location(location_id)
         if connection is None or not connection.usable:
             reason = (
                 connection.status_message
@@ -213,14 +214,14 @@ class HighLevelController(Controller):
             return _json({"install": "/oauth/install", "error": reason}, 409)
         user_id = user.get("userId") if isinstance(user.get("userId"), str) else None
         user_name = user.get("userName") if isinstance(user.get("userName"), str) else None
-        token = services.sessions.issue(
+        token = deps.sessions.issue(
             connection.workspace_id,
             user_id=user_id,
             user_name=user_name,
             max_age_s=SSO_SESSION_MAX_AGE_S,
         )
         response = _json({"token": token, "expires_in": SSO_SESSION_MAX_AGE_S}, 200)
-        set_session_cookie(response, services.sessions.cookie_header(token, max_age_s=SSO_SESSION_MAX_AGE_S))
+        set_session_cookie(response, deps.sessions.cookie_header(token, max_age_s=SSO_SESSION_MAX_AGE_S))
         return response
 
 
@@ -263,11 +264,9 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 
-def _state_valid(services: Services, state: str, nonce_cookie: str | None) -> bool:
+def _state_valid(deps: Deps, state: str, nonce_cookie: str | None) -> bool:
     try:
-        data = TokenSigner(services.settings.secret_key, "oauth-state").loads(
-            state, max_age_s=STATE_MAX_AGE_S
-        )
+        data = TokenSigner(deps.settings.secret_key, "oauth-state").loads(state, max_age_s=STATE_MAX_AGE_S)
     except DecryptionError:
         return False
     nonce = data.get("n")

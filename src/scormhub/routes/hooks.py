@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from typing import Any
 from urllib.parse import unquote_plus
 from uuid import UUID
 
@@ -23,6 +22,7 @@ from litestar import asgi
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
+from scormhub.bootstrap import Deps
 from scormhub.domain.engine_accounts import TEST_POSTBACK_QUERY, Postback, credentials_match
 from scormhub.integrations import inbox
 
@@ -82,15 +82,15 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
         await _answer(send, 413, b"A postback is at most 1 MiB; this one is larger.")
         return
 
-    services: Any = scope["litestar_app"].state.services
-    credentials = await services.postback_credentials(workspace_id)
+    deps: Deps = scope["litestar_app"].state.deps
+    credentials = await deps.postback_credentials.get(workspace_id)
     if credentials is None:
         await _answer(send, 404, b"Unknown workspace.")
         return
     postback = postback_credentials(content_type, body, authorization)
     if not credentials_match(postback, *credentials):
         # Maybe the account was reconnected with new credentials since they were cached: look again.
-        credentials = await services.postback_credentials(workspace_id, fresh=True)
+        credentials = await deps.postback_credentials.get(workspace_id, fresh=True)
         if credentials is None or not credentials_match(postback, *credentials):
             await _answer(
                 send, 401, b"Wrong postback credentials.", (b"www-authenticate", b'Basic realm="scormhub"')
@@ -99,7 +99,7 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
     if scope["query_string"] == _TEST_QUERY:
         # Connect's check: SCORM Cloud reached us with the new credentials. Its dummy registration is
         # nobody's result, so it is recorded as the check's outcome instead of being stored.
-        await services.record_test_postback(workspace_id)
+        await deps.postback_credentials.record_test_postback(workspace_id)
         await _answer(send, 200, b"ok")
         return
     await inbox.store(
@@ -107,10 +107,10 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
         source="scorm_cloud",
         content_type=content_type,
         body=body.decode("utf-8", "replace"),
-        received_at=services.clock.now(),
+        received_at=deps.clock.now(),
     )
     try:
-        await services.request_inbox_drain(workspace_id)
+        await deps.inbox_drains.request(workspace_id)
     except Exception:
         log.warning("postback for %s stored but no drain queued; the sweeper will pick it up", workspace_id)
     await _answer(send, 200, b"ok")

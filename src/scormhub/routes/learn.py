@@ -14,6 +14,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.courses import Course, CourseStatus
@@ -29,9 +30,9 @@ from scormhub.domain.errors import (
 from scormhub.domain.model import EngineKind
 from scormhub.integrations.crypto import ReviewPass
 from scormhub.integrations.rate_limit import allow
-from scormhub.jobs.sync import sync_enrollment as refresh_enrollment
+from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -57,25 +58,25 @@ class PlayerController(Controller):
 
     @get("", cache=False)
     async def player(
-        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
     ) -> Response[Any]:
         try:
-            enrollment, held = await cases.find_launch(token, uow=services.uow())
+            enrollment, held = await cases.find_launch(token, uow=deps.uow())
         except NotFound:
-            review = await _review_course(services, token)
+            review = await _review_course(deps, token)
             if review is None:
                 raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
             if review.engine is EngineKind.SCORM_CLOUD:
-                return await _scorm_cloud_review(services, review, token)
-            launch = cases.review_launch(review, request.query_params.get("sco"), clock=services.clock)
+                return await _scorm_cloud_review(deps, review, token)
+            launch = cases.review_launch(review, request.query_params.get("sco"), clock=deps.clock)
             return _player_page(launch, token)
         except CourseNotAvailable:
             return _not_available()
         if held.engine is EngineKind.SCORM_CLOUD:
-            return await _scorm_cloud_launch(services, enrollment, token)
+            return await _scorm_cloud_launch(deps, enrollment, token)
         try:
             launch = await cases.start_launch(
-                token, request.query_params.get("sco"), uow=services.uow(), clock=services.clock
+                token, request.query_params.get("sco"), uow=deps.uow(), clock=deps.clock
             )
         except NotFound:
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
@@ -84,24 +85,22 @@ class PlayerController(Controller):
         return _player_page(launch, token)
 
     @get("/content/{path:path}", cache=False)
-    async def content(
-        self, token: FromPath[str], path: FromPath[str], services: ServicesDep
-    ) -> Response[Any]:
+    async def content(self, token: FromPath[str], path: FromPath[str], deps: DepsDep) -> Response[Any]:
         try:
-            _, course = await cases.find_launch(token, uow=services.uow())
+            _, course = await cases.find_launch(token, uow=deps.uow())
         except NotFound:
-            review = await _review_course(services, token)
+            review = await _review_course(deps, token)
             if review is None:
                 raise NotFoundException() from None
             course = review
         except CourseNotAvailable:
             raise NotFoundException() from None
         # Content is served only for the course this token is enrolled in (or is a review of).
-        return serve_content(services, course.id, path)
+        return serve_content(deps, course.id, path)
 
     @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES, opt={"checks_own_input": True})
     async def commit(
-        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
     ) -> Response[Any]:
         params = request.query_params
         if not params.get("session", "").isprintable():
@@ -115,7 +114,7 @@ class PlayerController(Controller):
             return _scorm_reply(False, 201, "The commit was not valid JSON.", status=400)
         if not isinstance(payload, dict):
             return _scorm_reply(False, 201, "The commit must be a JSON object.", status=400)
-        review = await _review_course(services, token)
+        review = await _review_course(deps, token)
         if review is not None:
             # A review answers like any player session, and stores nothing.
             try:
@@ -131,8 +130,8 @@ class PlayerController(Controller):
                 params.get("session", ""),
                 payload,
                 is_final=params.get("final") == "true",
-                uow=services.uow(),
-                clock=services.clock,
+                uow=deps.uow(),
+                clock=deps.clock,
             )
         except (NotFound, CourseNotAvailable):
             return _scorm_reply(False, 301, "This learning link is not valid.", status=404)
@@ -144,7 +143,7 @@ class PlayerController(Controller):
             # The built-in engine feeds the same pipeline as SCORM Cloud's postbacks. The key collapses
             # a burst of commits into one queued sync.
             enrollment = reply.sync_needed
-            await services.jobs.enqueue(
+            await deps.jobs.enqueue(
                 "sync_enrollment",
                 key=f"sync_enrollment:{enrollment.id}",
                 workspace_id=str(enrollment.workspace_id),
@@ -156,11 +155,11 @@ class PlayerController(Controller):
         )
 
     @get("/exit", cache=False)
-    async def exit_page(self, token: FromPath[str], services: ServicesDep) -> Template:
+    async def exit_page(self, token: FromPath[str], deps: DepsDep) -> Template:
         try:
-            enrollment, course = await cases.find_launch(token, uow=services.uow())
+            enrollment, course = await cases.find_launch(token, uow=deps.uow())
         except NotFound:
-            review = await _review_course(services, token)
+            review = await _review_course(deps, token)
             if review is None:
                 raise NotFoundException() from None
             return Template(template_name="pages/player/exit_review.html", context={"course": review})
@@ -168,31 +167,31 @@ class PlayerController(Controller):
             raise NotFoundException() from None
         if course.engine is EngineKind.SCORM_CLOUD:
             # Coming back from SCORM Cloud is a hint that progress changed; its postback may lag.
-            await services.jobs.enqueue(
+            await deps.jobs.enqueue(
                 "sync_enrollment",
                 key=f"sync_enrollment:{enrollment.id}",
                 workspace_id=str(enrollment.workspace_id),
                 enrollment_id=str(enrollment.id),
             )
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             current = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
         # Back from SCORM Cloud, the result may still be on its way: say so and ask until it is known.
         saving = course.engine is EngineKind.SCORM_CLOUD
         return Template(
             template_name="pages/player/exit.html",
-            context=_result_context(token, course, current or enrollment, saving, services.clock.now()),
+            context=_result_context(token, course, current or enrollment, saving, deps.clock.now()),
         )
 
     @get("/exit/result", cache=False)
     async def exit_result(
-        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
     ) -> Response[Any]:
         try:
-            enrollment, course = await cases.find_launch(token, uow=services.uow())
+            enrollment, course = await cases.find_launch(token, uow=deps.uow())
         except (NotFound, CourseNotAvailable):
             raise NotFoundException() from None
-        since = _moment(request.query_params.get("since", "")) or services.clock.now()
-        current, known = await _known_result(services, enrollment, course, since)
+        since = _moment(request.query_params.get("since", "")) or deps.clock.now()
+        current, known = await _known_result(deps, enrollment, course, since)
         context = _result_context(token, course, current, not known, since)
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/player/result.html", context=context))
@@ -203,8 +202,8 @@ class EnrollController(Controller):
     path = "/enroll/{token:str}"
 
     @get("", cache=False)
-    async def form(self, token: FromPath[str], services: ServicesDep) -> Response[Any]:
-        async with services.uow() as uow:
+    async def form(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
+        async with deps.uow() as uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             return _not_available()
@@ -214,19 +213,19 @@ class EnrollController(Controller):
 
     @post("")
     async def submit(
-        self, token: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
     ) -> Response[Any]:
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
         client = request.client.host if request.client else "unknown"
-        now = services.clock.now()
+        now = deps.clock.now()
         if not await _within_budgets(client, token, now):
             return Template(
                 template_name="pages/enroll/message.html",
                 context={"title": "Too many attempts", "message": "Please wait a minute and try again."},
                 status_code=429,
             )
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             # Checked before the fields: there is no form to correct on a course nobody can take.
@@ -237,10 +236,10 @@ class EnrollController(Controller):
                 first_name=values["first_name"],
                 last_name=values["last_name"],
                 email=values["email"],
-                uow=services.uow(),
-                contacts_for=services.contact_book,
-                clock=services.clock,
-                registrations_for=services.registration_engine,
+                uow=deps.uow(),
+                contacts_for=deps.crm.contact_book,
+                clock=deps.clock,
+                registrations_for=deps.scorm_cloud.for_workspace,
                 proof=request.cookies.get(PROOF_COOKIE),
             )
         except InvalidInput as bad:
@@ -285,11 +284,11 @@ class EnrollController(Controller):
                 },
                 status_code=503,
             )
-        return _enrolled_answer(services, request, token, result)
+        return _enrolled_answer(deps, request, token, result)
 
 
 def _enrolled_answer(
-    services: Services,
+    deps: Deps,
     request: Request[Any, Any, Any],
     course_token: str,
     result: cases.EnrollResult | ReviewOnly,
@@ -297,7 +296,7 @@ def _enrolled_answer(
     """The same answer for an enrollment and a review (a player link of one shape, the same cookie), so the
     form tells nobody whether an email is enrolled."""
     if isinstance(result, ReviewOnly):
-        token = ReviewPass(services.settings.secret_key).issue(result.course.id)
+        token = ReviewPass(deps.settings.secret_key).issue(result.course.id)
         # Keep whatever proof this browser already holds (for another learner on a shared computer).
         held = request.cookies.get(PROOF_COOKIE, "")
         remembered = held if _TOKEN_SHAPE.fullmatch(held) else token
@@ -310,7 +309,7 @@ def _enrolled_answer(
         path=f"/enroll/{course_token}",
         max_age=PROOF_MAX_AGE_S,
         httponly=True,
-        secure=services.settings.uses_https,
+        secure=deps.settings.uses_https,
         samesite="lax",
     )
     return response
@@ -338,14 +337,14 @@ def _moment(text: str) -> datetime | None:
 
 
 async def _known_result(
-    services: Services, enrollment: Enrollment, course: Course, since: datetime
+    deps: Deps, enrollment: Enrollment, course: Course, since: datetime
 ) -> tuple[Enrollment, bool]:
     """The enrollment as it stands, and whether its result is known: for SCORM Cloud, once something
     updated it after the learner came back, or else once SCORM Cloud's registration has been read here
     (the postback is late) through the same sync a postback runs, CRM writes going through the outbox."""
 
     async def current() -> Enrollment:
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             return await uow.enrollments.get(enrollment.workspace_id, enrollment.id) or enrollment
 
     now = await current()
@@ -353,7 +352,7 @@ async def _known_result(
         return now, True
     try:
         await refresh_enrollment(
-            {"services": services},
+            deps,
             workspace_id=str(enrollment.workspace_id),
             enrollment_id=str(enrollment.id),
         )
@@ -363,11 +362,11 @@ async def _known_result(
     return await current(), True
 
 
-async def _review_course(services: Services, token: str) -> Course | None:
-    course_id = ReviewPass(services.settings.secret_key).course_of(token)
+async def _review_course(deps: Deps, token: str) -> Course | None:
+    course_id = ReviewPass(deps.settings.secret_key).course_of(token)
     if course_id is None:
         return None
-    async with services.uow() as uow:
+    async with deps.uow() as uow:
         course = await uow.courses.find_by_id(course_id)
     if course is None or course.status is not CourseStatus.READY or not course.scos:
         return None
@@ -392,12 +391,12 @@ def _player_page(launch: Launch, token: str) -> Template:
     )
 
 
-async def _scorm_cloud_review(services: Services, course: Course, token: str) -> Response[Any]:
+async def _scorm_cloud_review(deps: Deps, course: Course, token: str) -> Response[Any]:
     """SCORM Cloud's own preview: the course plays there and nothing is tracked."""
-    engine = await services.registration_engine(course.workspace_id)
+    engine = await deps.scorm_cloud.for_workspace(course.workspace_id)
     if engine is None:
         return _not_available()
-    exit_url = f"{services.settings.public_url}/play/{token}/exit"
+    exit_url = f"{deps.settings.public_url}/play/{token}/exit"
     try:
         link = await engine.preview_link(str(course.id), redirect_on_exit_url=exit_url)
     except ServiceUnavailable:
@@ -407,14 +406,14 @@ async def _scorm_cloud_review(services: Services, course: Course, token: str) ->
     return Redirect(path=link, status_code=303)
 
 
-async def _scorm_cloud_launch(services: Services, enrollment: Enrollment, token: str) -> Response[Any]:
+async def _scorm_cloud_launch(deps: Deps, enrollment: Enrollment, token: str) -> Response[Any]:
     """A fresh SCORM Cloud launch link on every click; the learner comes back to our exit page."""
-    engine = await services.registration_engine(enrollment.workspace_id)
+    engine = await deps.scorm_cloud.for_workspace(enrollment.workspace_id)
     if engine is None:
         return _not_available()
     try:
         link = await cases.engine_launch_link(
-            enrollment, registrations=engine, exit_url=f"{services.settings.public_url}/play/{token}/exit"
+            enrollment, registrations=engine, exit_url=f"{deps.settings.public_url}/play/{token}/exit"
         )
     except ServiceUnavailable:
         return _player_unavailable()

@@ -11,13 +11,13 @@ from litestar.response import Redirect, Template
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.services import ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, current_admin
 
 
 @get("/", cache=False, include_in_schema=False)
-async def root(request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
-    signed_in = services.sessions.from_connection(request) is not None
+async def root(request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
+    signed_in = deps.sessions.from_connection(request) is not None
     return Redirect(path="/app/courses" if signed_in else "/signed-out", status_code=303)
 
 
@@ -25,8 +25,8 @@ class AdminPages(Controller):
     path = "/app"
     guards = [admin_guard]
 
-    async def _workspace(self, request: Request[Any, Any, Any], services: ServicesDep) -> Any:
-        async with services.uow() as uow:
+    async def _workspace(self, request: Request[Any, Any, Any], deps: DepsDep) -> Any:
+        async with deps.uow() as uow:
             workspace = await uow.workspaces.get(current_admin(request).workspace_id)
         if workspace is None:
             # The workspace was removed after the session was issued.
@@ -34,19 +34,19 @@ class AdminPages(Controller):
         return workspace
 
     @get("/settings", cache=False)
-    async def settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-        workspace = await self._workspace(request, services)
-        usage = await plan_usage(workspace, uow=services.uow())
+    async def settings(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
+        workspace = await self._workspace(request, deps)
+        usage = await plan_usage(workspace, uow=deps.uow())
         messages = flashed(request)
         crm_error = messages.get("crm_error")
         try:
-            provisioned = await services.crm_for(workspace).custom_objects_provisioned()
+            provisioned = await deps.crm.for_workspace(workspace).custom_objects_provisioned()
         except DomainError as exc:
             # The CRM is down or wants reconnecting: the page still opens and says so.
             provisioned, crm_error = False, crm_error or str(exc)
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             scorm_cloud = await uow.engine_accounts.get(workspace.id)
-        connection = await services.highlevel_connections.get(workspace.id)
+        connection = await deps.highlevel_connections.get(workspace.id)
         return Template(
             template_name="pages/settings/index.html",
             context={
@@ -67,10 +67,10 @@ class AdminPages(Controller):
         )
 
     @post("/settings/custom-objects")
-    async def provision(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
-        workspace = await self._workspace(request, services)
+    async def provision(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
+        workspace = await self._workspace(request, deps)
         try:
-            await services.crm_for(
+            await deps.crm.for_workspace(
                 workspace, user_id=current_admin(request).user_id
             ).provision_custom_objects()
         except DomainError as exc:
@@ -78,7 +78,7 @@ class AdminPages(Controller):
         return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
 
     @post("/settings/go-live")
-    async def go_live(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
+    async def go_live(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
         # Standalone mode: an admin action. A billing hook will call the same use case later.
-        await go_live(current_admin(request).workspace_id, uow=services.uow())
+        await go_live(current_admin(request).workspace_id, uow=deps.uow())
         return Redirect(path="/app/settings", status_code=303)

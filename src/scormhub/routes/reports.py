@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Stream, Template
 
+from scormhub.bootstrap import Deps
 from scormhub.domain import reports
 from scormhub.domain.model import Workspace
 from scormhub.domain.reports import Branding, FilterError, ReportFilter
@@ -35,7 +36,7 @@ from scormhub.integrations.exports import (
 from scormhub.integrations.pdf import render_report_pdf, report_cells, write_report_pdf
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.routes.courses import _workspace
-from scormhub.services import Services, ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # No workspace time zone exists yet: every time is UTC, and headers and file names say so.
@@ -64,9 +65,9 @@ class ReportsController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def dashboard(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        now = services.clock.now()
+    async def dashboard(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
+        now = deps.clock.now()
         flt, error = _filter(request, now)
         dashboard = await reports.load_dashboard(workspace.id, flt, store=PostgresReports(), today=now.date())
         context = {
@@ -84,10 +85,10 @@ class ReportsController(Controller):
         return vary_on_htmx(Template(template_name="pages/reports/index.html", context=context))
 
     @get("/export.csv", cache=False)
-    async def export_csv(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, services)
+    async def export_csv(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace, flt, store = await self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "csv"):
-            return await _start_export(request, services, workspace, flt, "csv")
+            return await _start_export(request, deps, workspace, flt, "csv")
         return Stream(
             csv_chunks(store.stream_text(workspace.id, flt), TIME_ZONE),
             media_type=MEDIA_TYPES["csv"],
@@ -95,11 +96,11 @@ class ReportsController(Controller):
         )
 
     @get("/export.xlsx", cache=False)
-    async def export_xlsx(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, services)
+    async def export_xlsx(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace, flt, store = await self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "xlsx"):
-            return await _start_export(request, services, workspace, flt, "xlsx")
-        path = await write_xlsx(services.render_pool, store, workspace, flt)
+            return await _start_export(request, deps, workspace, flt, "xlsx")
+        path = await write_xlsx(deps.render_pool, store, workspace, flt)
         return File(
             path=path,
             filename=_file_name(flt, "xlsx"),
@@ -108,14 +109,12 @@ class ReportsController(Controller):
         )
 
     @get("/export.pdf", cache=False)
-    async def export_pdf(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, services)
+    async def export_pdf(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace, flt, store = await self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "pdf"):
-            return await _start_export(request, services, workspace, flt, "pdf")
+            return await _start_export(request, deps, workspace, flt, "pdf")
         branding = await branding_store.load_branding(workspace.id, workspace.name)
-        content = await render_pdf(
-            services.render_pool, store, workspace, flt, branding, services.clock.now()
-        )
+        content = await render_pdf(deps.render_pool, store, workspace, flt, branding, deps.clock.now())
         return Response(
             content=content,
             media_type=MEDIA_TYPES["pdf"],
@@ -124,10 +123,10 @@ class ReportsController(Controller):
 
     @get("/exports/{export_id:uuid}", cache=False)
     async def export_progress(
-        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        status = ExportFiles(services.settings.data_dir).status(workspace.id, export_id)
+        workspace = await _workspace(request, deps)
+        status = ExportFiles(deps.settings.data_dir).status(workspace.id, export_id)
         if status is None:
             raise NotFoundException()
         context = {"workspace": workspace, "nav": "reports", "export_id": export_id, "s": status}
@@ -139,10 +138,10 @@ class ReportsController(Controller):
 
     @get("/exports/{export_id:uuid}/download", cache=False)
     async def export_download(
-        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        files = ExportFiles(services.settings.data_dir)
+        workspace = await _workspace(request, deps)
+        files = ExportFiles(deps.settings.data_dir)
         status = files.status(workspace.id, export_id)
         if status is None or status.get("state") != "ready" or status.get("kind") not in MEDIA_TYPES:
             raise NotFoundException()
@@ -152,10 +151,10 @@ class ReportsController(Controller):
         return File(path=path, filename=status["file_name"], media_type=MEDIA_TYPES[status["kind"]])
 
     async def _export_setup(
-        self, request: Request[Any, Any, Any], services: ServicesDep
+        self, request: Request[Any, Any, Any], deps: DepsDep
     ) -> tuple[Workspace, ReportFilter, PostgresReports]:
-        workspace = await _workspace(request, services)
-        flt, _error = _filter(request, services.clock.now())
+        workspace = await _workspace(request, deps)
+        flt, _error = _filter(request, deps.clock.now())
         return workspace, flt, PostgresReports()
 
 
@@ -167,10 +166,10 @@ async def _too_large(
 
 
 async def _start_export(
-    request: Request[Any, Any, Any], services: Services, workspace: Workspace, flt: ReportFilter, kind: str
+    request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, flt: ReportFilter, kind: str
 ) -> Response[Any]:
     """Over the direct limit: a job writes the file; the admin watches its progress and downloads it."""
-    files = ExportFiles(services.settings.data_dir)
+    files = ExportFiles(deps.settings.data_dir)
     await anyio.to_thread.run_sync(files.sweep, workspace.id, time.time())
     export_id = uuid.uuid4()
     params = flt.params(page=1)
@@ -184,7 +183,7 @@ async def _start_export(
         file_name=_file_name(flt, kind),
         filter=flt.describe(),
     )
-    await services.jobs.enqueue(
+    await deps.jobs.enqueue(
         "export_report",
         key=f"export:{export_id}",
         timeout_s=3600,
@@ -326,14 +325,14 @@ class BrandingController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def page(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-        workspace = await _workspace(request, services)
+    async def page(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
+        workspace = await _workspace(request, deps)
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         return _branding_page(workspace, branding, saved=request.query_params.get("saved") == "1")
 
     @post("", request_max_body_size=LOGO_FORM_MAX_BYTES)
-    async def save(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def save(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         current = await branding_store.load_branding(workspace.id, workspace.name)
         form = await request.form()
         name = str(form.get("organization_name") or "").strip()[:200]
@@ -377,12 +376,12 @@ class BrandingController(Controller):
                 form={"organization_name": name, "primary_color": colour_raw, "logo_url": logo_url},
                 status_code=422,
             )
-        await branding_store.save_branding(workspace.id, submitted, services.clock.now())
+        await branding_store.save_branding(workspace.id, submitted, deps.clock.now())
         return Redirect(path="/app/settings/branding", query_params={"saved": "1"}, status_code=303)
 
     @get("/logo", cache=False)
-    async def logo(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def logo(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         if not branding.logo_bytes or branding.logo_content_type not in branding_store.ALLOWED_TYPES:
             return Response(content=b"", status_code=404)

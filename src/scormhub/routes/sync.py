@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from scormhub.domain import sync
 from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _course, _workspace
-from scormhub.services import ServicesDep
+from scormhub.routes.providers import DepsDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 
@@ -23,14 +23,14 @@ class SyncController(Controller):
     guards = [admin_guard]
 
     @get("/sync", cache=False)
-    async def log(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
-        workspace = await _workspace(request, services)
+    async def log(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
+        workspace = await _workspace(request, deps)
         enrollment = request.query_params.get("enrollment")
         try:
             enrollment_id = UUID(enrollment) if enrollment else None
         except ValueError:
             enrollment_id = None
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             items = await uow.outbox.recent(workspace.id, enrollment_id=enrollment_id, limit=200)
             counts = await uow.outbox.counts(workspace.id, enrollment_id=enrollment_id)
         context = {
@@ -46,26 +46,24 @@ class SyncController(Controller):
 
     @post("/sync/{item_id:uuid}/retry")
     async def retry(
-        self, request: Request[Any, Any, Any], item_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], item_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        async with services.uow() as uow:
-            retried = await uow.outbox.retry(workspace.id, item_id, services.clock.now())
+        workspace = await _workspace(request, deps)
+        async with deps.uow() as uow:
+            retried = await uow.outbox.retry(workspace.id, item_id, deps.clock.now())
             await uow.commit()
         if not retried:
             raise NotFoundException()
-        await sync.enqueue_push(workspace.id, jobs=services.jobs)
+        await sync.enqueue_push(workspace.id, jobs=deps.jobs)
         return Redirect(path="/app/sync", status_code=303)
 
     @post("/courses/{course_id:uuid}/sync")
     async def sync_all(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
-        run = await sync.sync_all(
-            workspace.id, course.id, uow=services.uow(), jobs=services.jobs, clock=services.clock
-        )
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
+        run = await sync.sync_all(workspace.id, course.id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
         return vary_on_htmx(
@@ -74,13 +72,13 @@ class SyncController(Controller):
 
     @get("/courses/{course_id:uuid}/sync", cache=False)
     async def progress(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], services: ServicesDep
+        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        course = await _course(services, workspace, course_id)
+        workspace = await _workspace(request, deps)
+        course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             run = await uow.sync_runs.latest(workspace.id, course.id)
         return vary_on_htmx(
             Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
@@ -92,15 +90,15 @@ class SyncController(Controller):
         request: Request[Any, Any, Any],
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
-        services: ServicesDep,
+        deps: DepsDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, services)
-        async with services.uow() as uow:
+        workspace = await _workspace(request, deps)
+        async with deps.uow() as uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
         outcome = await sync.sync_enrollment(
-            workspace.id, enrollment_id, uow=services.uow(), jobs=services.jobs, clock=services.clock
+            workspace.id, enrollment_id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock
         )
         who = enrollment.learner_name
         plural = "s" if outcome.queued != 1 else ""
@@ -112,10 +110,10 @@ class SyncController(Controller):
         return redirect_with_flash(request, f"/app/courses/{course_id}", notice=notice)
 
     @post("/settings/crm")
-    async def crm_settings(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
-        workspace = await _workspace(request, services)
+    async def crm_settings(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
+        workspace = await _workspace(request, deps)
         form = await request.form()
-        async with services.uow() as uow:
+        async with deps.uow() as uow:
             locked = await uow.workspaces.lock(workspace.id)
             assert locked is not None
             await uow.workspaces.save(

@@ -1,17 +1,21 @@
-"""Building and running the SAQ worker, in the web process or in `scormhub worker`."""
+"""The SAQ worker (not the SCORM run-time): built and stopped here, run by `scormhub.lifespan.running`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from saq import Queue, Worker
-from saq.types import Context, PartialTimersDict
+from saq.types import PartialTimersDict
 
 from scormhub.integrations.jobqueue import beat
 from scormhub.jobs import TASKS, cron_jobs
+from scormhub.jobs.context import JobContext
+
+if TYPE_CHECKING:
+    from scormhub.bootstrap import Deps
 
 log = logging.getLogger("scormhub.job")
 
@@ -22,15 +26,15 @@ SHUTDOWN_GRACE_S = 20
 DEQUEUE_TIMEOUT_S = 1.0
 
 
-async def _before(ctx: Context) -> None:
-    ctx["started_at"] = time.perf_counter()  # type: ignore[typeddict-unknown-key]
+async def _before(ctx: JobContext) -> None:
+    ctx["started_at"] = time.perf_counter()
 
 
-async def _after(ctx: Context) -> None:
+async def _after(ctx: JobContext) -> None:
     job = ctx.get("job")
     if job is None:
         return
-    started: float = ctx.get("started_at", time.perf_counter())  # type: ignore[assignment]
+    started = ctx.get("started_at", time.perf_counter())
     elapsed_ms = (time.perf_counter() - started) * 1000
     workspace = (job.kwargs or {}).get("workspace_id", "-")
     log.info(
@@ -43,7 +47,7 @@ async def _after(ctx: Context) -> None:
     )
 
 
-class HeartbeatWorker(Worker[Context]):
+class HeartbeatWorker(Worker[JobContext]):
     """SAQ's worker, beating for the jobs it runs (SAQ leaves heartbeats to each job function), so that
     when this process dies its jobs are swept and retried within a heartbeat (see create_queue)."""
 
@@ -69,11 +73,13 @@ def build_worker(
     queue: Queue,
     *,
     concurrency: int,
-    context: dict[str, Any],
+    deps: Deps | None,
     shutdown_grace_s: float = SHUTDOWN_GRACE_S,
     recovery_interval_s: int = 60,
-) -> Worker[Context]:
-    """`recovery_interval_s` (Settings.recovery_interval_s) sets the recovery crons' cadence and how often
+) -> Worker[JobContext]:
+    """Jobs find `deps` in their context (None only in tests that register their own functions).
+
+    `recovery_interval_s` (Settings.recovery_interval_s) sets the recovery crons' cadence and how often
     abandoned jobs are swept; the worker beats four times per interval for the jobs it runs."""
     # SAQ's defaults, but the sweep for abandoned jobs runs once per recovery interval.
     timers: PartialTimersDict = {"schedule": 1, "worker_info": 10, "abort": 1, "sweep": recovery_interval_s}
@@ -91,15 +97,15 @@ def build_worker(
         shutdown_grace_period_s=shutdown_grace_s,  # type: ignore[arg-type]
     )
     worker.beat_every_s = recovery_interval_s / 4
-    # Our jobs find their adapters under extra keys ("services"); SAQ's Context type doesn't list them.
-    worker.context.update(context)  # type: ignore[typeddict-item]
+    if deps is not None:
+        worker.context["deps"] = deps
     # SAQ would install its own SIGINT/SIGTERM handlers; `serve` lets uvicorn own the signals and
     # `scormhub worker` installs its own, both ending in stop_gracefully().
     worker.SIGNALS = []
     return worker
 
 
-async def stop_gracefully(worker: Worker[Context]) -> None:
+async def stop_gracefully(worker: Worker[JobContext]) -> None:
     """Let running jobs finish (within the grace period), then stop; the rest goes back to the queue.
 
     SAQ's stop() would also wait on its upkeep loops, which sleep up to a minute between runs; they hold no

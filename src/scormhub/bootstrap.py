@@ -1,0 +1,281 @@
+"""The composition root: every adapter one process shares, typed and built from `Settings`.
+
+`build_deps` wires them into a frozen `Deps`; `scormhub.lifespan.running` starts and stops what needs it
+(database pool, queue, HTTP clients, worker). Routes receive `Deps` through Litestar's providers
+(`routes/providers.py`), jobs through their context (`jobs/context.py`); tests pass their own `Deps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+from uuid import UUID
+
+import httpx
+from saq import Queue
+
+from scormhub.domain.errors import CrmAuthExpired
+from scormhub.domain.model import CrmKind, Workspace
+from scormhub.domain.packages import PackageLimits
+from scormhub.domain.ports import Clock, ContactBook, CrmWriter
+from scormhub.domain.sync import RateLimit
+from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
+from scormhub.integrations.clock import SystemClock
+from scormhub.integrations.crypto import SecretBox
+from scormhub.integrations.db.database import configured_url
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.highlevel import HighLevelCrm
+from scormhub.integrations.highlevel import build_client as build_highlevel_client
+from scormhub.integrations.highlevel_oauth import HighLevelOAuth
+from scormhub.integrations.highlevel_store import (
+    HighLevelConnections,
+    PostgresProvisionStore,
+    PostgresRecordRefs,
+    PostgresTokenSource,
+    ThrottleLimiter,
+)
+from scormhub.integrations.inbox_drains import InboxDrains
+from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
+from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.postback_credentials import PostbackCredentials
+from scormhub.integrations.render_pool import RenderPool
+from scormhub.integrations.scorm_cloud import RetryPolicy, ScormCloudEngine
+from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
+from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.throttle import PostgresThrottle
+from scormhub.settings import Settings
+from scormhub.web import Sessions
+
+# The unit of work routes and jobs get: the adapter's own type, so mypy sees every repository it has.
+AppUnitOfWork: TypeAlias = PiccoloUnitOfWork
+
+
+def new_uow() -> AppUnitOfWork:
+    return PiccoloUnitOfWork()
+
+
+class HttpClients:
+    """The process's outbound HTTP clients, one per vendor (connection pooling, explicit timeouts).
+
+    Opened by `running()` before the first request or job and closed when it ends, so no request pays for
+    making one and none is left open at exit.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._timeout_s = settings.scorm_cloud_timeout_s
+        self._scorm_cloud: httpx.AsyncClient | None = None
+        self._highlevel: httpx.AsyncClient | None = None
+
+    def open(self) -> None:
+        if self._scorm_cloud is None:
+            self._scorm_cloud = build_scorm_cloud_client(self._timeout_s)
+        if self._highlevel is None:
+            self._highlevel = build_highlevel_client()
+
+    async def aclose(self) -> None:
+        clients, self._scorm_cloud, self._highlevel = (self._scorm_cloud, self._highlevel), None, None
+        for client in clients:
+            if client is not None:
+                await client.aclose()
+
+    @property
+    def scorm_cloud(self) -> httpx.AsyncClient:
+        if self._scorm_cloud is None:
+            raise RuntimeError("HTTP clients are opened by scormhub.lifespan.running()")
+        return self._scorm_cloud
+
+    @property
+    def highlevel(self) -> httpx.AsyncClient:
+        if self._highlevel is None:
+            raise RuntimeError("HTTP clients are opened by scormhub.lifespan.running()")
+        return self._highlevel
+
+
+class ScormCloudEngines:
+    """SCORM Cloud engines: for credentials being connected, or for a workspace's stored account."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: HttpClients,
+        storage: FilesystemPackageStorage,
+        builtin: BuiltinEngine,
+        cipher: SecretBox,
+    ) -> None:
+        self._settings = settings
+        self._http = http
+        self._storage = storage
+        self._builtin = builtin
+        self._cipher = cipher
+
+    def connect(self, app_id: str, secret_key: str) -> ScormCloudEngine:
+        return ScormCloudEngine(
+            self._http.scorm_cloud,
+            app_id=app_id,
+            secret_key=secret_key,
+            storage=self._storage,
+            base_url=self._settings.scorm_cloud_api_url,
+            # A page waits on SCORM Cloud for at most its timeout, retries included (jobs retry later).
+            retry=RetryPolicy(budget_s=self._settings.scorm_cloud_timeout_s),
+        )
+
+    async def for_workspace(self, workspace_id: UUID) -> ScormCloudEngine | None:
+        """The workspace's SCORM Cloud engine, or None when it has not connected one."""
+        async with new_uow() as uow:
+            account = await uow.engine_accounts.get(workspace_id)
+        if account is None:
+            return None
+        return self.connect(account.app_id, self._cipher.decrypt(account.secret_key_enc))
+
+    async def engines_for(self, workspace_id: UUID) -> Engines:
+        """The engines a workspace's courses may live in (SCORM Cloud only once it is connected)."""
+        return Engines(self._builtin, await self.for_workspace(workspace_id))
+
+
+class Crms:
+    """Each workspace's CRM, built per use: HighLevel for a connected location, else the contact book."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: HttpClients,
+        cipher: SecretBox,
+        clock: Clock,
+        throttle: PostgresThrottle,
+        connections: HighLevelConnections,
+    ) -> None:
+        self._settings = settings
+        self._http = http
+        self._cipher = cipher
+        self._clock = clock
+        self._throttle = throttle
+        self._connections = connections
+
+    def for_workspace(
+        self, workspace: Workspace, *, user_id: str | None = None
+    ) -> LocalContactBook | HighLevelCrm:
+        """The workspace's CRM as contact book and writer. `user_id` attributes notes (HighLevel SSO)."""
+        if workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return LocalContactBook(workspace.id)
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        return HighLevelCrm(
+            self._http.highlevel,
+            base_url=settings.highlevel_api_url,
+            location_id=workspace.crm_location_id,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            refs=PostgresRecordRefs(workspace.id, self._clock),
+            provision=PostgresProvisionStore(workspace.id),
+            rate_limit=limit,
+            note_user_id=user_id,
+        )
+
+    async def writer(self, workspace_id: UUID) -> CrmWriter:
+        """Where a workspace's results are written: HighLevel for its locations, else the contact book."""
+        return await self._for_id(workspace_id)
+
+    async def contact_book(self, workspace_id: UUID) -> ContactBook:
+        """Where a workspace's learners are looked up and added (HighLevel or the contact book)."""
+        return await self._for_id(workspace_id)
+
+    async def _for_id(self, workspace_id: UUID) -> LocalContactBook | HighLevelCrm:
+        async with new_uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None:
+            return LocalContactBook(workspace_id)
+        return self.for_workspace(workspace)
+
+    def oauth(self) -> HighLevelOAuth:
+        settings = self._settings
+        if not (settings.highlevel_client_id and settings.highlevel_client_secret):
+            raise CrmAuthExpired(
+                "HighLevel is not configured on this server (HIGHLEVEL_CLIENT_ID, HIGHLEVEL_CLIENT_SECRET)."
+            )
+        return HighLevelOAuth(
+            self._http.highlevel,
+            api_url=settings.highlevel_api_url,
+            marketplace_url=settings.highlevel_marketplace_url,
+            client_id=settings.highlevel_client_id,
+            client_secret=settings.highlevel_client_secret,
+        )
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Every dependency of routes, partials and jobs in one process. Built once, by `build_deps`."""
+
+    settings: Settings
+    clock: Clock
+    sessions: Sessions
+    queue: Queue
+    jobs: SaqJobQueue
+    storage: FilesystemPackageStorage
+    builtin: BuiltinEngine
+    package_limits: PackageLimits
+    throttle: PostgresThrottle
+    cipher: SecretBox
+    http: HttpClients
+    scorm_cloud: ScormCloudEngines
+    crm: Crms
+    highlevel_connections: HighLevelConnections
+    postback_credentials: PostbackCredentials
+    inbox_drains: InboxDrains
+    render_pool: RenderPool = field(default_factory=RenderPool)
+
+    def uow(self) -> AppUnitOfWork:
+        """A new unit of work (one transaction when entered)."""
+        return new_uow()
+
+    def postback_url(self, workspace_id: UUID) -> str:
+        return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
+
+
+def build_deps(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    queue: Queue | None = None,
+    render_pool: RenderPool | None = None,
+) -> Deps:
+    """Every adapter of one process, from settings. The database must be configured already
+    (`integrations.db.database.configure`); nothing connects until `running()`."""
+    clock = clock or SystemClock()
+    queue = queue or create_queue(
+        configured_url(), pool_size=max(4, settings.db_pool_size), heartbeat_s=settings.recovery_interval_s
+    )
+    limits = PackageLimits(max_compressed_bytes=settings.max_package_bytes)
+    storage = FilesystemPackageStorage(settings.data_dir / "packages")
+    builtin = BuiltinEngine(settings.data_dir / "content", storage, limits)
+    cipher = SecretBox(settings.secret_key)
+    throttle = PostgresThrottle()
+    jobs = SaqJobQueue(queue)
+    http = HttpClients(settings)
+    connections = HighLevelConnections(cipher, clock)
+    return Deps(
+        settings=settings,
+        clock=clock,
+        sessions=Sessions(settings),
+        queue=queue,
+        jobs=jobs,
+        storage=storage,
+        builtin=builtin,
+        package_limits=limits,
+        throttle=throttle,
+        cipher=cipher,
+        http=http,
+        scorm_cloud=ScormCloudEngines(settings, http, storage, builtin, cipher),
+        crm=Crms(settings, http, cipher, clock, throttle, connections),
+        highlevel_connections=connections,
+        postback_credentials=PostbackCredentials(new_uow, cipher, clock),
+        inbox_drains=InboxDrains(jobs),
+        render_pool=render_pool or RenderPool(),
+    )
