@@ -22,8 +22,7 @@ from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.rate_limit import allow
-from scormhub.routes.courses import _workspace
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
@@ -38,9 +37,12 @@ class CertificateAdminController(Controller):
 
     @get("", cache=False)
     async def download(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        enrollment_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
@@ -60,9 +62,12 @@ class CertificateAdminController(Controller):
 
     @get("/details", cache=False)
     async def details(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        enrollment_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Template:
-        workspace = await _workspace(request, deps)
         enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
         async with deps.uow() as uow:
             course = await uow.courses.get(workspace.id, enrollment.course_id)
@@ -74,9 +79,12 @@ class CertificateAdminController(Controller):
 
     @get("/revoke", cache=False)
     async def confirm_revoke(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        enrollment_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
         if certificate is None or certificate.revoked:
             return Redirect(path=_details_path(enrollment_id), status_code=303)
@@ -92,9 +100,12 @@ class CertificateAdminController(Controller):
 
     @post("/revoke")
     async def revoke(
-        self, request: Request[Any, Any, Any], enrollment_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        enrollment_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
         if certificate is None:
             raise NotFoundException()

@@ -17,9 +17,9 @@ from scormhub.domain.courses import Course, PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
-from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
+from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
 # only our player may frame it.
@@ -36,8 +36,9 @@ class CourseController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def list_courses(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
-        workspace = await _workspace(request, deps)
+    async def list_courses(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Template:
         async with deps.uow() as uow:
             items = await uow.courses.list_for_workspace(workspace.id)
             learners = await uow.enrollments.count_by_course(workspace.id)
@@ -55,8 +56,9 @@ class CourseController(Controller):
         opt={"exclude_from_csrf": True},  # checked by StreamedUpload before anything is stored
         request_max_body_size=None,  # the package cap is enforced while streaming instead
     )
-    async def upload(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def upload(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         settings = deps.settings
         declared = int(request.headers.get("content-length") or 0)
         if declared > settings.max_package_bytes + FORM_OVERHEAD_BYTES:
@@ -93,19 +95,25 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}", cache=False)
     async def detail(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Template:
         from scormhub.routes.enrollments import _detail  # the detail page shows the enrolled table too
 
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         return await _detail(request, deps, workspace, course)
 
     @get("/{course_id:uuid}/status", cache=False)
     async def status(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
@@ -126,17 +134,23 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}/delete", cache=False)
     async def confirm_delete(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Template:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         return _page("pages/courses/delete.html", workspace, deps, course=course)
 
     @post("/{course_id:uuid}/delete")
     async def delete(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         try:
             course = await course_cases.delete_course(
                 workspace.id,
@@ -161,9 +175,12 @@ class CourseController(Controller):
 
     @get("/{course_id:uuid}/preview", cache=False)
     async def preview(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Template:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         if course.status is not course_cases.CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
@@ -190,8 +207,8 @@ class CourseController(Controller):
         course_id: FromPath[UUID],
         path: FromPath[str],
         deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         if course.engine.value != "builtin":
             raise NotFoundException()
@@ -210,16 +227,6 @@ def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
         content_disposition_type="inline",
         headers={"Content-Security-Policy": CONTENT_CSP, "Cache-Control": "private, max-age=300"},
     )
-
-
-async def _workspace(request: Request[Any, Any, Any], deps: Deps) -> Workspace:
-    from litestar.exceptions import NotAuthorizedException
-
-    async with deps.uow() as uow:
-        workspace = await uow.workspaces.get(current_admin(request).workspace_id)
-    if workspace is None:
-        raise NotAuthorizedException("This workspace no longer exists.")
-    return workspace
 
 
 async def _course(deps: Deps, workspace: Workspace, course_id: UUID) -> Course:

@@ -11,8 +11,7 @@ from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scorm_cloud
 from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
 from scormhub.flash import redirect_with_flash
-from scormhub.routes.courses import _workspace
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx
 
 REJECTED = (
@@ -25,8 +24,9 @@ class EngineSettingsController(Controller):
     guards = [admin_guard]
 
     @post("")
-    async def connect(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def connect(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         form = await request.form()
         app_id, secret = str(form.get("app_id", ""))[:500], str(form.get("secret_key", ""))[:500]
         try:
@@ -60,16 +60,18 @@ class EngineSettingsController(Controller):
         )
 
     @post("/disconnect")
-    async def disconnect(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
-        workspace = await _workspace(request, deps)
+    async def disconnect(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Redirect:
         await disconnect_scorm_cloud(
             workspace.id, uow=deps.uow(), connect=deps.scorm_cloud.connect, cipher=deps.cipher
         )
         return Redirect(path="/app/settings", query_params={"saved": "disconnected"}, status_code=303)
 
     @get("/status", cache=False)
-    async def status(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def status(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         engine = await deps.scorm_cloud.for_workspace(workspace.id)
         if engine is None:
             state, reason = "off", "Not connected"

@@ -19,8 +19,8 @@ from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import CrmKind, Workspace
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations.local_crm import LocalContactBook
-from scormhub.routes.courses import _course, _workspace
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.courses import _course
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
 
 PAGE_SIZE = 25
@@ -57,9 +57,12 @@ class EnrollmentController(Controller):
 
     @get("/contacts", cache=False)
     async def search(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         query = request.query_params.get("q", "").strip()[:100]
         search_error: str | None = None
@@ -80,9 +83,12 @@ class EnrollmentController(Controller):
 
     @get("/enrollments", cache=False)
     async def table(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         context = await enrolled_context(deps, workspace, course, _page_number(request))
         if wants_fragment(request):
@@ -93,9 +99,12 @@ class EnrollmentController(Controller):
 
     @post("/enrollments")
     async def enroll(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         form = await request.form()
         contacts = deps.crm.for_workspace(workspace, user_id=current_admin(request).user_id)
@@ -146,8 +155,8 @@ class EnrollmentController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         try:
             removed = await cases.delete_enrollment(workspace.id, enrollment_id, uow=deps.uow())
@@ -169,8 +178,8 @@ class EnrollmentController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Redirect:
-        workspace = await _workspace(request, deps)
         async with deps.uow() as uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
@@ -204,8 +213,9 @@ class ContactController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def index(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def index(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         query = request.query_params.get("q", "").strip()[:100]
         if workspace.crm is CrmKind.HIGHLEVEL:
             return await self._highlevel_index(request, deps, workspace, query)
@@ -248,8 +258,9 @@ class ContactController(Controller):
         return Template(template_name="pages/contacts/list.html", context=context)
 
     @post("")
-    async def add(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def add(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         if workspace.crm is CrmKind.HIGHLEVEL:
             raise NotFoundException()  # contacts are added in HighLevel itself
         form = await request.form()
@@ -282,9 +293,12 @@ class ContactController(Controller):
 
     @get("/{contact_id:str}", cache=False)
     async def detail(
-        self, request: Request[Any, Any, Any], contact_id: FromPath[str], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        contact_id: FromPath[str],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Template:
-        workspace = await _workspace(request, deps)
         highlevel = workspace.crm is CrmKind.HIGHLEVEL
         book = LocalContactBook(workspace.id)
         try:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, current_admin
 
 
@@ -25,17 +24,10 @@ class AdminPages(Controller):
     path = "/app"
     guards = [admin_guard]
 
-    async def _workspace(self, request: Request[Any, Any, Any], deps: DepsDep) -> Any:
-        async with deps.uow() as uow:
-            workspace = await uow.workspaces.get(current_admin(request).workspace_id)
-        if workspace is None:
-            # The workspace was removed after the session was issued.
-            raise NotAuthorizedException("This workspace no longer exists.")
-        return workspace
-
     @get("/settings", cache=False)
-    async def settings(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
-        workspace = await self._workspace(request, deps)
+    async def settings(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Template:
         usage = await plan_usage(workspace, uow=deps.uow())
         messages = flashed(request)
         crm_error = messages.get("crm_error")
@@ -67,8 +59,9 @@ class AdminPages(Controller):
         )
 
     @post("/settings/custom-objects")
-    async def provision(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
-        workspace = await self._workspace(request, deps)
+    async def provision(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Redirect:
         try:
             await deps.crm.for_workspace(
                 workspace, user_id=current_admin(request).user_id

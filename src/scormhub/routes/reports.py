@@ -35,8 +35,7 @@ from scormhub.integrations.exports import (
 )
 from scormhub.integrations.pdf import render_report_pdf, report_cells, write_report_pdf
 from scormhub.integrations.render_pool import RenderPool
-from scormhub.routes.courses import _workspace
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # No workspace time zone exists yet: every time is UTC, and headers and file names say so.
@@ -65,8 +64,9 @@ class ReportsController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def dashboard(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def dashboard(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         now = deps.clock.now()
         flt, error = _filter(request, now)
         dashboard = await reports.load_dashboard(workspace.id, flt, store=PostgresReports(), today=now.date())
@@ -85,8 +85,10 @@ class ReportsController(Controller):
         return vary_on_htmx(Template(template_name="pages/reports/index.html", context=context))
 
     @get("/export.csv", cache=False)
-    async def export_csv(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, deps)
+    async def export_csv(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
+        flt, store = self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "csv"):
             return await _start_export(request, deps, workspace, flt, "csv")
         return Stream(
@@ -96,8 +98,10 @@ class ReportsController(Controller):
         )
 
     @get("/export.xlsx", cache=False)
-    async def export_xlsx(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, deps)
+    async def export_xlsx(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
+        flt, store = self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "xlsx"):
             return await _start_export(request, deps, workspace, flt, "xlsx")
         path = await write_xlsx(deps.render_pool, store, workspace, flt)
@@ -109,8 +113,10 @@ class ReportsController(Controller):
         )
 
     @get("/export.pdf", cache=False)
-    async def export_pdf(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace, flt, store = await self._export_setup(request, deps)
+    async def export_pdf(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
+        flt, store = self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "pdf"):
             return await _start_export(request, deps, workspace, flt, "pdf")
         branding = await branding_store.load_branding(workspace.id, workspace.name)
@@ -123,9 +129,12 @@ class ReportsController(Controller):
 
     @get("/exports/{export_id:uuid}", cache=False)
     async def export_progress(
-        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        export_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         status = ExportFiles(deps.settings.data_dir).status(workspace.id, export_id)
         if status is None:
             raise NotFoundException()
@@ -138,9 +147,12 @@ class ReportsController(Controller):
 
     @get("/exports/{export_id:uuid}/download", cache=False)
     async def export_download(
-        self, request: Request[Any, Any, Any], export_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        export_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         files = ExportFiles(deps.settings.data_dir)
         status = files.status(workspace.id, export_id)
         if status is None or status.get("state") != "ready" or status.get("kind") not in MEDIA_TYPES:
@@ -150,12 +162,11 @@ class ReportsController(Controller):
             raise NotFoundException()
         return File(path=path, filename=status["file_name"], media_type=MEDIA_TYPES[status["kind"]])
 
-    async def _export_setup(
+    def _export_setup(
         self, request: Request[Any, Any, Any], deps: DepsDep
-    ) -> tuple[Workspace, ReportFilter, PostgresReports]:
-        workspace = await _workspace(request, deps)
+    ) -> tuple[ReportFilter, PostgresReports]:
         flt, _error = _filter(request, deps.clock.now())
-        return workspace, flt, PostgresReports()
+        return flt, PostgresReports()
 
 
 async def _too_large(
@@ -325,14 +336,14 @@ class BrandingController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def page(self, request: Request[Any, Any, Any], deps: DepsDep) -> Template:
-        workspace = await _workspace(request, deps)
+    async def page(self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep) -> Template:
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         return _branding_page(workspace, branding, saved=request.query_params.get("saved") == "1")
 
     @post("", request_max_body_size=LOGO_FORM_MAX_BYTES)
-    async def save(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def save(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         current = await branding_store.load_branding(workspace.id, workspace.name)
         form = await request.form()
         name = str(form.get("organization_name") or "").strip()[:200]
@@ -380,8 +391,9 @@ class BrandingController(Controller):
         return Redirect(path="/app/settings/branding", query_params={"saved": "1"}, status_code=303)
 
     @get("/logo", cache=False)
-    async def logo(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def logo(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         branding = await branding_store.load_branding(workspace.id, workspace.name)
         if not branding.logo_bytes or branding.logo_content_type not in branding_store.ALLOWED_TYPES:
             return Response(content=b"", status_code=404)

@@ -13,8 +13,8 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
 from scormhub.flash import redirect_with_flash
-from scormhub.routes.courses import _course, _workspace
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.courses import _course
+from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 
@@ -23,8 +23,9 @@ class SyncController(Controller):
     guards = [admin_guard]
 
     @get("/sync", cache=False)
-    async def log(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
-        workspace = await _workspace(request, deps)
+    async def log(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Response[Any]:
         enrollment = request.query_params.get("enrollment")
         try:
             enrollment_id = UUID(enrollment) if enrollment else None
@@ -46,9 +47,8 @@ class SyncController(Controller):
 
     @post("/sync/{item_id:uuid}/retry")
     async def retry(
-        self, request: Request[Any, Any, Any], item_id: FromPath[UUID], deps: DepsDep
+        self, request: Request[Any, Any, Any], item_id: FromPath[UUID], deps: DepsDep, workspace: WorkspaceDep
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         async with deps.uow() as uow:
             retried = await uow.outbox.retry(workspace.id, item_id, deps.clock.now())
             await uow.commit()
@@ -59,9 +59,12 @@ class SyncController(Controller):
 
     @post("/courses/{course_id:uuid}/sync")
     async def sync_all(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         run = await sync.sync_all(workspace.id, course.id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         if not wants_fragment(request):
@@ -72,9 +75,12 @@ class SyncController(Controller):
 
     @get("/courses/{course_id:uuid}/sync", cache=False)
     async def progress(
-        self, request: Request[Any, Any, Any], course_id: FromPath[UUID], deps: DepsDep
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
@@ -91,8 +97,8 @@ class SyncController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        workspace: WorkspaceDep,
     ) -> Response[Any]:
-        workspace = await _workspace(request, deps)
         async with deps.uow() as uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
@@ -110,8 +116,9 @@ class SyncController(Controller):
         return redirect_with_flash(request, f"/app/courses/{course_id}", notice=notice)
 
     @post("/settings/crm")
-    async def crm_settings(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
-        workspace = await _workspace(request, deps)
+    async def crm_settings(
+        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+    ) -> Redirect:
         form = await request.form()
         async with deps.uow() as uow:
             locked = await uow.workspaces.lock(workspace.id)
