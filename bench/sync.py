@@ -195,7 +195,7 @@ async def new_workspace_with_course(name: str, *, notes: bool, records: bool) ->
     """A live (no trial limit) standalone-style workspace on the local CRM, with one Ready course."""
     from scormhub.domain.courses import CourseStatus, new_course
     from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
-    from scormhub.domain.packages import PackageReport, Sco
+    from scormhub.domain.scorm.package import PackageReport, Sco
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
 
     now = datetime.now(UTC)
@@ -273,7 +273,7 @@ async def enroll_learners(workspace_id: UUID, course_id: UUID, count: int, tag: 
 def completed(enrollment: Any, i: int) -> Any:
     """The i-th learner's result: passed with a score in any band, failed with a low score, or a
     completion-only course (no score, success unknown)."""
-    from scormhub.domain.runtime import Completion, Success
+    from scormhub.domain.scorm.cmi import Completion, Success
 
     now = datetime.now(UTC)
     kind = i % 10
@@ -353,7 +353,7 @@ async def push_counting(workspace_id: UUID, crm: CountingCrm) -> Any:
 
 
 async def writes_per_completion(section: Section) -> None:
-    from scormhub.domain.runtime import Success
+    from scormhub.domain.scorm.cmi import Success
     from scormhub.domain.sync import desired_tags, facts_of
 
     workspace_id, course_id = await new_workspace_with_course("Bench writes", notes=True, records=True)

@@ -15,8 +15,8 @@ from saq.types import Context
 
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.domain.model import CrmKind, Workspace
-from scormhub.domain.packages import PackageLimits
 from scormhub.domain.ports import Clock, ContactBook, CrmWriter
+from scormhub.domain.scorm.package import PackageLimits
 from scormhub.domain.sync import RateLimit
 from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
 from scormhub.integrations.crypto import SecretBox

@@ -12,7 +12,7 @@ from test_crm_sync import Clock, Jobs, completed_enrollment, outbox, push
 
 from scormhub.domain import sync
 from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.sync import OutboxStatus, WriteKind
 from scormhub.domain.workspaces import ensure_standalone_workspace
 from scormhub.integrations.db.database import engine

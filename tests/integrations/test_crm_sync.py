@@ -19,8 +19,8 @@ from scormhub.domain.courses import CourseStatus, new_course
 from scormhub.domain.enrollments import Enrollment, enroll_contact
 from scormhub.domain.errors import CrmRateLimited, CrmUnavailable
 from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageReport, Sco
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import PackageReport, Sco
 from scormhub.domain.sync import OutboxStatus, RateLimit
 from scormhub.domain.workspaces import ensure_standalone_workspace
 from scormhub.integrations.db.database import engine

@@ -27,7 +27,7 @@ from scormhub.domain.errors import (
     NotFound,
 )
 from scormhub.domain.ports import ContactBook, CrmWriter
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.sync import EnrollmentFacts, RateLimit, training_record
 from scormhub.integrations.highlevel import (
     API_VERSION,

@@ -19,7 +19,7 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
-from scormhub.domain.packages import Sco
+from scormhub.domain.scorm.package import Sco
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import ContactRow

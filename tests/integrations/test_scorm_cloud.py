@@ -27,7 +27,6 @@ from scormhub.domain.errors import (
     NotFound,
 )
 from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import Problem
 from scormhub.domain.ports import (
     DeliveryEngine,
     EngineConnection,
@@ -35,7 +34,8 @@ from scormhub.domain.ports import (
     PostbackTarget,
     RegistrationEngine,
 )
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Problem
 from scormhub.integrations.scorm_cloud import (
     UNREADABLE_MESSAGE,
     RetryPolicy,

@@ -21,8 +21,8 @@ from scormhub.domain.courses import (
 from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import EngineKind, LoginToken, Workspace, WorkspaceKind
-from scormhub.domain.packages import PackageLimits, PackageReport, Problem, Sco
-from scormhub.domain.runtime import ScoState
+from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem, Sco
+from scormhub.domain.scorm.state import ScoState
 
 
 class FakeClock:

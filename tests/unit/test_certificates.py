@@ -23,7 +23,7 @@ from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import EngineKind
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.certificate_pdf import qr_matrix
 
 # --- fakes ------------------------------------------------------------------------------------------------

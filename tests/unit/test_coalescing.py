@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from scormhub.domain.crm_writes import PendingWrite
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.sync import (
     CrmWrite,
     EnrollmentFacts,

@@ -27,7 +27,7 @@ from scormhub.domain.courses import (
 )
 from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, PackageReport, Problem
+from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem
 from scormhub.domain.workspaces import ensure_standalone_workspace
 
 

@@ -21,8 +21,8 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
-from scormhub.domain.packages import Sco
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Sco
 
 
 class World:

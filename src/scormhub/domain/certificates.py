@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from scormhub.domain.errors import DomainError, NotFound
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 
 if TYPE_CHECKING:
     from scormhub.domain.enrollments import Enrollment
@@ -52,7 +52,7 @@ class CertificateSnapshot:
     learner_email: str
     course_title: str
     completed_at: datetime
-    success: str  # a runtime.Success value
+    success: str  # a Success value
     score_percent: float | None
     organization_name: str
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
 from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, PackageReport, Problem, Sco
+from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem, Sco
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 
 TAG_COMPLETED = "scorm_completed"
 TAG_PASSED = "scorm_passed"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
 from scormhub.domain.model import EngineKind, LoginToken, Workspace
-from scormhub.domain.packages import PackageLimits, PackageReport
+from scormhub.domain.scorm.package import PackageLimits, PackageReport
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from scormhub.domain.courses import Course, ImportStatus
     from scormhub.domain.engine_accounts import EngineAccount, InboxItem
     from scormhub.domain.enrollments import Enrollment
-    from scormhub.domain.runtime import ScoState
+    from scormhub.domain.scorm.state import ScoState
     from scormhub.domain.sync import (
         CrmWrite,
         OutboxItem,

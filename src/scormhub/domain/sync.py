@@ -40,7 +40,7 @@ from scormhub.domain.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 
 if TYPE_CHECKING:
     from scormhub.domain.enrollments import Enrollment

@@ -15,8 +15,9 @@ import anyio
 from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
 from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, Problem, plan_extraction, validate_package
 from scormhub.domain.ports import DeliveryEngine
+from scormhub.domain.scorm.archive import plan_extraction, validate_package
+from scormhub.domain.scorm.package import PackageLimits, Problem
 from scormhub.integrations.storage import FilesystemPackageStorage
 
 _COPY_CHUNK = 256 * 1024

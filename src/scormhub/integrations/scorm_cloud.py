@@ -35,9 +35,9 @@ from scormhub.domain.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from scormhub.domain.packages import Problem
 from scormhub.domain.ports import Learner, PostbackTarget
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Problem
 from scormhub.domain.sync import RegistrationProgress
 from scormhub.integrations.storage import FilesystemPackageStorage
 

@@ -21,8 +21,9 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
-from scormhub.domain.packages import Problem, Sco
-from scormhub.domain.runtime import Completion, ScoState, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Problem, Sco
+from scormhub.domain.scorm.state import ScoState
 from scormhub.integrations.db.certificates import PiccoloCertificateRepository
 from scormhub.integrations.db.crm_sync import (
     PiccoloOutboxRepository,
