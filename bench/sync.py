@@ -115,7 +115,7 @@ class CountingCrm:
     self_throttling = False
 
     def __init__(self) -> None:
-        from scormhub.domain.sync import RateLimit
+        from scormhub.domain.model import RateLimit
 
         self.rate_limit = RateLimit(requests=1000, per_seconds=1)
         self.calls: list[tuple[str, str, Any]] = []
@@ -157,7 +157,7 @@ class PusherCrm:
     """One pusher's CrmWriter: its own call count, the CRM's shared window."""
 
     def __init__(self, crm: StrictWindowCrm, name: str) -> None:
-        from scormhub.domain.sync import RateLimit
+        from scormhub.domain.model import RateLimit
 
         self.crm, self.name = crm, name
         self.self_throttling = False
@@ -193,8 +193,8 @@ class Course:
 
 async def new_workspace_with_course(name: str, *, notes: bool, records: bool) -> tuple[UUID, UUID]:
     """A live (no trial limit) standalone-style workspace on the local CRM, with one Ready course."""
-    from scormhub.domain.courses import CourseStatus, new_course
-    from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
+    from scormhub.domain.courses import new_course
+    from scormhub.domain.model import CourseStatus, CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
     from scormhub.domain.scorm.package import PackageReport, Sco
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
 

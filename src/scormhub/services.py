@@ -14,10 +14,9 @@ from saq import Queue, Worker
 from saq.types import Context
 
 from scormhub.domain.errors import CrmAuthExpired
-from scormhub.domain.model import CrmKind, Workspace
+from scormhub.domain.model import CrmKind, RateLimit, Workspace
 from scormhub.domain.ports import Clock, ContactBook, CrmWriter
 from scormhub.domain.scorm.package import PackageLimits
-from scormhub.domain.sync import RateLimit
 from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork

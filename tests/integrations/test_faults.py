@@ -42,12 +42,12 @@ from faultkit import (
 )
 from processes import scormhub_env
 
-from scormhub.domain.courses import CourseStatus, new_course
-from scormhub.domain.enrollments import Enrollment, enroll_contact
-from scormhub.domain.model import EngineKind
+from scormhub.domain.courses import new_course
+from scormhub.domain.enrollments import enroll_contact
+from scormhub.domain.model import CourseStatus, EngineKind, Enrollment, SyncedState
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import PackageReport, Sco
-from scormhub.domain.sync import SyncedState, SyncSettings, desired_tags, facts_of, plan_sync
+from scormhub.domain.sync import SyncSettings, desired_tags, facts_of, plan_sync
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import EmbeddedPostgres, engine, ensure_database
 from scormhub.integrations.db.uow import PiccoloUnitOfWork

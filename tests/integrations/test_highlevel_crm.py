@@ -18,7 +18,6 @@ import httpx
 import pytest
 import respx
 
-from scormhub.domain.contacts import Contact
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRateLimited,
@@ -26,9 +25,10 @@ from scormhub.domain.errors import (
     CrmUnavailable,
     NotFound,
 )
+from scormhub.domain.model import Contact, RateLimit
 from scormhub.domain.ports import ContactBook, CrmWriter
 from scormhub.domain.scorm.cmi import Completion, Success
-from scormhub.domain.sync import EnrollmentFacts, RateLimit, training_record
+from scormhub.domain.sync import EnrollmentFacts, training_record
 from scormhub.integrations.highlevel import (
     API_VERSION,
     COMPANY_SUMMARIES,

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from scormhub.domain import enrollments as cases
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import EnrollResult, PlanLimitReached, ReviewOnly
 from scormhub.domain.model import (
     TRIAL_REGISTRATION_LIMIT,
+    Course,
+    CourseStatus,
     CrmKind,
     EngineKind,
     PlanMode,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from scormhub.domain.courses import Course, CourseStatus, ImportFailed, ImportState
+from scormhub.domain.courses import ImportFailed
 from scormhub.domain.errors import (
     DomainError,
     EngineAccountLimit,
@@ -26,14 +26,8 @@ from scormhub.domain.errors import (
     InvalidCredentials,
     NotFound,
 )
-from scormhub.domain.model import EngineKind
-from scormhub.domain.ports import (
-    DeliveryEngine,
-    EngineConnection,
-    Learner,
-    PostbackTarget,
-    RegistrationEngine,
-)
+from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, Learner, PostbackTarget
+from scormhub.domain.ports import DeliveryEngine, EngineConnection, RegistrationEngine
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import Problem
 from scormhub.integrations.scorm_cloud import (

@@ -9,18 +9,20 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from scormhub.domain.contacts import Contact
-from scormhub.domain.courses import (
+from scormhub.domain.courses import ImportFailed, PackageTooLarge
+from scormhub.domain.errors import EngineUnavailable, NotFound
+from scormhub.domain.model import (
+    Contact,
     Course,
     CourseStatus,
-    ImportFailed,
+    EngineKind,
+    Enrollment,
     ImportState,
     ImportStatus,
-    PackageTooLarge,
+    LoginToken,
+    Workspace,
+    WorkspaceKind,
 )
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.errors import EngineUnavailable, NotFound
-from scormhub.domain.model import EngineKind, LoginToken, Workspace, WorkspaceKind
 from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem, Sco
 from scormhub.domain.scorm.state import ScoState
 

@@ -13,16 +13,16 @@ import pytest
 from fakes import FakeClock, FakeLearningStore, FakeLearningUnitOfWork
 
 from scormhub.domain import certificates as cases
-from scormhub.domain.certificates import (
-    Certificate,
-    CertificateRevoked,
-    CertificateSnapshot,
-    NotCompleted,
-)
-from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import (
+    Certificate,
+    CertificateSnapshot,
+    Course,
+    CourseStatus,
+    EngineKind,
+    Enrollment,
+)
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.certificate_pdf import qr_matrix
 

@@ -10,11 +10,12 @@ from fakes import FakeClock, FakeContactBook, FakeLearningStore, FakeLearningUni
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import (
     TRIAL_REGISTRATION_LIMIT,
+    Course,
+    CourseStatus,
     CrmKind,
     EngineKind,
     PlanMode,

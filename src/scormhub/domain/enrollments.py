@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from scormhub.domain.contacts import clean_name, normalize_email
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind, PlanMode, Workspace
-from scormhub.domain.ports import Learner
+from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
 from scormhub.domain.scorm.cmi import (
     SUSPEND_DATA_LIMIT_2004,
     SUSPEND_DATA_LIMIT_2004_4TH,
@@ -42,43 +40,6 @@ class PlanLimitReached(DomainError):
 
 class CourseNotAvailable(DomainError):
     """The course is missing or not Ready; learners see "Course not available"."""
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    id: UUID
-    workspace_id: UUID
-    course_id: UUID
-    contact_id: str
-    learner_name: str
-    learner_email: str
-    launch_token: str
-    created_at: datetime
-    updated_at: datetime
-    self_enrolled: bool = False
-    company_key: str | None = None
-    enrolled_by: str | None = None  # the CRM user who enrolled them (HighLevel SSO), for attribution
-    completion: Completion = Completion.NOT_STARTED
-    success: Success = Success.UNKNOWN
-    score_raw: float | None = None
-    score_percent: float | None = None
-    total_seconds: float = 0.0
-    attempts: int = 0
-    first_access_at: datetime | None = None
-    last_access_at: datetime | None = None
-    completed_at: datetime | None = None
-
-    @property
-    def status_label(self) -> str:
-        return {
-            Completion.NOT_STARTED: "Not Started",
-            Completion.IN_PROGRESS: "In Progress",
-            Completion.COMPLETED: "Completed",
-        }[self.completion]
-
-    @property
-    def result_label(self) -> str:
-        return {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(self.success, "—")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from uuid import UUID
 
 import anyio
 
-from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
+from scormhub.domain.courses import ImportFailed
 from scormhub.domain.errors import EngineUnavailable, NotFound
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import Course, EngineKind, ImportState, ImportStatus
 from scormhub.domain.ports import DeliveryEngine
 from scormhub.domain.scorm.archive import plan_extraction, validate_package
 from scormhub.domain.scorm.package import PackageLimits, Problem

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 
-from scormhub.domain.contacts import Contact
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRateLimited,
@@ -26,7 +25,7 @@ from scormhub.domain.errors import (
     CrmUnavailable,
     NotFound,
 )
-from scormhub.domain.sync import RateLimit
+from scormhub.domain.model import Contact, RateLimit
 from scormhub.integrations.highlevel_json import ALREADY_EXISTS as _ALREADY_EXISTS
 from scormhub.integrations.highlevel_json import UNEXPECTED_MESSAGE as UNEXPECTED_MESSAGE
 from scormhub.integrations.highlevel_json import as_object as _object

@@ -24,11 +24,11 @@ from scormhub.domain.model import (
     CrmKind,
     EngineKind,
     PlanMode,
+    RateLimit,
     Workspace,
     WorkspaceKind,
 )
 from scormhub.domain.ports import Clock, Throttle
-from scormhub.domain.sync import RateLimit
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmAgencyTokenRow, CrmConnectionRow, CrmRecordRow, InboxRow

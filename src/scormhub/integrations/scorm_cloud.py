@@ -24,7 +24,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
+from scormhub.domain.courses import ImportFailed
 from scormhub.domain.errors import (
     DomainError,
     EngineAccountLimit,
@@ -35,10 +35,16 @@ from scormhub.domain.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from scormhub.domain.ports import Learner, PostbackTarget
+from scormhub.domain.model import (
+    Course,
+    ImportState,
+    ImportStatus,
+    Learner,
+    PostbackTarget,
+    RegistrationProgress,
+)
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import Problem
-from scormhub.domain.sync import RegistrationProgress
 from scormhub.integrations.storage import FilesystemPackageStorage
 
 log = logging.getLogger("scormhub.scorm_cloud")

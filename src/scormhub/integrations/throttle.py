@@ -11,7 +11,7 @@ import asyncio
 import time
 from uuid import UUID
 
-from scormhub.domain.sync import RateLimit
+from scormhub.domain.model import RateLimit
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmThrottleRow
 

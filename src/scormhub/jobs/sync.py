@@ -10,7 +10,7 @@ from uuid import UUID
 
 from scormhub.domain import sync
 from scormhub.domain.errors import NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import EngineKind, RegistrationProgress
 
 # The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
 RECONCILE_WINDOW = timedelta(minutes=15)
@@ -50,7 +50,7 @@ async def sync_enrollment(
 
 async def _engine_progress(
     services: Any, workspace_id: UUID, enrollment_id: UUID
-) -> sync.RegistrationProgress | None:
+) -> RegistrationProgress | None:
     """SCORM Cloud's view of the registration (the truth); None for the built-in player, whose commits
     already update the enrollment. Raises NotFound when SCORM Cloud no longer has the registration."""
     async with services.uow() as uow:
@@ -61,7 +61,7 @@ async def _engine_progress(
     engine = await services.registration_engine(workspace_id)
     if engine is None:
         raise NotFound("SCORM Cloud is no longer connected to this workspace")
-    progress: sync.RegistrationProgress = await engine.get_progress(str(enrollment_id))
+    progress: RegistrationProgress = await engine.get_progress(str(enrollment_id))
     return progress
 
 

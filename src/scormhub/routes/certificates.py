@@ -12,10 +12,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain import certificates as cases
-from scormhub.domain.certificates import Certificate, CertificateRevoked, NotCompleted
-from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import Workspace
+from scormhub.domain.model import Certificate, Enrollment, Workspace
 from scormhub.domain.reports import Branding
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store

@@ -198,7 +198,7 @@ def _validate_zip(zf: zipfile.ZipFile, limits: PackageLimits, findings: Findings
     _verify_sizes(zf, content.values(), findings)
     if findings.errors:
         return findings.report(root_prefix=root_prefix)
-    root = load_manifest(zf, content[MANIFEST].info, limits, findings)
+    root = _load_manifest(zf, content[MANIFEST].info, limits, findings)
     if root is None:
         return findings.report(root_prefix=root_prefix)
     outline = ManifestReader(root, frozenset(content), findings).read()
@@ -378,7 +378,7 @@ def _data_end(info: zipfile.ZipInfo) -> int:
     return info.header_offset + _LOCAL_HEADER_BYTES + len(name_bytes) + info.compress_size
 
 
-def stream_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]:
+def _stream_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]:
     """Yield an entry's inflated bytes in bounded chunks, at most `budget` in total.
 
     Headers lie: CPython stops reading at the declared `file_size`, which would hide a file that inflates
@@ -409,7 +409,7 @@ def _verify_sizes(zf: zipfile.ZipFile, entries: Iterable[_Entry], findings: Find
         declared = entry.info.file_size
         inflated, crc = 0, 0
         try:
-            for chunk in stream_entry(zf, entry.info, declared + 1):
+            for chunk in _stream_entry(zf, entry.info, declared + 1):
                 inflated += len(chunk)
                 crc = zlib.crc32(chunk, crc)
         except _READ_ERRORS:
@@ -503,7 +503,7 @@ def _refuse_non_scorm(files: Sequence[str], findings: Findings) -> None:
 # --- manifest parsing (P3) ---------------------------------------------------------------------------
 
 
-def load_manifest(
+def _load_manifest(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: PackageLimits, findings: Findings
 ) -> Element | None:
     too_large = (
@@ -514,7 +514,7 @@ def load_manifest(
     if info.file_size > limits.max_manifest_bytes:
         findings.error(*too_large)
         return None
-    data = b"".join(stream_entry(zf, info, limits.max_manifest_bytes + 1))
+    data = b"".join(_stream_entry(zf, info, limits.max_manifest_bytes + 1))
     if len(data) > limits.max_manifest_bytes:
         findings.error(*too_large)
         return None

@@ -10,12 +10,14 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
-from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.engine_accounts import EngineAccount, InboxItem
-from scormhub.domain.enrollments import Enrollment
 from scormhub.domain.model import (
+    Course,
+    CourseStatus,
     CrmKind,
+    EngineAccount,
     EngineKind,
+    Enrollment,
+    InboxItem,
     LoginToken,
     PlanMode,
     Workspace,
