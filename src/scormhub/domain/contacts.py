@@ -1,4 +1,4 @@
-"""Contacts (learners) as SCORM Hub sees them, whichever CRM holds them; checks on what people type."""
+"""Checks on the names and email addresses people type for contacts (the Contact entity is in model)."""
 
 from __future__ import annotations
 
