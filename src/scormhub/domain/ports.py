@@ -1,6 +1,6 @@
 """Ports: what the domain needs from the outside world, declared as Protocols.
 
-Adapters live in `scormhub.integrations`; in-memory fakes for unit tests live in `tests/unit/fakes.py`.
+Adapters live in `scormhub.integrations`; in-memory fakes for unit tests live in `tests/unit/fakes/`.
 Ports for later capabilities (engine, CRM, storage, documents) grow with the issues that use them.
 """
 
