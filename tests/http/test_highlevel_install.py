@@ -25,9 +25,9 @@ from fake_highlevel import FakeHighLevel
 from litestar import Litestar
 
 from appserver import serving
+from highlevel_sso import encrypt_sso
 from scormhub.app import create_app
 from scormhub.domain.errors import CrmAuthExpired
-from scormhub.integrations.highlevel_auth import encrypt_sso
 from scormhub.jobs.courses import import_course
 from scormhub.jobs.highlevel import process_crm_webhook, provision_crm
 from scormhub.jobs.sync import push_to_crm, sync_enrollment
@@ -682,7 +682,7 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
     ws = await _workspace(services, workspace["id"])
     first, second = services.crm_for(ws), services.crm_for(ws)
 
-    tokens = await asyncio.gather(first._tokens.access_token(), second._tokens.access_token())
+    tokens = await asyncio.gather(first._api._tokens.access_token(), second._api._tokens.access_token())
 
     assert exchanges == 1
     assert tokens == ["fresh-1", "fresh-1"]
