@@ -32,9 +32,10 @@ from scormhub.integrations.highlevel.tokens import PostgresTokenSource
 from scormhub.integrations.jobqueue import SaqJobQueue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.render_pool import RenderPool
-from scormhub.integrations.scorm_cloud import RetryPolicy, ScormCloudEngine
-from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
+from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
+from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
 from scormhub.web import Sessions
 
