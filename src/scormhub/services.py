@@ -18,10 +18,11 @@ from scormhub.domain.model import CrmKind, Workspace
 from scormhub.domain.packages import PackageLimits
 from scormhub.domain.ports import Clock, ContactBook, CrmWriter
 from scormhub.domain.sync import RateLimit
-from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
+from scormhub.integrations.builtin_engine import BuiltinEngine
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
 from scormhub.integrations.highlevel.crm import HighLevelCrm
