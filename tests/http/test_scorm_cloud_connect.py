@@ -461,8 +461,8 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
     from datetime import UTC, datetime, timedelta
 
     from scormhub.integrations import inbox
+    from scormhub.integrations.db.inbox import PiccoloInboxRepository
     from scormhub.integrations.db.tables import InboxRow
-    from scormhub.integrations.db.uow import PiccoloInboxRepository
     from scormhub.jobs import postbacks
 
     client, app = cloud_admin

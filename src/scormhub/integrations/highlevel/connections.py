@@ -22,7 +22,7 @@ from scormhub.domain.ports import Clock
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmAgencyTokenRow, CrmConnectionRow
-from scormhub.integrations.db.uow import PiccoloWorkspaceRepository
+from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 from scormhub.integrations.highlevel.oauth import TokenGrant
 
 RECONNECT_MESSAGE = "HighLevel no longer accepts SCORM Hub's access. Reconnect to resume syncing."
