@@ -419,7 +419,7 @@ async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_
     import time
     from types import SimpleNamespace
 
-    from scormhub.integrations.db.uow import PiccoloInboxRepository
+    from scormhub.integrations.db.inbox import PiccoloInboxRepository
     from scormhub.jobs import postbacks
     from waits import DEADLINE_S
 
