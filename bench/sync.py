@@ -339,8 +339,8 @@ async def outbox_counts(workspace_id: UUID) -> dict[str, int]:
 async def push_counting(workspace_id: UUID, crm: CountingCrm) -> Any:
     from scormhub.domain import sync
     from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.crm_throttle import PostgresThrottle
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
-    from scormhub.integrations.throttle import PostgresThrottle
 
     return await sync.push_to_crm(
         workspace_id,
@@ -353,8 +353,9 @@ async def push_counting(workspace_id: UUID, crm: CountingCrm) -> Any:
 
 
 async def writes_per_completion(section: Section) -> None:
+    from scormhub.domain.crm_writes import desired_tags
     from scormhub.domain.scorm.cmi import Success
-    from scormhub.domain.sync import desired_tags, facts_of
+    from scormhub.domain.sync import facts_of
 
     workspace_id, course_id = await new_workspace_with_course("Bench writes", notes=True, records=True)
     course = await enroll_learners(workspace_id, course_id, LEARNERS, "writes")
@@ -685,8 +686,8 @@ async def _push_until_done(workspace_id: UUID, pushers: list[PusherCrm], started
     pending; a write refused with a 429 waits for its backoff, then the next round takes it."""
     from scormhub.domain import sync
     from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.crm_throttle import PostgresThrottle
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
-    from scormhub.integrations.throttle import PostgresThrottle
 
     throttle, clock = PostgresThrottle(), SystemClock()
     rounds = 0

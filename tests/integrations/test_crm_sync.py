@@ -30,11 +30,11 @@ from scormhub.domain.model import (
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import PackageReport, Sco
 from scormhub.domain.workspaces import ensure_standalone_workspace
+from scormhub.integrations.crm_throttle import PostgresThrottle
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
-from scormhub.integrations.throttle import PostgresThrottle
 from scormhub.jobs import sync as sync_jobs
 
 REPORT = PackageReport(

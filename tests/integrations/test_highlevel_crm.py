@@ -18,6 +18,7 @@ import httpx
 import pytest
 import respx
 
+from scormhub.domain.crm_writes import EnrollmentFacts, training_record
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRateLimited,
@@ -28,13 +29,11 @@ from scormhub.domain.errors import (
 from scormhub.domain.model import Contact, RateLimit
 from scormhub.domain.ports import ContactBook, CrmWriter
 from scormhub.domain.scorm.cmi import Completion, Success
-from scormhub.domain.sync import EnrollmentFacts, training_record
-from scormhub.integrations.highlevel import (
-    API_VERSION,
+from scormhub.integrations.highlevel.client import API_VERSION, build_client
+from scormhub.integrations.highlevel.crm import HighLevelCrm
+from scormhub.integrations.highlevel.provisioning import (
     COMPANY_SUMMARIES,
     TRAINING_RECORDS,
-    HighLevelCrm,
-    build_client,
     record_properties,
 )
 

@@ -30,14 +30,11 @@ from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState,
 from scormhub.domain.ports import DeliveryEngine, EngineConnection, RegistrationEngine
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import Problem
-from scormhub.integrations.scorm_cloud import (
-    UNREADABLE_MESSAGE,
-    RetryPolicy,
-    ScormCloudEngine,
-    build_client,
-    registration_progress,
-)
+from scormhub.integrations.scorm_cloud.client import UNREADABLE_MESSAGE, build_client
+from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
+from scormhub.integrations.scorm_cloud.registrations import registration_progress
 from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.vendor_http import RetryPolicy
 
 BASE = "https://cloud.test/api/v2"
 APP_ID = "APP123"

@@ -7,16 +7,9 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from fakes import (
-    VALID_REPORT,
-    FakeClock,
-    FakeEngine,
-    FakeEngines,
-    FakeJobs,
-    FakeStorage,
-    FakeStore,
-    FakeUnitOfWork,
-)
+from fakes.engines import VALID_REPORT, FakeEngine, FakeEngines, FakeStorage
+from fakes.system import FakeClock, FakeJobs
+from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import courses
 from scormhub.domain.courses import MAX_IMPORT_ATTEMPTS, PackageRejected, PackageTooLarge

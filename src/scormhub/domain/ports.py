@@ -2,7 +2,7 @@
 
 They speak in the entities of `domain.model` and the SCORM value types of `domain.scorm` only, so the
 use cases import them without a cycle. Adapters live in `scormhub.integrations`; in-memory fakes for unit
-tests live in `tests/unit/fakes.py`.
+tests live in `tests/unit/fakes/`.
 """
 
 from __future__ import annotations

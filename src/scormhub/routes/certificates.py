@@ -19,7 +19,7 @@ from scormhub.domain.reports import Branding
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
-from scormhub.integrations.rate_limit import allow
+from scormhub.integrations.request_limits import allow
 from scormhub.routes.courses import _workspace
 from scormhub.services import Services, ServicesDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment

@@ -27,7 +27,7 @@ from scormhub.domain.errors import (
 )
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
 from scormhub.integrations.crypto import ReviewPass
-from scormhub.integrations.rate_limit import allow
+from scormhub.integrations.request_limits import allow
 from scormhub.jobs.sync import sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.services import Services, ServicesDep
