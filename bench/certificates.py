@@ -53,7 +53,8 @@ def run() -> Section:
 def _samples() -> list[tuple[str, Any, Any]]:
     from PIL import Image
 
-    from scormhub.domain.certificates import Certificate, CertificateSnapshot, new_certificate_id
+    from scormhub.domain.certificates import new_certificate_id
+    from scormhub.domain.model import Certificate, CertificateSnapshot
     from scormhub.domain.reports import Branding
 
     logo = io.BytesIO()

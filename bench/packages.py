@@ -98,7 +98,7 @@ def _field(value: object, expected: object, failures: list[str], what: str) -> s
 
 
 def check_samples(section: Section) -> None:
-    from scormhub.domain.packages import validate_package
+    from scormhub.domain.scorm.archive import validate_package
 
     rows = []
     zips = sorted(VALID.glob("*.zip"))
@@ -219,7 +219,7 @@ def _write_package(target: Path, media_bytes: int) -> None:
 
 
 def validate_big(section: Section, path: Path) -> float:
-    from scormhub.domain.packages import validate_package
+    from scormhub.domain.scorm.archive import validate_package
 
     times, report = [], None
     for _ in range(BIG_VALIDATE_REPEATS):

@@ -115,7 +115,7 @@ class CountingCrm:
     self_throttling = False
 
     def __init__(self) -> None:
-        from scormhub.domain.sync import RateLimit
+        from scormhub.domain.model import RateLimit
 
         self.rate_limit = RateLimit(requests=1000, per_seconds=1)
         self.calls: list[tuple[str, str, Any]] = []
@@ -157,7 +157,7 @@ class PusherCrm:
     """One pusher's CrmWriter: its own call count, the CRM's shared window."""
 
     def __init__(self, crm: StrictWindowCrm, name: str) -> None:
-        from scormhub.domain.sync import RateLimit
+        from scormhub.domain.model import RateLimit
 
         self.crm, self.name = crm, name
         self.self_throttling = False
@@ -193,9 +193,9 @@ class Course:
 
 async def new_workspace_with_course(name: str, *, notes: bool, records: bool) -> tuple[UUID, UUID]:
     """A live (no trial limit) standalone-style workspace on the local CRM, with one Ready course."""
-    from scormhub.domain.courses import CourseStatus, new_course
-    from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
-    from scormhub.domain.packages import PackageReport, Sco
+    from scormhub.domain.courses import new_course
+    from scormhub.domain.model import CourseStatus, CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
+    from scormhub.domain.scorm.package import PackageReport, Sco
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
 
     now = datetime.now(UTC)
@@ -273,7 +273,7 @@ async def enroll_learners(workspace_id: UUID, course_id: UUID, count: int, tag: 
 def completed(enrollment: Any, i: int) -> Any:
     """The i-th learner's result: passed with a score in any band, failed with a low score, or a
     completion-only course (no score, success unknown)."""
-    from scormhub.domain.runtime import Completion, Success
+    from scormhub.domain.scorm.cmi import Completion, Success
 
     now = datetime.now(UTC)
     kind = i % 10
@@ -339,8 +339,8 @@ async def outbox_counts(workspace_id: UUID) -> dict[str, int]:
 async def push_counting(workspace_id: UUID, crm: CountingCrm) -> Any:
     from scormhub.domain import sync
     from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.crm_throttle import PostgresThrottle
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
-    from scormhub.integrations.throttle import PostgresThrottle
 
     return await sync.push_to_crm(
         workspace_id,
@@ -353,8 +353,9 @@ async def push_counting(workspace_id: UUID, crm: CountingCrm) -> Any:
 
 
 async def writes_per_completion(section: Section) -> None:
-    from scormhub.domain.runtime import Success
-    from scormhub.domain.sync import desired_tags, facts_of
+    from scormhub.domain.crm_writes import desired_tags
+    from scormhub.domain.scorm.cmi import Success
+    from scormhub.domain.sync import facts_of
 
     workspace_id, course_id = await new_workspace_with_course("Bench writes", notes=True, records=True)
     course = await enroll_learners(workspace_id, course_id, LEARNERS, "writes")
@@ -685,8 +686,8 @@ async def _push_until_done(workspace_id: UUID, pushers: list[PusherCrm], started
     pending; a write refused with a 429 waits for its backoff, then the next round takes it."""
     from scormhub.domain import sync
     from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.crm_throttle import PostgresThrottle
     from scormhub.integrations.db.uow import PiccoloUnitOfWork
-    from scormhub.integrations.throttle import PostgresThrottle
 
     throttle, clock = PostgresThrottle(), SystemClock()
     rounds = 0

@@ -15,34 +15,32 @@ import httpx
 from saq import Queue
 
 from scormhub.domain.errors import CrmAuthExpired
-from scormhub.domain.model import CrmKind, Workspace
-from scormhub.domain.packages import PackageLimits
+from scormhub.domain.model import CrmKind, RateLimit, Workspace
 from scormhub.domain.ports import Clock, ContactBook, CrmWriter
-from scormhub.domain.sync import RateLimit
-from scormhub.integrations.builtin_engine import BuiltinEngine, Engines
+from scormhub.domain.scorm.package import PackageLimits
+from scormhub.integrations.builtin_engine import BuiltinEngine
 from scormhub.integrations.clock import SystemClock
+from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.database import configured_url
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
-from scormhub.integrations.highlevel import HighLevelCrm
-from scormhub.integrations.highlevel import build_client as build_highlevel_client
-from scormhub.integrations.highlevel_oauth import HighLevelOAuth
-from scormhub.integrations.highlevel_store import (
-    HighLevelConnections,
-    PostgresProvisionStore,
-    PostgresRecordRefs,
-    PostgresTokenSource,
-    ThrottleLimiter,
-)
+from scormhub.integrations.engines import Engines
+from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
+from scormhub.integrations.highlevel.connections import HighLevelConnections
+from scormhub.integrations.highlevel.crm import HighLevelCrm
+from scormhub.integrations.highlevel.oauth import HighLevelOAuth
+from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
+from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
+from scormhub.integrations.highlevel.tokens import PostgresTokenSource
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
-from scormhub.integrations.scorm_cloud import RetryPolicy, ScormCloudEngine
-from scormhub.integrations.scorm_cloud import build_client as build_scorm_cloud_client
+from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
+from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.storage import FilesystemPackageStorage
-from scormhub.integrations.throttle import PostgresThrottle
+from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
 from scormhub.web import Sessions
 

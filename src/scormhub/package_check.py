@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from scormhub.domain.packages import PackageReport, Problem, validate_package
+from scormhub.domain.scorm.archive import validate_package
+from scormhub.domain.scorm.package import PackageReport, Problem
 
 EXIT_VALID = 0
 EXIT_INVALID = 1

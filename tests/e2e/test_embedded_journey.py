@@ -24,8 +24,8 @@ import pytest
 from playwright.async_api import Frame, Page, Request, Route, expect
 
 from conftest import E2E_SECRET_KEY, LiveServer, serve_app
+from highlevel_sso import encrypt_sso
 from scormhub.integrations.crypto import SecretBox
-from scormhub.integrations.highlevel_auth import encrypt_sso
 
 SSO_KEY = "e2e-highlevel-shared-secret"
 LOCATION = "e2eLocation0000000001"

@@ -24,7 +24,8 @@ from PIL import Image
 from appserver import csrf_of
 from scormhub.app import create_app
 from scormhub.bootstrap import build_deps
-from scormhub.domain.certificates import Certificate, CertificateSnapshot, new_certificate_id
+from scormhub.domain.certificates import new_certificate_id
+from scormhub.domain.model import Certificate, CertificateSnapshot
 from scormhub.domain.reports import Branding
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import CONTENT_WIDTH, fit, render_certificate_pdf

@@ -15,8 +15,7 @@ from litestar import Litestar
 
 from appserver import csrf_of, serving
 from scormhub.app import create_app
-from scormhub.domain.courses import CourseStatus
-from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
+from scormhub.domain.model import CourseStatus, CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
 from scormhub.settings import Settings

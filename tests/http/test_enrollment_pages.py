@@ -18,9 +18,7 @@ from movable_clock import MovableClock
 
 from appserver import csrf_of
 from scormhub.domain import enrollments as cases
-from scormhub.domain.courses import Course
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Workspace
+from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Course, Enrollment, Workspace
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.tables import ContactRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork

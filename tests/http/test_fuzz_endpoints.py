@@ -37,9 +37,9 @@ from two_workspaces import (
 from appserver import login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
-from scormhub.domain.engine_accounts import EngineAccount
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.runtime import Completion, Success, resume_cmi
+from scormhub.domain.model import EngineAccount, Enrollment
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.sessions import resume_cmi
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.tables import InboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork

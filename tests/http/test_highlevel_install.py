@@ -25,15 +25,16 @@ from fake_highlevel import FakeHighLevel
 from litestar import Litestar
 
 from appserver import serving
+from highlevel_sso import encrypt_sso
 from scormhub.app import create_app
 from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired
-from scormhub.integrations.highlevel_auth import encrypt_sso
 from scormhub.jobs.courses import import_course
 from scormhub.jobs.highlevel import process_crm_webhook, provision_crm
 from scormhub.jobs.sync import push_to_crm, sync_enrollment
 from scormhub.settings import Settings
 from shared_packages import PACKAGES
+from waits import until_waiting_on_a_lock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "highlevel"
 API = "https://hl.test"
@@ -672,7 +673,7 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
     async def slow_refresh(request: httpx.Request) -> httpx.Response:
         nonlocal exchanges
         exchanges += 1
-        await asyncio.sleep(0.2)  # long enough for the other worker to be waiting on the row lock
+        await until_waiting_on_a_lock(db)  # the other worker waits on the row lock this one holds
         return httpx.Response(
             200, json=token_answer(access_token=f"fresh-{exchanges}", refresh_token=f"rotated-{exchanges}")
         )
@@ -681,7 +682,7 @@ async def test_two_workers_refreshing_at_once_make_one_token_exchange(
     ws = await _workspace(deps, workspace["id"])
     first, second = deps.crm.for_workspace(ws), deps.crm.for_workspace(ws)
 
-    tokens = await asyncio.gather(first._tokens.access_token(), second._tokens.access_token())
+    tokens = await asyncio.gather(first._api._tokens.access_token(), second._api._tokens.access_token())
 
     assert exchanges == 1
     assert tokens == ["fresh-1", "fresh-1"]

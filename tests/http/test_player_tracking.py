@@ -16,9 +16,9 @@ from movable_clock import MovableClock
 
 from appserver import csrf_of
 from scormhub.domain import enrollments as cases
-from scormhub.domain.courses import Course
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.runtime import Completion, ScoState, Success
+from scormhub.domain.model import Course, Enrollment
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.state import ScoState
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.local_crm import LocalContactBook

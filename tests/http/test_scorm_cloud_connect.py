@@ -413,20 +413,39 @@ async def test_new_postback_credentials_work_at_once_after_reconnecting(
 
 
 async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_behind(
-    cloud_admin: tuple[httpx.AsyncClient, Litestar],
+    cloud_admin: tuple[httpx.AsyncClient, Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import asyncio
     import time
+    from types import SimpleNamespace
 
-    from scormhub.jobs.postbacks import process_inbox
+    from scormhub.integrations.db.inbox import PiccoloInboxRepository
+    from scormhub.jobs import postbacks
+    from waits import DEADLINE_S
 
     client, app = cloud_admin
     workspace, user, password = await connected(client, app)
+    # The drain's clock is moved by hand: its interval ends when the postback is stored, not whenever a
+    # loaded machine gets there.
+    now = time.time()
+    monkeypatch.setattr(postbacks, "time", SimpleNamespace(time=lambda: now))
+    found_nothing = asyncio.Event()
+    read = PiccoloInboxRepository.unprocessed_items
+
+    async def reading(self: PiccoloInboxRepository, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        items = await read(self, *args, **kwargs)  # type: ignore[arg-type]
+        if not items:
+            found_nothing.set()
+        return items
+
+    monkeypatch.setattr(PiccoloInboxRepository, "unprocessed_items", reading)
     drain = asyncio.create_task(
-        process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id), settle_at=time.time() + 0.3)
+        postbacks.process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id), settle_at=now + 0.3)
     )
-    await asyncio.sleep(0.1)  # the drain has found nothing yet and waits for its interval to end
+    # The drain has found nothing yet and waits for its interval to end.
+    await asyncio.wait_for(found_nothing.wait(), DEADLINE_S)
     await client.post(f"/hooks/scorm-cloud/{workspace.id}", json={"id": "late"}, auth=(user, password))
+    now += 1.0  # the interval ends
 
     assert await drain == {"processed": 1}
 
@@ -440,8 +459,8 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
     from datetime import UTC, datetime, timedelta
 
     from scormhub.integrations import inbox
+    from scormhub.integrations.db.inbox import PiccoloInboxRepository
     from scormhub.integrations.db.tables import InboxRow
-    from scormhub.integrations.db.uow import PiccoloInboxRepository
     from scormhub.jobs import postbacks
 
     client, app = cloud_admin

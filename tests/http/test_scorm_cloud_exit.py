@@ -15,8 +15,8 @@ from litestar import Litestar
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
 
 from appserver import csrf_of
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import Enrollment
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course

@@ -19,7 +19,7 @@ from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connect
 
 from appserver import csrf_of
 from scormhub.domain.model import EngineKind
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course

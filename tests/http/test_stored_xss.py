@@ -31,7 +31,7 @@ from two_workspaces import (
 from appserver import csrf_of, login_link_token, serving
 from pdf_text import read_pdf
 from scormhub.app import create_app
-from scormhub.domain.courses import Course
+from scormhub.domain.model import Course
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.sync import push_to_crm, sync_enrollment
 

@@ -29,11 +29,18 @@ from litestar import Litestar
 from appserver import csrf_of, login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
-from scormhub.domain.courses import Course
-from scormhub.domain.engine_accounts import EngineAccount
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.model import CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
-from scormhub.domain.sync import CrmWrite, WriteKind
+from scormhub.domain.model import (
+    Course,
+    CrmKind,
+    CrmWrite,
+    EngineAccount,
+    EngineKind,
+    Enrollment,
+    PlanMode,
+    Workspace,
+    WorkspaceKind,
+    WriteKind,
+)
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.exports import ExportFiles

@@ -11,9 +11,8 @@ import pytest
 from test_crm_sync import Clock, Jobs, completed_enrollment, outbox, push
 
 from scormhub.domain import sync
-from scormhub.domain.enrollments import Enrollment
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import OutboxStatus, WriteKind
+from scormhub.domain.model import Enrollment, OutboxStatus, RegistrationProgress, WriteKind
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.workspaces import ensure_standalone_workspace
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -106,8 +105,8 @@ async def learners_of_one_company(clock: Clock, count: int) -> list[Enrollment]:
     return learners
 
 
-def completion(clock: Clock, score: float) -> sync.RegistrationProgress:
-    return sync.RegistrationProgress(
+def completion(clock: Clock, score: float) -> RegistrationProgress:
+    return RegistrationProgress(
         updated_at=clock.now(),
         completion=Completion.COMPLETED,
         success=Success.PASSED,

@@ -15,19 +15,26 @@ import pytest
 from psycopg.sql import SQL
 
 from scormhub.domain import sync
-from scormhub.domain.courses import CourseStatus, new_course
-from scormhub.domain.enrollments import Enrollment, enroll_contact
+from scormhub.domain.courses import new_course
+from scormhub.domain.enrollments import enroll_contact
 from scormhub.domain.errors import CrmRateLimited, CrmUnavailable
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageReport, Sco
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import OutboxStatus, RateLimit
+from scormhub.domain.model import (
+    CourseStatus,
+    EngineKind,
+    Enrollment,
+    OutboxItem,
+    OutboxStatus,
+    RateLimit,
+    RegistrationProgress,
+)
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import PackageReport, Sco
 from scormhub.domain.workspaces import ensure_standalone_workspace
+from scormhub.integrations.crm_throttle import PostgresThrottle
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
-from scormhub.integrations.throttle import PostgresThrottle
 from scormhub.jobs import sync as sync_jobs
 
 REPORT = PackageReport(
@@ -158,7 +165,7 @@ async def completed_enrollment(clock: Clock, email: str = "zoe@example.com") -> 
     return done
 
 
-async def outbox(workspace_id: uuid.UUID) -> list[sync.OutboxItem]:
+async def outbox(workspace_id: uuid.UUID) -> list[OutboxItem]:
     async with PiccoloUnitOfWork() as uow:
         return await uow.outbox.recent(workspace_id)
 
@@ -448,7 +455,7 @@ async def test_a_sync_killed_before_commit_leaves_nothing_and_the_rerun_delivers
 async def test_progress_older_than_what_we_hold_never_moves_the_enrollment_back(pool: None) -> None:
     clock, jobs = Clock(), Jobs()
     enrollment = await completed_enrollment(clock)
-    newer = sync.RegistrationProgress(
+    newer = RegistrationProgress(
         updated_at=clock.now(),
         completion=Completion.COMPLETED,
         success=Success.PASSED,

@@ -26,7 +26,7 @@ from pdf_text import PdfText, read_pdf
 from scormhub.domain.reports import Branding, ExportRow
 from scormhub.integrations import branding
 from scormhub.integrations import pdf as report_pdf
-from scormhub.integrations.exports import XlsxReport, csv_chunks, neutralise, text_rows
+from scormhub.integrations.exports import XlsxReport, csv_chunks, neutralise
 from scormhub.integrations.pdf import FALLBACK_FONT_PATHS, render_report_pdf, write_report_pdf
 from scormhub.integrations.render_pool import RenderPool
 
@@ -56,6 +56,14 @@ def row(name: str, score: float | None = 85.0, completed: bool = True) -> Export
         enrolled_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
         completed_at=datetime(2026, 3, 2, 10, 0, tzinfo=UTC) if completed else None,
     )
+
+
+def text_rows(rows: list[ExportRow]) -> list[tuple[object, ...]]:
+    """ExportRows in the shape csv_chunks takes (the report query yields them so, in batches)."""
+    return [
+        (r.learner_name, r.learner_email, r.course_title, r.completion, r.success, *r.as_text()[5:])
+        for r in rows
+    ]
 
 
 async def batches(*groups: list[ExportRow]) -> AsyncIterator[list[tuple[object, ...]]]:

@@ -42,12 +42,13 @@ from faultkit import (
 )
 from processes import scormhub_env
 
-from scormhub.domain.courses import CourseStatus, new_course
-from scormhub.domain.enrollments import Enrollment, enroll_contact
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageReport, Sco
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import SyncedState, SyncSettings, desired_tags, facts_of, plan_sync
+from scormhub.domain.courses import new_course
+from scormhub.domain.crm_writes import SyncSettings, desired_tags, plan_sync
+from scormhub.domain.enrollments import enroll_contact
+from scormhub.domain.model import CourseStatus, EngineKind, Enrollment, SyncedState
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import PackageReport, Sco
+from scormhub.domain.sync import facts_of
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import EmbeddedPostgres, engine, ensure_database
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -58,7 +59,9 @@ COURSE_TITLE = "Golf Explained"
 # What "answers quickly" means while PostgreSQL is down: a person gets a clear page, not a spinner.
 OUTAGE_ANSWER_S = 5.0
 # The engine's timeout for these tests (SCORM_CLOUD_TIMEOUT_S); production uses 20 s.
-ENGINE_TIMEOUT_S = 1
+# Long enough that waiting it out twice (the defect these tests guard against) stands clear of a loaded
+# machine's slowness, which the bounds below tolerate up to one more timeout's worth.
+ENGINE_TIMEOUT_S = 2
 
 
 @pytest.fixture
@@ -613,7 +616,7 @@ async def test_an_engine_that_never_answers_leaves_pages_responsive_and_jobs_ret
         took = time.monotonic() - began
         assert status.status_code == 200
         assert "SCORM Cloud is not answering" in status.text
-        assert took < ENGINE_TIMEOUT_S + 1.0, f"the status dot took {took:.1f}s"
+        assert took < 2 * ENGINE_TIMEOUT_S, f"the status dot took {took:.1f}s"
         # Pages that only read our own database do not wait on SCORM Cloud at all.
         for path in (f"/app/courses/{course_id}", "/app/courses", "/app/settings"):
             began = time.monotonic()
@@ -626,7 +629,7 @@ async def test_an_engine_that_never_answers_leaves_pages_responsive_and_jobs_ret
         took = time.monotonic() - began
         assert launch.status_code == 503
         assert "The course player is not answering" in launch.text
-        assert took < ENGINE_TIMEOUT_S + 1.0, f"the launch took {took:.1f}s"
+        assert took < 2 * ENGINE_TIMEOUT_S, f"the launch took {took:.1f}s"
         # Enrolling someone creates their SCORM Cloud registration: the enrollment is kept, the registration
         # waits for the launch, and the page does not wait out SCORM Cloud's silence more than once.
         began = time.monotonic()
@@ -637,15 +640,16 @@ async def test_an_engine_that_never_answers_leaves_pages_responsive_and_jobs_ret
         )
         took = time.monotonic() - began
         assert enrolled.status_code == 303, enrolled.text
-        assert "is+enrolled" in enrolled.headers["location"]
-        assert took < ENGINE_TIMEOUT_S + 1.0, f"enrolling took {took:.1f}s"
+        assert took < 2 * ENGINE_TIMEOUT_S, f"enrolling took {took:.1f}s"
+        shown = await admin.get(enrolled.headers["location"])  # the message travels in a flash cookie
+        assert "Grace Hopper is enrolled." in shown.text
         # Deleting the course must remove it from SCORM Cloud first: it is refused, clearly, and kept.
         began = time.monotonic()
         refused = await admin.post(f"/app/courses/{course_id}/delete", headers=csrf_header(admin))
         took = time.monotonic() - began
         assert refused.status_code == 503
         assert "Nothing was deleted" in refused.text
-        assert took < ENGINE_TIMEOUT_S + 1.0, f"the delete took {took:.1f}s"
+        assert took < 2 * ENGINE_TIMEOUT_S, f"the delete took {took:.1f}s"
 
         # A postback is stored and acknowledged at once; the job that reads SCORM Cloud fails and retries.
         body, headers = postback(1, cloud.registrations[str(enrollment.id)], password)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import respx
 
-from scormhub.domain.contacts import Contact
+from scormhub.domain.crm_writes import EnrollmentFacts, training_record
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRateLimited,
@@ -26,15 +26,14 @@ from scormhub.domain.errors import (
     CrmUnavailable,
     NotFound,
 )
+from scormhub.domain.model import Contact, RateLimit
 from scormhub.domain.ports import ContactBook, CrmWriter
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import EnrollmentFacts, RateLimit, training_record
-from scormhub.integrations.highlevel import (
-    API_VERSION,
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.integrations.highlevel.client import API_VERSION, build_client
+from scormhub.integrations.highlevel.crm import HighLevelCrm
+from scormhub.integrations.highlevel.provisioning import (
     COMPANY_SUMMARIES,
     TRAINING_RECORDS,
-    HighLevelCrm,
-    build_client,
     record_properties,
 )
 

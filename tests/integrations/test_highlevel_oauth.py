@@ -16,8 +16,8 @@ import pytest
 import respx
 
 from scormhub.domain.errors import CrmAuthExpired, CrmRateLimited, CrmRejected, CrmUnavailable
-from scormhub.integrations.highlevel import build_client
-from scormhub.integrations.highlevel_oauth import HighLevelOAuth, TokenGrant
+from scormhub.integrations.highlevel.client import build_client
+from scormhub.integrations.highlevel.oauth import HighLevelOAuth, TokenGrant
 
 API = "https://services.hl.test"
 MARKETPLACE = "https://marketplace.hl.test"

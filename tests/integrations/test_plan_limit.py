@@ -9,17 +9,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from scormhub.domain import enrollments as cases
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import EnrollResult, PlanLimitReached, ReviewOnly
 from scormhub.domain.model import (
     TRIAL_REGISTRATION_LIMIT,
+    Course,
+    CourseStatus,
     CrmKind,
     EngineKind,
     PlanMode,
     Workspace,
     WorkspaceKind,
 )
-from scormhub.domain.packages import Sco
+from scormhub.domain.scorm.package import Sco
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import ContactRow

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from scormhub.domain.courses import Course, CourseStatus, ImportFailed, ImportState
+from scormhub.domain.courses import ImportFailed
 from scormhub.domain.errors import (
     DomainError,
     EngineAccountLimit,
@@ -26,24 +26,15 @@ from scormhub.domain.errors import (
     InvalidCredentials,
     NotFound,
 )
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import Problem
-from scormhub.domain.ports import (
-    DeliveryEngine,
-    EngineConnection,
-    Learner,
-    PostbackTarget,
-    RegistrationEngine,
-)
-from scormhub.domain.runtime import Completion, Success
-from scormhub.integrations.scorm_cloud import (
-    UNREADABLE_MESSAGE,
-    RetryPolicy,
-    ScormCloudEngine,
-    build_client,
-    registration_progress,
-)
+from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, Learner, PostbackTarget
+from scormhub.domain.ports import DeliveryEngine, EngineConnection, RegistrationEngine
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Problem
+from scormhub.integrations.scorm_cloud.client import UNREADABLE_MESSAGE, build_client
+from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
+from scormhub.integrations.scorm_cloud.registrations import registration_progress
 from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.vendor_http import RetryPolicy
 
 BASE = "https://cloud.test/api/v2"
 APP_ID = "APP123"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "scormhub"
@@ -62,3 +63,101 @@ def test_vendored_front_end_files_match_their_recorded_checksums() -> None:
         expected, name = line.split(maxsplit=1)
         actual = hashlib.sha256((STATIC / "vendor" / name).read_bytes()).hexdigest()
         assert actual == expected, f"{name} differs from the pinned release (run scripts/vendor-assets)"
+
+
+# --- the domain's own import graph ---------------------------------------------------------------------
+
+DOMAIN = SRC / "domain"
+# What the domain may import besides itself: the standard library and a few pure libraries.
+PURE_LIBRARIES = {"msgspec", "yarl", "defusedxml"}
+
+
+def domain_module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, TYPE_CHECKING blocks included: a cycle of annotations is still a cycle."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    name = domain_module_name(path).split(".")
+    package = name if path.name == "__init__.py" else name[:-1]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package[: len(package) - node.level + 1] if node.level else []
+            base = ".".join([*anchor, *([node.module] if node.module else [])])
+            # `from scormhub.domain import courses` imports the module scormhub.domain.courses.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+            names.add(base)
+    return names
+
+
+def domain_graph() -> dict[str, set[str]]:
+    modules = {domain_module_name(path): path for path in DOMAIN.rglob("*.py")}
+    return {
+        name: {imported for imported in imported_modules(path) if imported in modules and imported != name}
+        for name, path in modules.items()
+    }
+
+
+def test_the_domain_imports_only_itself_the_standard_library_and_pure_libraries() -> None:
+    allowed = set(sys.stdlib_module_names) | PURE_LIBRARIES | {"scormhub"}
+    offenders = {}
+    for path in DOMAIN.rglob("*.py"):
+        outside = {name for name in imported_modules(path) if name.split(".")[0] not in allowed}
+        outside |= {
+            name
+            for name in imported_modules(path)
+            if name.startswith("scormhub.") and not name.startswith("scormhub.domain")
+        }
+        if outside:
+            offenders[str(path.relative_to(SRC))] = sorted(outside)
+
+    assert offenders == {}
+
+
+def test_the_domain_has_no_import_cycle() -> None:
+    graph = domain_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                cycles.append([*trail[trail.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported, [*trail, imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+    assert cycles == []
+
+
+def test_ports_speak_only_in_model_errors_and_scorm_types() -> None:
+    graph = domain_graph()
+    allowed = ("scormhub.domain.model", "scormhub.domain.errors", "scormhub.domain.scorm")
+
+    assert sorted(m for m in graph["scormhub.domain.ports"] if not m.startswith(allowed)) == []
+
+
+SCORM_MAY_IMPORT = ("scormhub.domain.scorm", "scormhub.domain.errors")
+
+
+def test_the_scorm_package_depends_on_nothing_else_in_the_domain_but_errors() -> None:
+    graph = domain_graph()
+    outside = {
+        module: sorted(
+            m for m in imports if not m.startswith(("scormhub.domain.scorm", "scormhub.domain.errors"))
+        )
+        for module, imports in graph.items()
+        if module.startswith("scormhub.domain.scorm")
+    }
+
+    assert {module: imports for module, imports in outside.items() if imports} == {}

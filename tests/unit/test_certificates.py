@@ -6,89 +6,31 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Self
 from uuid import UUID
 
 import pytest
-from fakes import FakeClock, FakeLearningStore, FakeLearningUnitOfWork
+from fakes.system import FakeClock
+from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import certificates as cases
-from scormhub.domain.certificates import (
-    Certificate,
-    CertificateRevoked,
-    CertificateSnapshot,
-    NotCompleted,
-)
-from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import EngineKind
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import (
+    Certificate,
+    CertificateSnapshot,
+    Course,
+    CourseStatus,
+    EngineKind,
+    Enrollment,
+)
+from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.certificate_pdf import qr_matrix
-
-# --- fakes ------------------------------------------------------------------------------------------------
-
-
-class FakeCertificateRepository:
-    def __init__(self, staged: dict[str, Certificate]) -> None:
-        self.staged = staged
-
-    async def add_once(self, certificate: Certificate) -> Certificate:
-        existing = next(
-            (c for c in self.staged.values() if c.enrollment_id == certificate.enrollment_id), None
-        )
-        if existing is not None:
-            return existing
-        self.staged[certificate.id] = certificate
-        return certificate
-
-    async def get(self, certificate_id: str) -> Certificate | None:
-        return self.staged.get(certificate_id)
-
-    async def for_enrollment(self, workspace_id: UUID, enrollment_id: UUID) -> Certificate | None:
-        return next(
-            (
-                c
-                for c in self.staged.values()
-                if (c.workspace_id, c.enrollment_id) == (workspace_id, enrollment_id)
-            ),
-            None,
-        )
-
-    async def revoke(self, workspace_id: UUID, certificate_id: str, at: datetime) -> Certificate | None:
-        found = self.staged.get(certificate_id)
-        if found is None or found.workspace_id != workspace_id:
-            return None
-        if found.revoked_at is None:
-            found = self.staged[certificate_id] = replace(found, revoked_at=at)
-        return found
-
-
-class FakeCertificateStore(FakeLearningStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.certificates: dict[str, Certificate] = {}
-
-
-class FakeCertificateUnitOfWork(FakeLearningUnitOfWork):
-    def __init__(self, store: FakeCertificateStore) -> None:
-        super().__init__(store)
-        self.certified = store
-
-    async def __aenter__(self) -> Self:
-        await super().__aenter__()
-        self.certificates = FakeCertificateRepository(dict(self.certified.certificates))
-        return self
-
-    async def commit(self) -> None:
-        await super().commit()
-        self.certified.certificates = dict(self.certificates.staged)
 
 
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock()
-        self.store = FakeCertificateStore()
+        self.store = FakeStore()
         self.workspace_id = uuid.uuid4()
         now = self.clock.now()
         self.course = Course(
@@ -108,8 +50,8 @@ class World:
         )
         self.store.courses[self.course.id] = self.course
 
-    def uow(self) -> FakeCertificateUnitOfWork:
-        return FakeCertificateUnitOfWork(self.store)
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store)
 
     def enroll(
         self, *, completed: bool = True, name: str = "Zażółć Gęślą", workspace_id: UUID | None = None

@@ -8,18 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scormhub.domain.crm_writes import PendingWrite
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import (
-    CrmWrite,
+from scormhub.domain.crm_writes import (
     EnrollmentFacts,
-    SyncedState,
+    PendingWrite,
     SyncSettings,
-    WriteKind,
     coalesce,
     desired_tags,
     plan_sync,
 )
+from scormhub.domain.model import CrmWrite, SyncedState, WriteKind
+from scormhub.domain.scorm.cmi import Completion, Success
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -7,27 +7,15 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from fakes import (
-    VALID_REPORT,
-    FakeClock,
-    FakeEngine,
-    FakeEngines,
-    FakeJobs,
-    FakeStorage,
-    FakeStore,
-    FakeUnitOfWork,
-)
+from fakes.engines import VALID_REPORT, FakeEngine, FakeEngines, FakeStorage
+from fakes.system import FakeClock, FakeJobs
+from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import courses
-from scormhub.domain.courses import (
-    MAX_IMPORT_ATTEMPTS,
-    CourseStatus,
-    PackageRejected,
-    PackageTooLarge,
-)
+from scormhub.domain.courses import MAX_IMPORT_ATTEMPTS, PackageRejected, PackageTooLarge
 from scormhub.domain.errors import EngineUnavailable, NotFound
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, PackageReport, Problem
+from scormhub.domain.model import CourseStatus, EngineKind, ImportState, ImportStatus
+from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem
 from scormhub.domain.workspaces import ensure_standalone_workspace
 
 
@@ -264,11 +252,9 @@ def test_a_course_never_moves_back_from_a_final_status(world) -> None:
         file_name="a.zip",
         now=clock.now(),
     )
-    ready = courses.apply_import_status(
-        course, courses.ImportStatus(state=courses.ImportState.COMPLETE), clock.now()
-    )
+    ready = courses.apply_import_status(course, ImportStatus(state=ImportState.COMPLETE), clock.now())
     late_error = courses.apply_import_status(
-        ready, courses.ImportStatus(state=courses.ImportState.ERROR, message="x"), clock.now()
+        ready, ImportStatus(state=ImportState.ERROR, message="x"), clock.now()
     )
 
     assert late_error.status is CourseStatus.READY

@@ -6,29 +6,32 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from fakes import FakeClock, FakeContactBook, FakeLearningStore, FakeLearningUnitOfWork
+from fakes.crm import FakeContactBook
+from fakes.system import FakeClock
+from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import (
     TRIAL_REGISTRATION_LIMIT,
+    Course,
+    CourseStatus,
     CrmKind,
     EngineKind,
     PlanMode,
     Workspace,
     WorkspaceKind,
 )
-from scormhub.domain.packages import Sco
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Sco
 
 
 class World:
     def __init__(self, *, status: CourseStatus = CourseStatus.READY) -> None:
         self.clock = FakeClock()
-        self.store = FakeLearningStore()
+        self.store = FakeStore()
         self.book = FakeContactBook()
         now = self.clock.now()
         self.workspace = Workspace(
@@ -62,8 +65,8 @@ class World:
     async def book_for(self, _workspace_id: uuid.UUID) -> FakeContactBook:
         return self.book
 
-    def uow(self) -> FakeLearningUnitOfWork:
-        return FakeLearningUnitOfWork(self.store)
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store)
 
     async def enroll(self, email: str) -> cases.EnrollResult:
         contact = await self.book.upsert_contact(first_name="Ada", last_name="Lovelace", email=email)

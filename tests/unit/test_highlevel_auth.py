@@ -10,13 +10,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as apad
 
-from scormhub.integrations import highlevel_auth
-from scormhub.integrations.highlevel_auth import (
+import highlevel_sso
+from highlevel_sso import encrypt_sso
+from scormhub.integrations.highlevel.auth import (
     VENDOR_ED25519_PEM,
     VENDOR_RSA_PEM,
     SsoPayloadInvalid,
     decrypt_sso,
-    encrypt_sso,
     verify_webhook,
     webhook_age_problem,
     webhook_dedupe_key,
@@ -72,7 +72,7 @@ def test_encrypt_sso_keeps_non_ascii_names() -> None:
 
 def test_encrypt_sso_with_openssls_salt_gives_openssls_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     # The encryption checked against the independent derivation, not only against our own decrypt.
-    monkeypatch.setattr(highlevel_auth.os, "urandom", lambda n: bytes(range(1, n + 1)))
+    monkeypatch.setattr(highlevel_sso.os, "urandom", lambda n: bytes(range(1, n + 1)))
 
     assert encrypt_sso(SSO_USER, SSO_KEY) == OPENSSL_SSO_PAYLOAD
 

@@ -2,7 +2,7 @@
 a hostile zip or manifest does (bombs, traversal, links, entities, outside references) gets past it.
 
 `RULES` below has one generated archive per problem code the validator can emit; a test reads the codes
-out of `domain/packages.py` itself, so a new rule without a hostile archive here fails that test.
+out of the `domain/scorm/` modules themselves, so a new rule without a hostile archive here fails that test.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from zipfactory import IMSSS, STORED, RawEntry, build_zip, item, manifest, package, resource
 
-import scormhub.domain.packages as packages_module
-from scormhub.domain.packages import PackageLimits, PackageReport, plan_extraction, validate_package
+import scormhub.domain.scorm as scorm_package
+from scormhub.domain.scorm.archive import plan_extraction, validate_package
+from scormhub.domain.scorm.package import PackageLimits, PackageReport
 from scormhub.integrations.builtin_engine import BuiltinEngine, ExtractionError
 from scormhub.integrations.storage import FilesystemPackageStorage
 
@@ -80,7 +81,7 @@ def zip_case(severity: str, data: Callable[[], bytes], limits: PackageLimits | N
     return Hostile(severity, lambda: check(data(), limits))
 
 
-# Every problem code of domain/packages.py, each with an archive built to trigger it.
+# Every problem code of the domain/scorm/ validator, each with an archive built to trigger it.
 RULES: dict[str, Hostile] = {
     # Z1: it must be a zip we can read.
     "Z1-unreadable": Hostile(ERROR, lambda: validate_package(ClosedUpload())),
@@ -298,8 +299,9 @@ RULES: dict[str, Hostile] = {
 
 
 def emitted_codes() -> set[str]:
-    source = Path(packages_module.__file__).read_text()
-    return set(re.findall(r'"([ZP]\d+-[a-z0-9-]+)"', source))
+    # The validator's rules are spread over the modules of the scorm package.
+    sources = (path.read_text() for path in Path(scorm_package.__file__).parent.glob("*.py"))
+    return {code for source in sources for code in re.findall(r'"([ZP]\d+-[a-z0-9-]+)"', source)}
 
 
 # --- every rule has its hostile archive ---------------------------------------------------------------
@@ -350,7 +352,7 @@ def test_junk_files_never_reach_the_extraction_plan_z7() -> None:
 
 
 def test_a_manifest_that_breaks_the_xsd_but_not_the_player_is_accepted_p11_is_not_enforced() -> None:
-    # P11 is warning-only in the reference and deliberately not implemented (see domain/packages.py).
+    # P11 is warning-only in the reference and deliberately not implemented (see domain/scorm/outline.py).
     extension = '<vendor:tracking xmlns:vendor="urn:vendor">on</vendor:tracking>'
 
     report = check(package(manifest().replace("</organizations>", f"</organizations>{extension}")))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from zipfactory import STORED, RawEntry, build_zip, manifest
 
-from scormhub.domain.packages import PackageLimits, validate_package
+from scormhub.domain.scorm.archive import validate_package
+from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.storage import FilesystemPackageStorage
 
 KEY = "0123456789abcdef0123456789abcdef"

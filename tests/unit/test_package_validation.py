@@ -22,14 +22,8 @@ from zipfactory import (
     resource,
 )
 
-from scormhub.domain.packages import (
-    PackageLimits,
-    PackageReport,
-    Problem,
-    Sco,
-    plan_extraction,
-    validate_package,
-)
+from scormhub.domain.scorm.archive import plan_extraction, validate_package
+from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem, Sco
 from scormhub.package_check import run_package_check
 from shared_packages import PACKAGES
 

@@ -10,34 +10,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scormhub.domain.runtime import (
+from scormhub.domain.scorm.cmi import (
     MAX_SESSION_SECONDS,
     SUSPEND_DATA_LIMIT_2004,
-    Applied,
-    AttemptFinished,
-    CommitOutcome,
-    CommitResult,
     Completion,
-    CourseProgress,
     Entry,
     InvalidValue,
     RejectionKind,
-    ScoState,
-    SessionEnded,
-    Standard,
     Success,
-    apply_commit,
     format_cmi_timespan,
     format_iso_duration,
-    map_status,
     parse_cmi_timespan,
     parse_iso_duration,
-    percent_score,
-    resume_cmi,
-    rollup,
-    start_session,
-    validate_commit,
 )
+from scormhub.domain.scorm.commits import CommitResult, validate_commit
+from scormhub.domain.scorm.package import Standard
+from scormhub.domain.scorm.rollup import CourseProgress, rollup
+from scormhub.domain.scorm.sessions import (
+    Applied,
+    AttemptFinished,
+    CommitOutcome,
+    SessionEnded,
+    apply_commit,
+    resume_cmi,
+    start_session,
+)
+from scormhub.domain.scorm.state import ScoState
+from scormhub.domain.scorm.status import map_status, percent_score
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -8,18 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scormhub.domain.runtime import Completion, Success
-from scormhub.domain.sync import (
-    EnrollmentFacts,
-    RegistrationProgress,
-    SyncedState,
-    SyncSettings,
-    WriteKind,
-    is_newer,
-    plan_sync,
-    retry_delay,
-    score_band,
-)
+from scormhub.domain.crm_writes import EnrollmentFacts, SyncSettings, plan_sync, score_band
+from scormhub.domain.model import RegistrationProgress, SyncedState, WriteKind
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.sync import is_newer, retry_delay
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fakes import FakeClock, FakeStore, FakeUnitOfWork
+from fakes.system import FakeClock
+from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain.model import EngineKind, PlanMode, WorkspaceKind
 from scormhub.domain.workspaces import (

@@ -7,22 +7,20 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from scormhub.domain.errors import DomainError, NotFound
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import Certificate, CertificateSnapshot, Enrollment
+from scormhub.domain.scorm.cmi import Completion
 
 if TYPE_CHECKING:
-    from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.ports import CertificateUnitOfWork, Clock
 
 # 128 random bits: the id is the only thing standing between a stranger and a learner's certificate page.
 ID_BYTES = 16
 _ID_SHAPE = re.compile(r"^[A-Za-z0-9_-]{22,40}$")
-RESULT_LABELS = {Success.PASSED.value: "Passed", Success.FAILED.value: "Failed"}
 
 
 class NotCompleted(DomainError):
@@ -44,76 +42,6 @@ class CertificateRevoked(DomainError):
         self.certificate = certificate
 
 
-@dataclass(frozen=True)
-class CertificateSnapshot:
-    """What a certificate certifies, as it was when issued."""
-
-    learner_name: str
-    learner_email: str
-    course_title: str
-    completed_at: datetime
-    success: str  # a runtime.Success value
-    score_percent: float | None
-    organization_name: str
-
-    @property
-    def result_label(self) -> str:
-        return RESULT_LABELS.get(self.success, "")
-
-    @property
-    def score_label(self) -> str:
-        if self.score_percent is None:
-            return ""
-        return f"{self.score_percent:.1f}".removesuffix(".0") + "%"
-
-    @property
-    def completion_date(self) -> str:
-        day = self.completed_at.date()
-        return f"{day.day} {day:%B %Y}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "learner_name": self.learner_name,
-            "learner_email": self.learner_email,
-            "course_title": self.course_title,
-            "completed_at": self.completed_at.isoformat(),
-            "success": self.success,
-            "score_percent": self.score_percent,
-            "organization_name": self.organization_name,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CertificateSnapshot:
-        score = data.get("score_percent")
-        return cls(
-            learner_name=str(data["learner_name"]),
-            learner_email=str(data.get("learner_email", "")),
-            course_title=str(data["course_title"]),
-            completed_at=datetime.fromisoformat(data["completed_at"]),
-            success=str(data.get("success", Success.UNKNOWN.value)),
-            score_percent=float(score) if score is not None else None,
-            organization_name=str(data.get("organization_name", "")),
-        )
-
-
-@dataclass(frozen=True)
-class Certificate:
-    id: str
-    workspace_id: UUID
-    enrollment_id: UUID
-    snapshot: CertificateSnapshot
-    issued_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @property
-    def verification_path(self) -> str:
-        return verification_path(self.id)
-
-
 def new_certificate_id() -> str:
     return secrets.token_urlsafe(ID_BYTES)
 
@@ -121,10 +49,6 @@ def new_certificate_id() -> str:
 def looks_like_certificate_id(raw: str) -> bool:
     """Ids we could have issued: anything else is not looked up at all."""
     return bool(_ID_SHAPE.match(raw))
-
-
-def verification_path(certificate_id: str) -> str:
-    return f"/certificates/{certificate_id}"
 
 
 def snapshot_of(
@@ -240,13 +164,6 @@ async def find_certificate(certificate_id: str, *, uow: CertificateUnitOfWork) -
         return None
     async with uow:
         return await uow.certificates.get(certificate_id)
-
-
-async def certificate_of_enrollment(
-    workspace_id: UUID, enrollment_id: UUID, *, uow: CertificateUnitOfWork
-) -> Certificate | None:
-    async with uow:
-        return await uow.certificates.for_enrollment(workspace_id, enrollment_id)
 
 
 async def revoke_certificate(

@@ -1,11 +1,9 @@
-"""Contacts (learners) as SCORM Hub sees them, whichever CRM holds them; checks on what people type."""
+"""Checks on the names and email addresses people type for contacts (the Contact entity is in model)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime
 
 from scormhub.domain.errors import DomainError
 
@@ -22,21 +20,6 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-@dataclass(frozen=True)
-class Contact:
-    id: str  # the CRM's id (a UUID in the local contact book, HighLevel's id otherwise)
-    first_name: str
-    last_name: str
-    email: str
-    tags: tuple[str, ...] = ()
-    created_at: datetime | None = None
-    company: str | None = None  # the CRM's company (a name in the contact book, an id in HighLevel)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.email
 
 
 def clean_name(raw: str | None, field: str, label: str) -> str:

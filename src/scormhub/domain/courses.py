@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, PackageReport, Problem, Sco
+from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, ImportStatus
+from scormhub.domain.scorm.package import PackageLimits, PackageReport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from scormhub.domain.ports import Clock, EngineRegistry, JobQueue, PackageStorage, UnitOfWork
+    from scormhub.domain.ports import (
+        Clock,
+        EngineRegistry,
+        IncomingPackage,
+        JobQueue,
+        PackageStorage,
+        UnitOfWork,
+    )
 
 # An import that has not finished after this long is looked at again by the recovery cron job.
 STUCK_AFTER = timedelta(minutes=5)
@@ -28,61 +32,6 @@ STUCK_MESSAGE = (
     "The import did not finish after several tries. Delete this course and upload the package again; "
     "if it keeps happening, check the package with `scormhub package check`."
 )
-
-
-class CourseStatus(enum.StrEnum):
-    PROCESSING = "processing"
-    READY = "ready"
-    ERROR = "error"
-
-
-class ImportState(enum.StrEnum):
-    RUNNING = "running"
-    COMPLETE = "complete"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class ImportStatus:
-    """What an engine says about an import it was given."""
-
-    state: ImportState
-    message: str | None = None
-    title: str | None = None
-    warnings: tuple[Problem, ...] = ()
-
-
-@dataclass(frozen=True)
-class Course:
-    id: UUID
-    workspace_id: UUID
-    title: str
-    standard: str
-    edition: str | None
-    status: CourseStatus
-    engine: EngineKind
-    package_key: str
-    package_bytes: int
-    file_name: str
-    self_enroll_token: str
-    created_at: datetime
-    updated_at: datetime
-    status_message: str | None = None
-    warnings: tuple[Problem, ...] = ()
-    scos: tuple[Sco, ...] = ()
-    mastery_score: float | None = None
-    import_handle: str | None = None
-    import_attempts: int = 0
-
-    @property
-    def is_final(self) -> bool:
-        return self.status is not CourseStatus.PROCESSING
-
-    @property
-    def standard_label(self) -> str:
-        if self.standard == "scorm12":
-            return "SCORM 1.2"
-        return f"SCORM 2004 {self.edition} Edition" if self.edition else "SCORM 2004"
 
 
 class PackageRejected(DomainError):
@@ -171,15 +120,6 @@ class PackageTooLarge(DomainError):
 
 
 # --- use cases ---------------------------------------------------------------------------------------
-
-
-class IncomingPackage(Protocol):
-    """An upload being received: its bytes, and the file name once the upload has said it."""
-
-    @property
-    def file_name(self) -> str | None: ...
-
-    def chunks(self) -> AsyncIterator[bytes]: ...
 
 
 async def upload_course(

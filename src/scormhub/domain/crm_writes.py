@@ -8,7 +8,6 @@ failed, passed again) is a new write, not a duplicate of the first.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from collections.abc import Sequence
@@ -17,7 +16,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import CrmWrite, SyncedState, WriteKind
+from scormhub.domain.scorm.cmi import Completion, Success
 
 TAG_COMPLETED = "scorm_completed"
 TAG_PASSED = "scorm_passed"
@@ -34,14 +34,6 @@ SCORE_BANDS: tuple[tuple[int, str], ...] = (
 ALL_BAND_TAGS = frozenset(tag for _, tag in SCORE_BANDS)
 
 
-class WriteKind(enum.StrEnum):
-    ADD_TAGS = "add_tags"
-    REMOVE_TAGS = "remove_tags"
-    NOTE = "note"
-    TRAINING_RECORD = "training_record"
-    COMPANY_SUMMARY = "company_summary"
-
-
 @dataclass(frozen=True)
 class SyncSettings:
     """Settings → CRM integration: each kind of write can be turned off on its own."""
@@ -49,37 +41,6 @@ class SyncSettings:
     tags: bool = True
     notes: bool = True
     records: bool = True
-
-
-@dataclass(frozen=True)
-class SyncedState:
-    """What the CRM was last told about an enrollment (kept on the enrollment, updated with the outbox)."""
-
-    tags: frozenset[str] = frozenset()
-    note_written: bool = False
-    record_digest: str | None = None
-    # How many times writes were planned: part of their keys, so a result that comes back (passed →
-    # failed → passed) is queued again instead of colliding with the write sent for it the first time.
-    generation: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tags": sorted(self.tags),
-            "note_written": self.note_written,
-            "record_digest": self.record_digest,
-            "generation": self.generation,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> SyncedState:
-        if not data:
-            return cls()
-        return cls(
-            tags=frozenset(data.get("tags", ())),
-            note_written=bool(data.get("note_written", False)),
-            record_digest=data.get("record_digest"),
-            generation=int(data.get("generation") or 0),
-        )
 
 
 @dataclass(frozen=True)
@@ -103,14 +64,6 @@ class EnrollmentFacts:
     last_access_at: datetime | None
     completed_at: datetime | None
     enrolled_by: str | None = None
-
-
-@dataclass(frozen=True)
-class CrmWrite:
-    kind: WriteKind
-    contact_id: str
-    payload: dict[str, Any]
-    idempotency_key: str
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -17,25 +16,11 @@ from yarl import URL
 
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.errors import DomainError, InvalidCredentials, NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind
-from scormhub.domain.ports import EngineConnection, PostbackTarget
+from scormhub.domain.model import EngineAccount, EngineKind, PostbackTarget
+from scormhub.domain.ports import EngineConnection
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, SecretCipher, UnitOfWork
-
-
-@dataclass(frozen=True)
-class EngineAccount:
-    """What is stored for a connected account; the secret and the postback password stay encrypted."""
-
-    workspace_id: UUID
-    app_id: str
-    secret_key_enc: str
-    postback_user: str
-    postback_password_enc: str
-    connected_at: datetime
-    # When SCORM Cloud's test postback last reached us with these credentials; None: not since connecting.
-    postback_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -158,18 +143,6 @@ async def disconnect_scorm_cloud(
 
 
 # --- postbacks -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    id: UUID
-    workspace_id: UUID | None
-    source: str
-    content_type: str
-    body: str
-    received_at: datetime
-    processed_at: datetime | None = None
-    outcome: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from scormhub.domain import runtime
 from scormhub.domain.contacts import clean_name, normalize_email
-from scormhub.domain.courses import Course, CourseStatus
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind, PlanMode, Workspace
-from scormhub.domain.ports import Learner
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
+from scormhub.domain.scorm.cmi import (
+    SUSPEND_DATA_LIMIT_2004,
+    SUSPEND_DATA_LIMIT_2004_4TH,
+    CmiTree,
+    Completion,
+    Success,
+)
+from scormhub.domain.scorm.commits import CommitResult, validate_commit
+from scormhub.domain.scorm.package import Standard
+from scormhub.domain.scorm.rollup import rollup
+from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, resume_cmi, start_session
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
@@ -33,43 +40,6 @@ class PlanLimitReached(DomainError):
 
 class CourseNotAvailable(DomainError):
     """The course is missing or not Ready; learners see "Course not available"."""
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    id: UUID
-    workspace_id: UUID
-    course_id: UUID
-    contact_id: str
-    learner_name: str
-    learner_email: str
-    launch_token: str
-    created_at: datetime
-    updated_at: datetime
-    self_enrolled: bool = False
-    company_key: str | None = None
-    enrolled_by: str | None = None  # the CRM user who enrolled them (HighLevel SSO), for attribution
-    completion: Completion = Completion.NOT_STARTED
-    success: Success = Success.UNKNOWN
-    score_raw: float | None = None
-    score_percent: float | None = None
-    total_seconds: float = 0.0
-    attempts: int = 0
-    first_access_at: datetime | None = None
-    last_access_at: datetime | None = None
-    completed_at: datetime | None = None
-
-    @property
-    def status_label(self) -> str:
-        return {
-            Completion.NOT_STARTED: "Not Started",
-            Completion.IN_PROGRESS: "In Progress",
-            Completion.COMPLETED: "Completed",
-        }[self.completion]
-
-    @property
-    def result_label(self) -> str:
-        return {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(self.success, "—")
 
 
 @dataclass(frozen=True)
@@ -305,7 +275,7 @@ class Launch:
     course: Course
     sco_id: str
     session_id: str
-    resume: runtime.CmiTree
+    resume: CmiTree
 
 
 @dataclass(frozen=True)
@@ -333,14 +303,14 @@ async def start_launch(launch_token: str, sco_id: str | None, *, uow: UnitOfWork
     enrollment, course = await find_launch(launch_token, uow=uow)
     sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
     session_id = secrets.token_urlsafe(16)
-    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     async with uow:
         previous = await uow.sco_states.get_for_update(enrollment.id, sco.identifier)
-        started = runtime.start_session(previous, standard=standard, session_id=session_id, now=clock.now())
+        started = start_session(previous, standard=standard, session_id=session_id, now=clock.now())
         await uow.sco_states.put(enrollment.id, sco.identifier, started.state)
         updated = await _roll_up(uow, enrollment, course, clock.now())
         await uow.commit()
-    return Launch(updated, course, sco.identifier, session_id, runtime.resume_cmi(started.state))
+    return Launch(updated, course, sco.identifier, session_id, resume_cmi(started.state))
 
 
 async def record_commit(
@@ -356,10 +326,10 @@ async def record_commit(
     """Validate a commit from the player and apply it. Bad values are dropped and named; the rest is kept."""
     enrollment, course = await find_launch(launch_token, uow=uow)
     checked = check_commit(course, sco_id, payload)
-    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     async with uow:
         previous = await uow.sco_states.get_for_update(enrollment.id, sco_id)
-        outcome = runtime.apply_commit(
+        outcome = apply_commit(
             previous,
             checked,
             standard=standard,
@@ -368,11 +338,11 @@ async def record_commit(
             mastery_score=course.mastery_score,
             now=clock.now(),
         )
-        if isinstance(outcome, runtime.SessionEnded):
+        if isinstance(outcome, SessionEnded):
             # A late copy of a session that already ended (the tab's beacon arriving after the SCO's own
             # final commit): dropping it is the right answer, not an error.
             return CommitReply(accepted=False)
-        if not isinstance(outcome, runtime.Applied):
+        if not isinstance(outcome, Applied):
             return CommitReply(accepted=False, finished_attempt=True)
         await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
         updated = await _roll_up(uow, enrollment, course, clock.now())
@@ -386,34 +356,28 @@ async def record_commit(
     )
 
 
-def check_commit(course: Course, sco_id: str, payload: Mapping[str, Any]) -> runtime.CommitResult:
+def check_commit(course: Course, sco_id: str, payload: Mapping[str, Any]) -> CommitResult:
     """What a commit from the player would store, and what it may not; raises NotFound for another SCO."""
     if not any(s.identifier == sco_id for s in course.scos):
         raise NotFound("sco")
-    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
-    limit = (
-        runtime.SUSPEND_DATA_LIMIT_2004_4TH
-        if course.edition in (None, "4th")
-        else runtime.SUSPEND_DATA_LIMIT_2004
-    )
-    return runtime.validate_commit(
-        standard, payload, suspend_data_limit=None if standard == "scorm12" else limit
-    )
+    standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    limit = SUSPEND_DATA_LIMIT_2004_4TH if course.edition in (None, "4th") else SUSPEND_DATA_LIMIT_2004
+    return validate_commit(standard, payload, suspend_data_limit=None if standard == "scorm12" else limit)
 
 
 def review_launch(course: Course, sco_id: str | None, *, clock: Clock) -> Launch:
     """A player session of a review: the state a first launch would have, bound to no enrollment."""
     sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
-    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     session_id = secrets.token_urlsafe(16)
-    started = runtime.start_session(None, standard=standard, session_id=session_id, now=clock.now())
-    return Launch(None, course, sco.identifier, session_id, runtime.resume_cmi(started.state))
+    started = start_session(None, standard=standard, session_id=session_id, now=clock.now())
+    return Launch(None, course, sco.identifier, session_id, resume_cmi(started.state))
 
 
 async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:
     states = await uow.sco_states.for_enrollment(enrollment.id)
-    standard: runtime.Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
-    progress = runtime.rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
+    standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    progress = rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
     # A recorded completion never goes backwards (a new 2004 attempt resets the SCO, not the record).
     completed_before = enrollment.completion is Completion.COMPLETED
     updated = replace(

@@ -1,11 +1,19 @@
-"""Entities and value objects shared by the use cases."""
+"""Entities and value objects of the domain: what the ports take and return and the use cases work on.
+
+It imports only the standard library and the SCORM value types of `domain.scorm`, so every other domain
+module (ports, use cases) can import it without a cycle.
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.package import Problem, Sco
 
 TRIAL_REGISTRATION_LIMIT = 10
 
@@ -86,3 +94,365 @@ class CrmConnection:
     @property
     def usable(self) -> bool:
         return self.status is ConnectionStatus.CONNECTED
+
+
+# --- Contacts ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str  # the CRM's id (a UUID in the local contact book, HighLevel's id otherwise)
+    first_name: str
+    last_name: str
+    email: str
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    company: str | None = None  # the CRM's company (a name in the contact book, an id in HighLevel)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+# --- Learners and engine callbacks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PostbackTarget:
+    """Where an engine posts registration progress, and the per-workspace credentials it sends."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+
+
+# --- Courses -------------------------------------------------------------------------------------------
+
+
+class CourseStatus(enum.StrEnum):
+    PROCESSING = "processing"
+    READY = "ready"
+    ERROR = "error"
+
+
+class ImportState(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImportStatus:
+    """What an engine says about an import it was given."""
+
+    state: ImportState
+    message: str | None = None
+    title: str | None = None
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Course:
+    id: UUID
+    workspace_id: UUID
+    title: str
+    standard: str
+    edition: str | None
+    status: CourseStatus
+    engine: EngineKind
+    package_key: str
+    package_bytes: int
+    file_name: str
+    self_enroll_token: str
+    created_at: datetime
+    updated_at: datetime
+    status_message: str | None = None
+    warnings: tuple[Problem, ...] = ()
+    scos: tuple[Sco, ...] = ()
+    mastery_score: float | None = None
+    import_handle: str | None = None
+    import_attempts: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status is not CourseStatus.PROCESSING
+
+    @property
+    def standard_label(self) -> str:
+        if self.standard == "scorm12":
+            return "SCORM 1.2"
+        return f"SCORM 2004 {self.edition} Edition" if self.edition else "SCORM 2004"
+
+
+# --- Enrollments ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    id: UUID
+    workspace_id: UUID
+    course_id: UUID
+    contact_id: str
+    learner_name: str
+    learner_email: str
+    launch_token: str
+    created_at: datetime
+    updated_at: datetime
+    self_enrolled: bool = False
+    company_key: str | None = None
+    enrolled_by: str | None = None  # the CRM user who enrolled them (HighLevel SSO), for attribution
+    completion: Completion = Completion.NOT_STARTED
+    success: Success = Success.UNKNOWN
+    score_raw: float | None = None
+    score_percent: float | None = None
+    total_seconds: float = 0.0
+    attempts: int = 0
+    first_access_at: datetime | None = None
+    last_access_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def status_label(self) -> str:
+        return {
+            Completion.NOT_STARTED: "Not Started",
+            Completion.IN_PROGRESS: "In Progress",
+            Completion.COMPLETED: "Completed",
+        }[self.completion]
+
+    @property
+    def result_label(self) -> str:
+        return {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(self.success, "—")
+
+
+# --- Certificates --------------------------------------------------------------------------------------
+
+
+_CERTIFICATE_RESULTS = {Success.PASSED.value: "Passed", Success.FAILED.value: "Failed"}
+
+
+@dataclass(frozen=True)
+class CertificateSnapshot:
+    """What a certificate certifies, as it was when issued."""
+
+    learner_name: str
+    learner_email: str
+    course_title: str
+    completed_at: datetime
+    success: str  # a Success value
+    score_percent: float | None
+    organization_name: str
+
+    @property
+    def result_label(self) -> str:
+        return _CERTIFICATE_RESULTS.get(self.success, "")
+
+    @property
+    def score_label(self) -> str:
+        if self.score_percent is None:
+            return ""
+        return f"{self.score_percent:.1f}".removesuffix(".0") + "%"
+
+    @property
+    def completion_date(self) -> str:
+        day = self.completed_at.date()
+        return f"{day.day} {day:%B %Y}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "learner_name": self.learner_name,
+            "learner_email": self.learner_email,
+            "course_title": self.course_title,
+            "completed_at": self.completed_at.isoformat(),
+            "success": self.success,
+            "score_percent": self.score_percent,
+            "organization_name": self.organization_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CertificateSnapshot:
+        score = data.get("score_percent")
+        return cls(
+            learner_name=str(data["learner_name"]),
+            learner_email=str(data.get("learner_email", "")),
+            course_title=str(data["course_title"]),
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+            success=str(data.get("success", Success.UNKNOWN.value)),
+            score_percent=float(score) if score is not None else None,
+            organization_name=str(data.get("organization_name", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Certificate:
+    id: str
+    workspace_id: UUID
+    enrollment_id: UUID
+    snapshot: CertificateSnapshot
+    issued_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def verification_path(self) -> str:
+        return f"/certificates/{self.id}"
+
+
+# --- Engine accounts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineAccount:
+    """What is stored for a connected account; the secret and the postback password stay encrypted."""
+
+    workspace_id: UUID
+    app_id: str
+    secret_key_enc: str
+    postback_user: str
+    postback_password_enc: str
+    connected_at: datetime
+    # When SCORM Cloud's test postback last reached us with these credentials; None: not since connecting.
+    postback_checked_at: datetime | None = None
+
+
+# --- Inbox ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: UUID
+    workspace_id: UUID | None
+    source: str
+    content_type: str
+    body: str
+    received_at: datetime
+    processed_at: datetime | None = None
+    outcome: str | None = None
+
+
+# --- Progress from an engine ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationProgress:
+    """An engine's view of one registration; `updated_at` orders two views of the same registration."""
+
+    updated_at: datetime
+    completion: Completion
+    success: Success
+    score_percent: float | None
+    score_raw: float | None
+    total_seconds: float
+    attempts: int
+    first_access_at: datetime | None
+    last_access_at: datetime | None
+    completed_at: datetime | None
+    registration_id: str | None = None
+    instance: int = 0
+
+
+# --- CRM writes ----------------------------------------------------------------------------------------
+
+
+class WriteKind(enum.StrEnum):
+    ADD_TAGS = "add_tags"
+    REMOVE_TAGS = "remove_tags"
+    NOTE = "note"
+    TRAINING_RECORD = "training_record"
+    COMPANY_SUMMARY = "company_summary"
+
+
+@dataclass(frozen=True)
+class SyncedState:
+    """What the CRM was last told about an enrollment (kept on the enrollment, updated with the outbox)."""
+
+    tags: frozenset[str] = frozenset()
+    note_written: bool = False
+    record_digest: str | None = None
+    # How many times writes were planned: part of their keys, so a result that comes back (passed →
+    # failed → passed) is queued again instead of colliding with the write sent for it the first time.
+    generation: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tags": sorted(self.tags),
+            "note_written": self.note_written,
+            "record_digest": self.record_digest,
+            "generation": self.generation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SyncedState:
+        if not data:
+            return cls()
+        return cls(
+            tags=frozenset(data.get("tags", ())),
+            note_written=bool(data.get("note_written", False)),
+            record_digest=data.get("record_digest"),
+            generation=int(data.get("generation") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class CrmWrite:
+    kind: WriteKind
+    contact_id: str
+    payload: dict[str, Any]
+    idempotency_key: str
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: UUID
+    workspace_id: UUID
+    enrollment_id: UUID | None
+    write: CrmWrite
+    status: OutboxStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A CRM adapter's stated budget: at most `requests` per `per_seconds` (per workspace)."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    id: UUID
+    course_id: UUID
+    total: int
+    done: int
+    failed: int
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 else int((self.done + self.failed) * 100 / self.total)

@@ -1,38 +1,44 @@
-"""Ports: what the domain needs from the outside world, declared as Protocols.
+"""Ports: what the domain needs from the outside world, declared as Protocols, all in this one module.
 
-Adapters live in `scormhub.integrations`; in-memory fakes for unit tests live in `tests/unit/fakes.py`.
-Ports for later capabilities (engine, CRM, storage, documents) grow with the issues that use them.
+They speak in the entities of `domain.model` and the SCORM value types of `domain.scorm` only, so the
+use cases import them without a cycle. Adapters live in `scormhub.integrations`; in-memory fakes for unit
+tests live in `tests/unit/fakes/`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
-from scormhub.domain.model import EngineKind, LoginToken, Workspace
-from scormhub.domain.packages import PackageLimits, PackageReport
+from scormhub.domain.model import (
+    Certificate,
+    Contact,
+    Course,
+    CrmWrite,
+    EngineAccount,
+    EngineKind,
+    Enrollment,
+    ImportStatus,
+    InboxItem,
+    Learner,
+    LoginToken,
+    OutboxItem,
+    PostbackTarget,
+    RateLimit,
+    RegistrationProgress,
+    SyncedState,
+    SyncRun,
+    Workspace,
+)
+from scormhub.domain.scorm.package import PackageLimits, PackageReport
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from scormhub.domain.certificates import Certificate
-    from scormhub.domain.contacts import Contact
-    from scormhub.domain.courses import Course, ImportStatus
-    from scormhub.domain.engine_accounts import EngineAccount, InboxItem
-    from scormhub.domain.enrollments import Enrollment
-    from scormhub.domain.runtime import ScoState
-    from scormhub.domain.sync import (
-        CrmWrite,
-        OutboxItem,
-        RateLimit,
-        RegistrationProgress,
-        SyncedState,
-        SyncRun,
-    )
+    from scormhub.domain.scorm.state import ScoState
 
 
 class Clock(Protocol):
@@ -212,6 +218,15 @@ class JobQueue(Protocol):
         ...
 
 
+class IncomingPackage(Protocol):
+    """An upload being received: its bytes, and the file name once the upload has said it."""
+
+    @property
+    def file_name(self) -> str | None: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
 class PackageStorage(Protocol):
     """Uploaded packages, addressed by keys we generate (never the user's file name)."""
 
@@ -254,23 +269,6 @@ class DeliveryEngine(Protocol):
     async def delete_course(self, course: Course) -> None:
         """Remove the course and its content; raise NotFound when the engine has no such course."""
         ...
-
-
-@dataclass(frozen=True)
-class Learner:
-    id: str
-    first_name: str
-    last_name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class PostbackTarget:
-    """Where an engine posts registration progress, and the per-workspace credentials it sends."""
-
-    url: str
-    username: str
-    password: str = field(repr=False)
 
 
 class RegistrationEngine(Protocol):
@@ -481,10 +479,6 @@ class EngineAccountRepository(Protocol):
 
 
 class InboxRepository(Protocol):
-    async def add(
-        self, *, workspace_id: UUID | None, source: str, content_type: str, body: str, received_at: datetime
-    ) -> UUID: ...
-
     async def get(self, item_id: UUID) -> InboxItem | None: ...
 
     async def mark_processed(self, item_id: UUID, outcome: str, at: datetime) -> None: ...
@@ -515,22 +509,6 @@ class ContactBook(Protocol):
     async def upsert_contact(self, *, first_name: str, last_name: str, email: str) -> Contact:
         """Create the contact, or return the one with that email (its names are left as they are)."""
         ...
-
-
-class Crm(Protocol):
-    """Where learners live and where results are written: HighLevel, or the local contact book."""
-
-    async def add_tags(self, contact_id: str, tags: list[str]) -> None: ...
-
-    async def remove_tags(self, contact_id: str, tags: list[str]) -> None: ...
-
-    async def add_note(self, contact_id: str, body: str) -> None: ...
-
-
-class DocumentRenderer(Protocol):
-    """PDF documents (certificates, branded reports); implementations render off the event loop."""
-
-    async def render(self, template: str, context: Mapping[str, Any]) -> bytes: ...
 
 
 class CertificateRepository(Protocol):

@@ -6,7 +6,6 @@ What the CRM should show, and the writes that get it there, is the pure policy o
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -18,13 +17,10 @@ from scormhub.domain.crm_writes import SCORE_BANDS as SCORE_BANDS
 from scormhub.domain.crm_writes import TAG_COMPLETED as TAG_COMPLETED
 from scormhub.domain.crm_writes import TAG_FAILED as TAG_FAILED
 from scormhub.domain.crm_writes import TAG_PASSED as TAG_PASSED
-from scormhub.domain.crm_writes import CrmWrite as CrmWrite
 from scormhub.domain.crm_writes import EnrollmentFacts as EnrollmentFacts
 from scormhub.domain.crm_writes import PendingWrite as PendingWrite
-from scormhub.domain.crm_writes import SyncedState as SyncedState
 from scormhub.domain.crm_writes import SyncPlan as SyncPlan
 from scormhub.domain.crm_writes import SyncSettings as SyncSettings
-from scormhub.domain.crm_writes import WriteKind as WriteKind
 from scormhub.domain.crm_writes import coalesce as coalesce
 from scormhub.domain.crm_writes import company_summary_write as company_summary_write
 from scormhub.domain.crm_writes import completion_note as completion_note
@@ -40,32 +36,20 @@ from scormhub.domain.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from scormhub.domain.runtime import Completion, Success
+from scormhub.domain.model import (
+    CrmWrite,
+    Enrollment,
+    OutboxItem,
+    RegistrationProgress,
+    SyncRun,
+    WriteKind,
+)
 
 if TYPE_CHECKING:
-    from scormhub.domain.enrollments import Enrollment
     from scormhub.domain.ports import Clock, CrmWriter, JobQueue, Throttle, UnitOfWork
 
 
 # --- progress from the engine --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegistrationProgress:
-    """An engine's view of one registration; `updated_at` orders two views of the same registration."""
-
-    updated_at: datetime
-    completion: Completion
-    success: Success
-    score_percent: float | None
-    score_raw: float | None
-    total_seconds: float
-    attempts: int
-    first_access_at: datetime | None
-    last_access_at: datetime | None
-    completed_at: datetime | None
-    registration_id: str | None = None
-    instance: int = 0
 
 
 def is_newer(progress: RegistrationProgress, held_stamp: datetime | None) -> bool:
@@ -74,34 +58,6 @@ def is_newer(progress: RegistrationProgress, held_stamp: datetime | None) -> boo
 
 
 # --- delivery ------------------------------------------------------------------------------------------
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: UUID
-    workspace_id: UUID
-    enrollment_id: UUID | None
-    write: CrmWrite
-    status: OutboxStatus
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime
-    last_error: str | None = None
-    sent_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A CRM adapter's stated budget: at most `requests` per `per_seconds` (per workspace)."""
-
-    requests: int
-    per_seconds: float
 
 
 # A write that keeps failing transiently is given up (and shown as failed) after this long.
@@ -113,25 +69,6 @@ def retry_delay(attempts: int, *, retry_after: float | None, jitter: float) -> f
     """Exponential backoff with full jitter (jitter in [0, 1)), never sooner than the CRM asked."""
     backoff = min(MAX_BACKOFF_S, 2.0 ** min(attempts, 20)) * (0.5 + jitter / 2)
     return max(backoff, retry_after or 0.0)
-
-
-@dataclass(frozen=True)
-class SyncRun:
-    id: UUID
-    course_id: UUID
-    total: int
-    done: int
-    failed: int
-    started_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def finished(self) -> bool:
-        return self.finished_at is not None
-
-    @property
-    def percent(self) -> int:
-        return 100 if self.total == 0 else int((self.done + self.failed) * 100 / self.total)
 
 
 # --- use cases -----------------------------------------------------------------------------------------

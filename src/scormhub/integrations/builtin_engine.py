@@ -12,11 +12,11 @@ from uuid import UUID
 
 import anyio
 
-from scormhub.domain.courses import Course, ImportFailed, ImportState, ImportStatus
-from scormhub.domain.errors import EngineUnavailable, NotFound
-from scormhub.domain.model import EngineKind
-from scormhub.domain.packages import PackageLimits, Problem, plan_extraction, validate_package
-from scormhub.domain.ports import DeliveryEngine
+from scormhub.domain.courses import ImportFailed
+from scormhub.domain.errors import NotFound
+from scormhub.domain.model import Course, ImportState, ImportStatus
+from scormhub.domain.scorm.archive import plan_extraction, validate_package
+from scormhub.domain.scorm.package import PackageLimits, Problem
 from scormhub.integrations.storage import FilesystemPackageStorage
 
 _COPY_CHUNK = 256 * 1024
@@ -127,18 +127,3 @@ class BuiltinEngine:
                 if remaining < 0:
                     raise ExtractionError(f"{target!r} is larger than its header says")
                 out.write(chunk)
-
-
-class Engines:
-    """EngineRegistry: the built-in engine always; SCORM Cloud when the workspace has connected it."""
-
-    def __init__(self, builtin: BuiltinEngine, scorm_cloud: DeliveryEngine | None = None) -> None:
-        self.builtin = builtin
-        self.scorm_cloud = scorm_cloud
-
-    def for_kind(self, kind: EngineKind) -> DeliveryEngine:
-        if kind is EngineKind.BUILTIN:
-            return self.builtin
-        if self.scorm_cloud is not None:
-            return self.scorm_cloud
-        raise EngineUnavailable("SCORM Cloud is not connected. Connect it again in Settings → SCORM Cloud")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scormhub.domain.certificates import Certificate
+from scormhub.domain.model import Certificate
 from scormhub.domain.reports import DEFAULT_COLOUR, Branding
 
 PAGE_WIDTH, PAGE_HEIGHT = 842, 595  # A4 landscape, points

@@ -257,14 +257,6 @@ async def csv_chunks(
         yield buffer.getvalue().encode("utf-8")
 
 
-def text_rows(rows: Iterable[ExportRow]) -> list[tuple[Any, ...]]:
-    """ExportRows in the shape csv_chunks takes (for callers that hold rows in memory)."""
-    return [
-        (r.learner_name, r.learner_email, r.course_title, r.completion, r.success, *r.as_text()[5:])
-        for r in rows
-    ]
-
-
 # --- XLSX ------------------------------------------------------------------------------------------------
 
 COLUMN_WIDTHS_XLSX = (24, 30, 30, 12, 10, 8, 20, 20)

@@ -1,4 +1,4 @@
-"""The built-in contact book: the Crm port for standalone workspaces, kept in our own tables."""
+"""The built-in contact book of standalone workspaces (ContactBook and CrmWriter), kept in our own tables."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.contacts import Contact
 from scormhub.domain.errors import NotFound
-from scormhub.domain.sync import RateLimit
+from scormhub.domain.model import Contact, RateLimit
 from scormhub.integrations.db.tables import CompanySummaryRow, ContactNoteRow, ContactRow, TrainingRecordRow
 
 

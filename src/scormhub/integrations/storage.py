@@ -15,7 +15,8 @@ from pathlib import Path
 import anyio
 
 from scormhub.domain.courses import PackageTooLarge
-from scormhub.domain.packages import PackageLimits, PackageReport, plan_extraction, validate_package
+from scormhub.domain.scorm.archive import plan_extraction, validate_package
+from scormhub.domain.scorm.package import PackageLimits, PackageReport
 
 # Writes are batched so the thread hop costs little; a batch is the most a request holds in memory.
 WRITE_BATCH = 1024 * 1024

@@ -12,8 +12,8 @@ from scormhub.bootstrap import Deps
 from scormhub.domain.errors import DomainError, ServiceUnavailable
 from scormhub.domain.model import Workspace
 from scormhub.domain.sync import enqueue_push
-from scormhub.integrations.highlevel_oauth import TokenGrant
-from scormhub.integrations.highlevel_store import agency_access_token
+from scormhub.integrations.highlevel.oauth import TokenGrant
+from scormhub.integrations.highlevel.tokens import agency_access_token
 from scormhub.jobs.context import JobContext
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from uuid import UUID
 from scormhub.bootstrap import Deps
 from scormhub.domain import sync
 from scormhub.domain.errors import NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import EngineKind, RegistrationProgress
 from scormhub.jobs.context import JobContext
 
 # The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
@@ -60,7 +60,7 @@ async def run_sync_enrollment(
 
 async def _engine_progress(
     deps: Deps, workspace_id: UUID, enrollment_id: UUID
-) -> sync.RegistrationProgress | None:
+) -> RegistrationProgress | None:
     """SCORM Cloud's view of the registration (the truth); None for the built-in player, whose commits
     already update the enrollment. Raises NotFound when SCORM Cloud no longer has the registration."""
     async with deps.uow() as uow:
@@ -71,7 +71,7 @@ async def _engine_progress(
     engine = await deps.scorm_cloud.for_workspace(workspace_id)
     if engine is None:
         raise NotFound("SCORM Cloud is no longer connected to this workspace")
-    progress: sync.RegistrationProgress = await engine.get_progress(str(enrollment_id))
+    progress: RegistrationProgress = await engine.get_progress(str(enrollment_id))
     return progress
 
 

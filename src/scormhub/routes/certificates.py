@@ -13,15 +13,14 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import certificates as cases
-from scormhub.domain.certificates import Certificate, CertificateRevoked, NotCompleted
-from scormhub.domain.enrollments import Enrollment
+from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import Workspace
+from scormhub.domain.model import Certificate, Enrollment, Workspace
 from scormhub.domain.reports import Branding
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
-from scormhub.integrations.rate_limit import allow
+from scormhub.integrations.request_limits import allow
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 

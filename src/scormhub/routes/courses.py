@@ -13,9 +13,9 @@ from litestar.response import File, Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
-from scormhub.domain.courses import Course, PackageRejected, PackageTooLarge
+from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
-from scormhub.domain.model import Workspace
+from scormhub.domain.model import Course, CourseStatus, Workspace
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
@@ -182,7 +182,7 @@ class CourseController(Controller):
         workspace: WorkspaceDep,
     ) -> Template:
         course = await _course(deps, workspace, course_id)
-        if course.status is not course_cases.CourseStatus.READY or not course.scos:
+        if course.status is not CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
         wanted = request.query_params.get("sco")
         sco = next((s for s in course.scos if s.identifier == wanted), course.scos[0])

@@ -13,10 +13,9 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
-from scormhub.domain.courses import Course
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
-from scormhub.domain.model import CrmKind, Workspace
+from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course

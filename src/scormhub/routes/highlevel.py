@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired, DomainError, ServiceUnavailable
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
-from scormhub.integrations.highlevel_auth import (
+from scormhub.integrations.highlevel.auth import (
     VENDOR_ED25519_PEM,
     VENDOR_RSA_PEM,
     SsoPayloadInvalid,
@@ -23,7 +23,7 @@ from scormhub.integrations.highlevel_auth import (
     webhook_age_problem,
     webhook_dedupe_key,
 )
-from scormhub.integrations.highlevel_store import store_webhook
+from scormhub.integrations.highlevel.webhook_inbox import store_webhook
 from scormhub.jobs.highlevel import install_from_grant
 from scormhub.routes.providers import DepsDep
 from scormhub.web import SSO_SESSION_MAX_AGE_S, set_session_cookie

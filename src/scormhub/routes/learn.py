@@ -17,8 +17,7 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.courses import Course, CourseStatus
-from scormhub.domain.enrollments import CourseNotAvailable, Enrollment, Launch, PlanLimitReached, ReviewOnly
+from scormhub.domain.enrollments import CourseNotAvailable, Launch, PlanLimitReached, ReviewOnly
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
@@ -27,9 +26,9 @@ from scormhub.domain.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
 from scormhub.integrations.crypto import ReviewPass
-from scormhub.integrations.rate_limit import allow
+from scormhub.integrations.request_limits import allow
 from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep

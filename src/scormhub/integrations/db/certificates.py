@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.certificates import Certificate, CertificateSnapshot
+from scormhub.domain.model import Certificate, CertificateSnapshot
 from scormhub.integrations.db.tables import CertificateRow
 
 

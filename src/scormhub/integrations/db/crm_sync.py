@@ -12,7 +12,7 @@ from uuid import UUID
 
 from piccolo.query.functions.aggregate import Count
 
-from scormhub.domain.sync import CrmWrite, OutboxItem, OutboxStatus, SyncedState, SyncRun, WriteKind
+from scormhub.domain.model import CrmWrite, OutboxItem, OutboxStatus, SyncedState, SyncRun, WriteKind
 from scormhub.integrations.db.tables import EnrollmentRow, OutboxRow, SyncRunRow
 
 

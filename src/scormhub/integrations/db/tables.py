@@ -105,7 +105,7 @@ class EnrollmentRow(Table, tablename="enrollment"):
     completed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
-    # What the CRM was last told (domain.sync.SyncedState), written with the outbox rows that tell it.
+    # What the CRM was last told (domain.model.SyncedState), written with the outbox rows that tell it.
     synced = JSONB(default={})
     # The engine's own "updated" stamp of the progress we hold: older progress never overwrites newer.
     engine_updated_at = Timestamptz(null=True, default=None)

@@ -6,14 +6,13 @@ Reference: shared/reference/highlevel-api.md §1. Tokens and the client secret a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -25,7 +24,10 @@ from scormhub.domain.errors import (
     CrmUnavailable,
     DomainError,
 )
-from scormhub.integrations.highlevel import API_VERSION, retry_after_seconds, vendor_message
+from scormhub.integrations.highlevel.client import API_VERSION, trace_id, vendor_message
+from scormhub.integrations.highlevel.shapes import UNEXPECTED_MESSAGE
+from scormhub.integrations.highlevel.shapes import unexpected as _unexpected
+from scormhub.integrations.vendor_http import json_or_none, retry_after_seconds
 
 log = logging.getLogger("scormhub.highlevel.oauth")
 
@@ -40,7 +42,6 @@ INSTALLED_PAGE_SIZE: Final = 100
 _OAUTH_ERROR_CODE: Final = re.compile(r"[a-z][a-z_]{2,60}")
 _MAX_PAGES: Final = 1000  # 100,000 locations: a server that never stops paging is a bug, not an agency
 
-UNEXPECTED_MESSAGE: Final = "HighLevel answered with an unexpected body"
 RECONNECT_MESSAGE: Final = (
     "HighLevel no longer accepts SCORM Hub's authorization ({reason}). Reconnect HighLevel from "
     "Settings; if that does not work, reinstall the SCORM Hub app from the HighLevel Marketplace."
@@ -262,8 +263,7 @@ class HighLevelOAuth:
 
 def _error_for(response: httpx.Response, *, refused: str) -> DomainError:
     status = response.status_code
-    trace_id = _trace_id(response)
-    log.warning("HighLevel OAuth answered HTTP %d (traceId %s)", status, trace_id or "-")
+    log.warning("HighLevel OAuth answered HTTP %d (traceId %s)", status, trace_id(response) or "-")
     if status in (400, 401, 403):
         # invalid_grant, a used or revoked refresh token, a bad code, an uninstalled app: all need a person.
         return CrmAuthExpired(refused.format(reason=_reason(response, status)))
@@ -284,10 +284,7 @@ def _error_for(response: httpx.Response, *, refused: str) -> DomainError:
 
 def _reason(response: httpx.Response, status: int) -> str:
     """The OAuth error code (`invalid_grant`), else HighLevel's message: short, never the raw body."""
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
+    data = json_or_none(response)
     if isinstance(data, dict):
         code = data.get("error")
         # OAuth codes are snake_case (`invalid_grant`); HighLevel's own `error` is a status phrase.
@@ -296,20 +293,8 @@ def _reason(response: httpx.Response, status: int) -> str:
     return (vendor_message(response) or f"HTTP {status}")[:120]
 
 
-def _trace_id(response: httpx.Response) -> str | None:
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    value = data.get("traceId") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        _unexpected()
+    data = json_or_none(response)
     if not isinstance(data, dict):
         _unexpected()
     return data
@@ -317,7 +302,3 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
 
 def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _unexpected() -> NoReturn:
-    raise CrmUnavailable(UNEXPECTED_MESSAGE)

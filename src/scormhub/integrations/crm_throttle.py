@@ -1,4 +1,5 @@
-"""The Throttle port in PostgreSQL: a sliding log of send times per workspace, shared by every process.
+"""Our own outbound budget for a CRM: the Throttle port in PostgreSQL, a sliding log of send times per
+workspace shared by every process, and that budget as one location's RequestLimiter (HighLevel).
 
 A sliding log is what a CRM's "N requests per window" limit actually checks, so keeping to it means no
 429s; and it allows the full burst up front, so a long Sync All finishes in the minimum time the limit
@@ -11,7 +12,8 @@ import asyncio
 import time
 from uuid import UUID
 
-from scormhub.domain.sync import RateLimit
+from scormhub.domain.model import RateLimit
+from scormhub.domain.ports import Throttle
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmThrottleRow
 
@@ -22,6 +24,8 @@ SAFETY_FRACTION = 0.02
 
 
 class PostgresThrottle:
+    """The Throttle port: one send budget per workspace, however many processes send."""
+
     async def wait_turn(self, workspace_id: UUID, limit: RateLimit) -> None:
         delay = await self._reserve(workspace_id, limit)
         if delay > 0:
@@ -71,3 +75,18 @@ class PostgresThrottle:
                 workspace_id,
             )
         return at - now
+
+
+class ThrottleLimiter:
+    """RequestLimiter over the shared PostgreSQL sliding log: every process, one budget per location."""
+
+    def __init__(self, throttle: Throttle, workspace_id: UUID, limit: RateLimit) -> None:
+        self._throttle = throttle
+        self._workspace_id = workspace_id
+        self._limit = limit
+
+    async def wait_turn(self) -> None:
+        await self._throttle.wait_turn(self._workspace_id, self._limit)
+
+    async def hold(self, seconds: float) -> None:
+        await self._throttle.hold(self._workspace_id, self._limit, seconds)

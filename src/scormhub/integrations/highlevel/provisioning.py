@@ -16,14 +16,14 @@ from datetime import UTC, date, datetime
 from typing import Any, Final, Protocol
 
 from scormhub.domain.errors import CrmRejected
-from scormhub.integrations.highlevel_json import ALREADY_EXISTS as _ALREADY_EXISTS
-from scormhub.integrations.highlevel_json import as_object as _object
-from scormhub.integrations.highlevel_json import id_of as _id_of
-from scormhub.integrations.highlevel_json import moment_of as _moment
-from scormhub.integrations.highlevel_json import require_list as _require_list
-from scormhub.integrations.highlevel_json import required_str as _required_str
-from scormhub.integrations.highlevel_json import segment as _segment
-from scormhub.integrations.highlevel_json import unexpected as _unexpected
+from scormhub.integrations.highlevel.shapes import ALREADY_EXISTS as _ALREADY_EXISTS
+from scormhub.integrations.highlevel.shapes import as_object as _object
+from scormhub.integrations.highlevel.shapes import id_of as _id_of
+from scormhub.integrations.highlevel.shapes import moment_of as _moment
+from scormhub.integrations.highlevel.shapes import require_list as _require_list
+from scormhub.integrations.highlevel.shapes import required_str as _required_str
+from scormhub.integrations.highlevel.shapes import unexpected as _unexpected
+from scormhub.integrations.vendor_http import segment as _segment
 
 log = logging.getLogger("scormhub.highlevel")
 
@@ -127,7 +127,7 @@ class ProvisionStore(Protocol):
 
 
 class Request(Protocol):
-    """HighLevelCrm._request: one call with the limiter, token refresh and error mapping."""
+    """HighLevelClient.request: one call with the limiter, token refresh and error mapping."""
 
     async def __call__(
         self,
@@ -147,6 +147,21 @@ class SchemaProvisioner:
         self._request = request
         self._location_id = location_id
         self._provision = provision
+
+    async def provisioned(self) -> bool:
+        """Whether every object, field and the association exist (stored ids, else the listings)."""
+        if complete(await self._provision.load()):
+            return True
+        return await self.run(create=False) is not None
+
+    async def setup(self) -> dict[str, Any]:
+        """The provisioned ids the writes need; provisions first if they were never stored."""
+        data = await self._provision.load()
+        if complete(data):
+            return data
+        provisioned = await self.run(create=True)
+        assert provisioned is not None  # create=True either provisions everything or raises
+        return provisioned
 
     async def run(self, *, create: bool) -> dict[str, Any] | None:
         """Find (and with `create`, make) every schema, field and the association; save their ids.

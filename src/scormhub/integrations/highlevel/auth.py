@@ -10,7 +10,6 @@ import binascii
 import hashlib
 import json
 import math
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -57,9 +56,9 @@ WEBHOOK_MAX_AGE_S: Final = 5 * 60
 # captured webhook "fresh" for as long as it is ahead.
 WEBHOOK_MAX_SKEW_S: Final = 60
 
-_SALTED: Final = b"Salted__"
-_SALT_BYTES: Final = 8
-_BLOCK_BYTES: Final = 16
+SALTED: Final = b"Salted__"
+SALT_BYTES: Final = 8
+BLOCK_BYTES: Final = 16
 
 
 class SsoPayloadInvalid(ValueError):
@@ -162,13 +161,13 @@ def decrypt_sso(payload: str, key: str) -> dict[str, Any]:
         raw = base64.b64decode(payload.strip(), validate=True)
     except (binascii.Error, ValueError, AttributeError):
         raise SsoPayloadInvalid("The SSO payload is not base64.") from None
-    if not raw.startswith(_SALTED):
+    if not raw.startswith(SALTED):
         raise SsoPayloadInvalid("The SSO payload is not in CryptoJS's salted format.")
-    salt = raw[len(_SALTED) : len(_SALTED) + _SALT_BYTES]
-    ciphertext = raw[len(_SALTED) + _SALT_BYTES :]
-    if len(salt) != _SALT_BYTES or not ciphertext or len(ciphertext) % _BLOCK_BYTES:
+    salt = raw[len(SALTED) : len(SALTED) + SALT_BYTES]
+    ciphertext = raw[len(SALTED) + SALT_BYTES :]
+    if len(salt) != SALT_BYTES or not ciphertext or len(ciphertext) % BLOCK_BYTES:
         raise SsoPayloadInvalid("The SSO payload is truncated.")
-    aes_key, iv = _evp_bytes_to_key(key.encode(), salt)
+    aes_key, iv = evp_bytes_to_key(key.encode(), salt)
     decryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).decryptor()
     unpadder = sym_padding.PKCS7(algorithms.AES.block_size).unpadder()
     try:
@@ -186,22 +185,7 @@ def decrypt_sso(payload: str, key: str) -> dict[str, Any]:
     return data
 
 
-def encrypt_sso(data: dict[str, Any], key: str) -> str:
-    """What `CryptoJS.AES.encrypt(JSON.stringify(data), key).toString()` returns (random salt).
-
-    Lets tests and browser tests play HighLevel's part of the custom-page handshake.
-    """
-    plain = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    salt = os.urandom(_SALT_BYTES)
-    aes_key, iv = _evp_bytes_to_key(key.encode(), salt)
-    padder = sym_padding.PKCS7(algorithms.AES.block_size).padder()
-    padded = padder.update(plain) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
-    ciphertext = encryptor.update(padded) + encryptor.finalize()
-    return base64.b64encode(_SALTED + salt + ciphertext).decode("ascii")
-
-
-def _evp_bytes_to_key(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
+def evp_bytes_to_key(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
     """OpenSSL's EVP_BytesToKey with MD5 and one iteration: CryptoJS's passphrase mode (32-byte key + IV).
 
     MD5 here is the format's key derivation, which we must reproduce, not a choice of ours.

@@ -1,4 +1,5 @@
-"""Fixed-window rate limits kept in PostgreSQL, so every process counts against the same budget."""
+"""Fixed-window limits on requests to our public routes (public enrollment, certificate checks), kept in
+PostgreSQL so every process counts against the same budget."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""SCORM Cloud (REST API v2): the delivery engine adapter, one module per concern."""

@@ -1,0 +1,122 @@
+"""Fakes of the CRM's two sides (a contact book, a writer) and of the throttle shared by its senders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from scormhub.domain.model import Contact, RateLimit
+
+if TYPE_CHECKING:
+    from scormhub.domain.ports import ContactBook, CrmWriter, Throttle
+
+
+class FakeContactBook:
+    """One workspace's contacts in memory; emails are unique whatever their case."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, Contact] = {}
+
+    async def search_contacts(self, query: str, *, limit: int = 10) -> list[Contact]:
+        words = query.lower().split()
+        found = [
+            c
+            for c in self.contacts.values()
+            if all(w in f"{c.first_name} {c.last_name} {c.email}".lower() for w in words)
+        ]
+        return found[:limit]
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        return self.contacts.get(contact_id)
+
+    async def upsert_contact(self, *, first_name: str, last_name: str, email: str) -> Contact:
+        existing = next((c for c in self.contacts.values() if c.email == email.lower()), None)
+        if existing is not None:
+            return existing
+        contact = Contact(id=str(uuid4()), first_name=first_name, last_name=last_name, email=email.lower())
+        self.contacts[contact.id] = contact
+        return contact
+
+
+class FakeCrmWriter:
+    """A CRM that shows what it was told: each contact's tags, notes and training records.
+
+    `failures` are raised by the next writes, one each, in order. `before_write` runs inside each write
+    before it lands, for tests that change things while a write is in flight. Notes keep their
+    idempotency key, as HighLevel's do, so a note delivered twice appears once.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_limit: RateLimit = RateLimit(requests=100, per_seconds=10),
+        self_throttling: bool = False,
+    ) -> None:
+        self.rate_limit = rate_limit
+        self.self_throttling = self_throttling
+        self.failures: list[Exception] = []
+        self.before_write: Callable[[], Awaitable[None]] | None = None
+        self.calls: list[tuple[str, str]] = []  # (write kind, contact id or company), in delivery order
+        self.tags: dict[str, set[str]] = {}
+        self.notes: dict[str, dict[str, tuple[str, str | None]]] = {}  # contact → key → (body, author)
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.summaries: dict[str, dict[str, Any]] = {}
+        self.provisioned = False
+
+    async def _write(self, kind: str, target: str) -> None:
+        self.calls.append((kind, target))
+        if self.before_write is not None:
+            await self.before_write()
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def add_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        await self._write("add_tags", contact_id)
+        self.tags.setdefault(contact_id, set()).update(tags)
+
+    async def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        await self._write("remove_tags", contact_id)
+        self.tags.setdefault(contact_id, set()).difference_update(tags)
+
+    async def add_note(
+        self, contact_id: str, body: str, *, idempotency_key: str, author_id: str | None = None
+    ) -> None:
+        await self._write("note", contact_id)
+        self.notes.setdefault(contact_id, {}).setdefault(idempotency_key, (body, author_id))
+
+    async def upsert_training_record(
+        self, contact_id: str, record_key: str, properties: Mapping[str, Any]
+    ) -> None:
+        await self._write("training_record", contact_id)
+        self.records[(contact_id, record_key)] = dict(properties)
+
+    async def upsert_company_summary(self, company_key: str, properties: Mapping[str, Any]) -> None:
+        await self._write("company_summary", company_key)
+        self.summaries[company_key] = dict(properties)
+
+    async def custom_objects_provisioned(self) -> bool:
+        return self.provisioned
+
+    async def provision_custom_objects(self) -> None:
+        self.provisioned = True
+
+
+class FakeThrottle:
+    """Never waits; records each turn taken and each hold the CRM asked for."""
+
+    def __init__(self) -> None:
+        self.turns: list[UUID] = []
+        self.holds: list[tuple[UUID, float]] = []
+
+    async def wait_turn(self, workspace_id: UUID, limit: RateLimit) -> None:
+        self.turns.append(workspace_id)
+
+    async def hold(self, workspace_id: UUID, limit: RateLimit, seconds: float) -> None:
+        self.holds.append((workspace_id, seconds))
+
+
+if TYPE_CHECKING:
+    _book: ContactBook = FakeContactBook()
+    _writer: CrmWriter = FakeCrmWriter()
+    _throttle: Throttle = FakeThrottle()
