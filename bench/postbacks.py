@@ -4,7 +4,7 @@ The real server (`scormhub serve`, embedded PostgreSQL, in-process SAQ worker, t
 separate process on 127.0.0.1. Its standalone workspace gets a connected SCORM Cloud account written
 straight into its database (SCORM Cloud is not reachable, and the endpoint never calls it): an
 `engine_account` row whose postback password is encrypted with the server's own SCORMHUB_SECRET_KEY.
-The bodies name registrations that are not UUIDs ("bench-reg-N"), so `process_postback` marks each inbox
+The bodies name registrations that are not UUIDs ("bench-reg-N"), so the inbox drain marks each inbox
 row processed ("unknown registration ...") without any network call: a processed row proves a postback
 went all the way through.
 
@@ -678,7 +678,7 @@ def measure(section: Section, server: Server) -> None:
                     verdict(final.stored == ok_answers),
                 ],
                 [
-                    "Rows processed by `process_postback`",
+                    "Rows processed by `process_inbox`",
                     str(final.stored - final.unprocessed),
                     "all (zero lost)",
                     verdict(final.unprocessed == 0),
@@ -758,7 +758,7 @@ def measure(section: Section, server: Server) -> None:
         "once) and the time stamp is formatted once per second; (10) PostgreSQL's CPU per postback rose "
         "from round to round (56 → 191 µs over five rounds; flat with a VACUUM between rounds): processed "
         "rows stay in the partial index until a VACUUM, and every drain round scanned them from the "
-        "oldest; rounds now read on from the previous one (jobs/postbacks.py), ending with one full look; "
+        "oldest; rounds now read on from the previous one (domain/postbacks.py), ending with one full look; "
         "(11) it still rose (59 → 152 µs): at ~6,000 postbacks/s (each written, then marked processed) "
         "the WAL filled PostgreSQL's default max_wal_size of 1 GB in about 70 s, and after each forced "
         "checkpoint every page touched again went whole into the WAL (40-59 µs with checkpoints pushed "

@@ -39,6 +39,7 @@ from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
+from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
@@ -227,6 +228,7 @@ class Deps:
     highlevel_connections: HighLevelConnections
     postback_credentials: PostbackCredentials
     inbox_drains: InboxDrains
+    postbacks: ScormCloudPostbacks = field(default_factory=ScormCloudPostbacks)
     render_pool: RenderPool = field(default_factory=RenderPool)
 
     def uow(self) -> AppUnitOfWork:

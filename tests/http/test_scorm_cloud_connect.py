@@ -18,7 +18,7 @@ from appserver import csrf_of, login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain.model import EngineKind
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
-from scormhub.jobs.postbacks import process_postback
+from scormhub.jobs.postbacks import process_inbox
 from scormhub.settings import Settings
 
 CLOUD = "https://cloud.test/api/v2"
@@ -213,12 +213,11 @@ async def test_a_malformed_postback_is_still_acknowledged_stored_and_marked_unre
     )
     from scormhub.integrations.db.tables import InboxRow
 
+    result = await process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
     row = await InboxRow.select().first()
-    result = await process_postback(
-        {"deps": app.state.deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
-    )
     assert response.status_code == 200
-    assert result["outcome"].startswith("unreadable")
+    assert result == {"processed": 1}
+    assert row["outcome"].startswith("unreadable")
 
 
 async def test_a_huge_postback_is_refused_without_storing_it(
@@ -377,8 +376,6 @@ async def test_disconnecting_removes_the_postback_and_returns_to_the_builtin_pla
 async def test_one_drain_job_processes_a_burst_of_stored_postbacks(
     cloud_admin: tuple[httpx.AsyncClient, Litestar],
 ) -> None:
-    from scormhub.jobs.postbacks import process_inbox
-
     client, app = cloud_admin
     workspace, user, password = await connected(client, app)
     for n in range(5):
@@ -419,8 +416,8 @@ async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_
     import time
     from types import SimpleNamespace
 
+    from scormhub.domain import postbacks
     from scormhub.integrations.db.inbox import PiccoloInboxRepository
-    from scormhub.jobs import postbacks
     from waits import DEADLINE_S
 
     client, app = cloud_admin
@@ -440,7 +437,7 @@ async def test_a_postback_stored_while_a_drain_runs_in_its_interval_is_not_left_
 
     monkeypatch.setattr(PiccoloInboxRepository, "unprocessed_items", reading)
     drain = asyncio.create_task(
-        postbacks.process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id), settle_at=now + 0.3)
+        process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id), settle_at=now + 0.3)
     )
     # The drain has found nothing yet and waits for its interval to end.
     await asyncio.wait_for(found_nothing.wait(), DEADLINE_S)
@@ -458,10 +455,10 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
     drain is found by the full look that ends it."""
     from datetime import UTC, datetime, timedelta
 
+    from scormhub.domain import postbacks
     from scormhub.integrations import inbox
     from scormhub.integrations.db.inbox import PiccoloInboxRepository
     from scormhub.integrations.db.tables import InboxRow
-    from scormhub.jobs import postbacks
 
     client, app = cloud_admin
     workspace, user, password = await connected(client, app)
@@ -487,7 +484,7 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
 
     monkeypatch.setattr(PiccoloInboxRepository, "unprocessed_items", recording)
 
-    result = await postbacks.process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
+    result = await process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
 
     assert result == {"processed": 8}
     assert await InboxRow.count().where(InboxRow.processed_at.is_null()) == 0

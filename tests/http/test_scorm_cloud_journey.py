@@ -23,7 +23,7 @@ from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.courses import import_course
-from scormhub.jobs.postbacks import process_postback
+from scormhub.jobs.postbacks import process_inbox
 from scormhub.jobs.sync import sync_enrollment
 from shared_packages import PACKAGES, zipped_as_a_folder
 
@@ -114,10 +114,8 @@ async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm
         basic = await client.post(f"/hooks/scorm-cloud/{workspace.id}", json=completed, auth=(user, password))
         assert (form.status_code, basic.status_code) == (200, 200)
 
-        from scormhub.integrations.db.tables import InboxRow
-
-        for row in await InboxRow.select(InboxRow.id):
-            await process_postback({"deps": deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id))
+        drained = await process_inbox({"deps": deps}, workspace_id=str(workspace.id))
+        assert drained == {"processed": 2}
 
     async with PiccoloUnitOfWork() as uow:
         done = await uow.enrollments.get(workspace.id, enrollment.id)
@@ -270,13 +268,12 @@ async def test_a_postback_for_a_registration_we_do_not_know_is_processed_and_cha
     response = await client.post(f"/hooks/scorm-cloud/{workspace.id}", json=stranger, auth=(user, password))
     from scormhub.integrations.db.tables import InboxRow
 
-    row = await InboxRow.select(InboxRow.id).first()
-    result = await process_postback(
-        {"deps": app.state.deps}, inbox_id=str(row["id"]), workspace_id=str(workspace.id)
-    )
+    result = await process_inbox({"deps": app.state.deps}, workspace_id=str(workspace.id))
+    row = await InboxRow.select(InboxRow.outcome).first()
 
     assert response.status_code == 200
-    assert result["outcome"].startswith("unknown registration")
+    assert result == {"processed": 1}
+    assert row["outcome"].startswith("unknown registration")
     assert await OutboxRow.count() == 0
 
 

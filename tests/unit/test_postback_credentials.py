@@ -1,5 +1,6 @@
-"""The postback endpoint reads only the credentials, and must read the ones parse_postback would; and
-parse_postback reads a form exactly as urllib's parse_qs would (it uses yarl's faster decoder)."""
+"""The postback endpoint reads only the credentials (read_credentials), and must read the ones
+parse_postback would; and parse_postback reads a form exactly as urllib's parse_qs would (it uses yarl's
+faster decoder)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scormhub.domain.engine_accounts import parse_postback
-from scormhub.routes.hooks import postback_credentials
+from scormhub.integrations.scorm_cloud.postbacks import parse_postback, read_credentials
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -42,7 +42,7 @@ CASES = [
 def test_the_credentials_read_are_those_the_full_parse_reads(
     content_type: str, body: bytes, authorization: str | None
 ) -> None:
-    fast = postback_credentials(content_type, body, authorization)
+    fast = read_credentials(content_type, body, authorization)
     full = parse_postback(content_type, body, authorization)
 
     assert (fast.username, fast.password) == (full.username, full.password)

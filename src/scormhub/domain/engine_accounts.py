@@ -1,18 +1,13 @@
-"""Connecting a workspace's own SCORM Cloud account, and reading what SCORM Cloud posts back."""
+"""Connecting a workspace's own SCORM Cloud account (and disconnecting it)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-import msgspec
-from yarl import URL
 
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.errors import DomainError, InvalidCredentials, NotFound, ServiceUnavailable
@@ -140,67 +135,3 @@ async def disconnect_scorm_cloud(
         await uow.engine_accounts.delete(workspace_id)
         await uow.workspaces.save(replace(workspace, engine=EngineKind.BUILTIN))
         await uow.commit()
-
-
-# --- postbacks -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Postback:
-    """A postback as SCORM Cloud sent it: the credentials it carried and the RegistrationSchema JSON."""
-
-    username: str | None
-    password: str | None
-    registration: dict[str, Any] | None  # None when the body could not be read as a registration
-
-    @property
-    def registration_id(self) -> str | None:
-        if self.registration is None:
-            return None
-        value = self.registration.get("id")
-        return value if isinstance(value, str) and value else None
-
-
-def parse_postback(content_type: str, body: bytes, authorization: str | None) -> Postback:
-    """Both of SCORM Cloud's formats: a form with `data` (JSON) plus userName/username and password, or a
-    JSON body with HTTP Basic credentials. Never raises: what cannot be read comes back as None."""
-    username: str | None = None
-    password: str | None = None
-    data: object = None
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        # yarl's query decoder (C) reads a form exactly as urllib's parse_qs(keep_blank_values=True)
-        # does, at a seventh of the cost: `data` is a percent-encoded registration of ~150 escapes, and
-        # the drain decodes one per postback (38 -> 5 us).
-        form = URL.build(query_string=body.decode("utf-8", "replace"), encoded=True).query
-        username = form.get("userName") or form.get("username")
-        password = form.get("password")
-        data = _json(form.get("data") or "")
-    else:
-        data = _json(body.decode("utf-8", "replace"))
-    if authorization and authorization.lower().startswith("basic "):
-        try:
-            user, _, secret = base64.b64decode(authorization[6:].strip()).decode().partition(":")
-            username, password = user, secret
-        except (binascii.Error, UnicodeDecodeError):
-            pass
-    return Postback(
-        username=username, password=password, registration=data if isinstance(data, dict) else None
-    )
-
-
-# msgspec's decoder: three times json.loads on a registration, which the drain decodes once per postback.
-_JSON = msgspec.json.Decoder()
-
-
-def _json(text: str) -> object:
-    try:
-        return _JSON.decode(text) if text else None
-    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than Python recurses
-        return None
-
-
-def credentials_match(postback: Postback, username: str, password: str) -> bool:
-    """Constant-time comparison of both parts, so timing tells an attacker nothing."""
-    user_ok = secrets.compare_digest((postback.username or "").encode(), username.encode())
-    password_ok = secrets.compare_digest((postback.password or "").encode(), password.encode())
-    return user_ok & password_ok

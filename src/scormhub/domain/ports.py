@@ -299,6 +299,20 @@ class RegistrationEngine(Protocol):
         ...
 
 
+class RegistrationEngines(Protocol):
+    """Each workspace's registration engine: SCORM Cloud once the workspace has connected it."""
+
+    async def for_workspace(self, workspace_id: UUID) -> RegistrationEngine | None: ...
+
+
+class PostbackReader(Protocol):
+    """Which registration a stored postback names; the wire formats are the adapter's to read."""
+
+    def registration_id(self, content_type: str, body: str) -> str | None:
+        """None when the body names no registration (unreadable, or not a registration at all)."""
+        ...
+
+
 class EngineConnection(Protocol):
     """An engine account as a whole: checking credentials and the account-wide postback configuration."""
 

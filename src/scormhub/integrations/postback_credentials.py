@@ -9,6 +9,7 @@ from uuid import UUID
 from scormhub.domain.ports import Clock
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
+from scormhub.integrations.scorm_cloud.postbacks import credentials_match, read_credentials
 
 # How long decrypted postback credentials are reused before the database is read again.
 POSTBACK_CACHE_S = 30.0
@@ -41,6 +42,21 @@ class PostbackCredentials:
         password = self._cipher.decrypt(account.postback_password_enc)
         self._cached[workspace_id] = (now, account.postback_user, password)
         return account.postback_user, password
+
+    async def check(
+        self, workspace_id: UUID, content_type: str, body: bytes, authorization: str | None
+    ) -> bool | None:
+        """Whether a postback carries the workspace's credentials; None when the workspace has no SCORM
+        Cloud account (the endpoint answers 404, not 401)."""
+        credentials = await self.get(workspace_id)
+        if credentials is None:
+            return None
+        sent = read_credentials(content_type, body, authorization)
+        if credentials_match(sent, *credentials):
+            return True
+        # Maybe the account was reconnected with new credentials since they were cached: look again.
+        credentials = await self.get(workspace_id, fresh=True)
+        return credentials is not None and credentials_match(sent, *credentials)
 
     async def record_test_postback(self, workspace_id: UUID) -> None:
         """SCORM Cloud reached us with the workspace's credentials (connect's check)."""

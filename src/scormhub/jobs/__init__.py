@@ -9,7 +9,7 @@ from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
-from scormhub.jobs.postbacks import process_inbox, process_postback, sweep_inbox
+from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker, remove_stale_uploads
@@ -24,7 +24,6 @@ TASKS: tuple[Callable[..., Any], ...] = (
     sync_all,
     push_due_writes,
     reconcile_enrollments,
-    process_postback,
     process_inbox,
     sweep_inbox,
     export_report,

@@ -8,10 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from scormhub.bootstrap import Deps
-from scormhub.domain import sync
+from scormhub.domain import postbacks, sync
 from scormhub.domain.errors import NotFound, ServiceUnavailable
-from scormhub.domain.model import EngineKind, RegistrationProgress
 from scormhub.jobs.context import JobContext
 
 # The reconciler looks this far back each run; it runs every few minutes, so windows overlap.
@@ -21,25 +19,17 @@ RECONCILE_WINDOW = timedelta(minutes=15)
 async def sync_enrollment(
     ctx: JobContext, *, workspace_id: str, enrollment_id: str, run_id: str | None = None
 ) -> dict[str, Any]:
-    return await run_sync_enrollment(
-        ctx["deps"], workspace_id=workspace_id, enrollment_id=enrollment_id, run_id=run_id
-    )
-
-
-async def run_sync_enrollment(
-    deps: Deps, *, workspace_id: str, enrollment_id: str, run_id: str | None = None
-) -> dict[str, Any]:
-    """The job's body, also run in a request (the exit page reads a late SCORM Cloud result itself)."""
+    """Sync one enrollment from its engine; `run_id` counts it in a Sync All run."""
+    deps = ctx["deps"]
     failed = False
     try:
-        progress = await _engine_progress(deps, UUID(workspace_id), UUID(enrollment_id))
-        outcome = await sync.sync_enrollment(
+        outcome = await postbacks.sync_registration(
             UUID(workspace_id),
             UUID(enrollment_id),
-            uow=deps.uow(),
+            uow=deps.uow,
+            engines=deps.scorm_cloud,
             jobs=deps.jobs,
             clock=deps.clock,
-            progress=progress,
         )
         result: dict[str, Any] = {"queued": outcome.queued}
     except NotFound as missing:
@@ -56,23 +46,6 @@ async def run_sync_enrollment(
                 await uow.sync_runs.count(UUID(run_id), failed=failed, now=deps.clock.now())
                 await uow.commit()
     return result
-
-
-async def _engine_progress(
-    deps: Deps, workspace_id: UUID, enrollment_id: UUID
-) -> RegistrationProgress | None:
-    """SCORM Cloud's view of the registration (the truth); None for the built-in player, whose commits
-    already update the enrollment. Raises NotFound when SCORM Cloud no longer has the registration."""
-    async with deps.uow() as uow:
-        enrollment = await uow.enrollments.get(workspace_id, enrollment_id)
-        course = await uow.courses.get(workspace_id, enrollment.course_id) if enrollment else None
-    if enrollment is None or course is None or course.engine is not EngineKind.SCORM_CLOUD:
-        return None
-    engine = await deps.scorm_cloud.for_workspace(workspace_id)
-    if engine is None:
-        raise NotFound("SCORM Cloud is no longer connected to this workspace")
-    progress: RegistrationProgress = await engine.get_progress(str(enrollment_id))
-    return progress
 
 
 async def push_to_crm(ctx: JobContext, *, workspace_id: str) -> dict[str, Any]:

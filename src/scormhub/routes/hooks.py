@@ -12,10 +12,7 @@ tests/http/test_scorm_cloud_connect.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from urllib.parse import unquote_plus
 from uuid import UUID
 
 from litestar import asgi
@@ -23,7 +20,7 @@ from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from scormhub.bootstrap import Deps
-from scormhub.domain.engine_accounts import TEST_POSTBACK_QUERY, Postback, credentials_match
+from scormhub.domain.engine_accounts import TEST_POSTBACK_QUERY
 from scormhub.integrations import inbox
 
 log = logging.getLogger(__name__)
@@ -83,19 +80,15 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
         return
 
     deps: Deps = scope["litestar_app"].state.deps
-    credentials = await deps.postback_credentials.get(workspace_id)
-    if credentials is None:
+    known = await deps.postback_credentials.check(workspace_id, content_type, body, authorization)
+    if known is None:
         await _answer(send, 404, b"Unknown workspace.")
         return
-    postback = postback_credentials(content_type, body, authorization)
-    if not credentials_match(postback, *credentials):
-        # Maybe the account was reconnected with new credentials since they were cached: look again.
-        credentials = await deps.postback_credentials.get(workspace_id, fresh=True)
-        if credentials is None or not credentials_match(postback, *credentials):
-            await _answer(
-                send, 401, b"Wrong postback credentials.", (b"www-authenticate", b'Basic realm="scormhub"')
-            )
-            return
+    if not known:
+        await _answer(
+            send, 401, b"Wrong postback credentials.", (b"www-authenticate", b'Basic realm="scormhub"')
+        )
+        return
     if scope["query_string"] == _TEST_QUERY:
         # Connect's check: SCORM Cloud reached us with the new credentials. Its dummy registration is
         # nobody's result, so it is recorded as the check's outcome instead of being stored.
@@ -140,34 +133,3 @@ async def _answer(send: Send, status: int, text: bytes, *extra: tuple[bytes, byt
     headers = [_TEXT, (b"content-length", str(len(text)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text, "more_body": False})
-
-
-_FORM = "application/x-www-form-urlencoded"
-_FORM_CREDENTIALS = frozenset({"userName", "username", "password"})
-
-
-def postback_credentials(content_type: str, body: bytes, authorization: str | None) -> Postback:
-    """The credentials `parse_postback` would read, without reading the registration itself.
-
-    The request only authenticates and stores; the drain job parses the registration. Decoding just the
-    credential fields (and no JSON) is most of a postback's parsing cost saved on the hot path.
-    """
-    if authorization and authorization.lower().startswith("basic "):
-        try:
-            user, _, secret = base64.b64decode(authorization[6:].strip()).decode().partition(":")
-            return Postback(username=user, password=secret, registration=None)
-        except (binascii.Error, UnicodeDecodeError):
-            pass  # as parse_postback: an unreadable header leaves the form's credentials
-    if not content_type.startswith(_FORM):
-        return Postback(username=None, password=None, registration=None)
-    fields: dict[str, str] = {}
-    for pair in body.decode("utf-8", "replace").split("&"):
-        name, _, value = pair.partition("=")
-        name = unquote_plus(name)
-        if name in _FORM_CREDENTIALS and name not in fields:
-            fields[name] = unquote_plus(value)
-    return Postback(
-        username=fields.get("userName") or fields.get("username"),
-        password=fields.get("password"),
-        registration=None,
-    )

@@ -27,9 +27,9 @@ from scormhub.domain.errors import (
     ServiceUnavailable,
 )
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
+from scormhub.domain.postbacks import sync_registration
 from scormhub.integrations.crypto import ReviewPass
 from scormhub.integrations.request_limits import allow
-from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep
 from scormhub.web import vary_on_htmx, wants_fragment
@@ -350,11 +350,16 @@ async def _known_result(
     if course.engine is not EngineKind.SCORM_CLOUD or now.updated_at >= since:
         return now, True
     try:
-        await refresh_enrollment(
-            deps,
-            workspace_id=str(enrollment.workspace_id),
-            enrollment_id=str(enrollment.id),
+        await sync_registration(
+            enrollment.workspace_id,
+            enrollment.id,
+            uow=deps.uow,
+            engines=deps.scorm_cloud,
+            jobs=deps.jobs,
+            clock=deps.clock,
         )
+    except NotFound:
+        pass  # deleted here or in SCORM Cloud meanwhile: what is stored is all there is
     except DomainError as exc:
         log.info("the exit page could not read the registration yet: %s", exc)
         return now, False

@@ -1,19 +1,38 @@
-"""Fakes of where courses go: package storage, delivery engines, and an engine account's connection."""
+"""Fakes of where courses go: package storage, delivery engines, registrations, an engine account's
+connection, and the postbacks it sends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from scormhub.domain.courses import ImportFailed, PackageTooLarge
-from scormhub.domain.errors import EngineUnavailable, NotFound
-from scormhub.domain.model import Course, EngineKind, ImportState, ImportStatus, PostbackTarget
+from scormhub.domain.errors import EngineUnavailable, NotFound, ServiceUnavailable
+from scormhub.domain.model import (
+    Course,
+    EngineKind,
+    ImportState,
+    ImportStatus,
+    Learner,
+    PostbackTarget,
+    RegistrationProgress,
+)
 from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem, Sco
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import DeliveryEngine, EngineConnection, EngineRegistry, PackageStorage
+    from scormhub.domain.ports import (
+        DeliveryEngine,
+        EngineConnection,
+        EngineRegistry,
+        PackageStorage,
+        PostbackReader,
+        RegistrationEngine,
+        RegistrationEngines,
+    )
 
 VALID_REPORT = PackageReport(
     valid=True,
@@ -150,8 +169,71 @@ class FakeEngineConnection:
             await self.on_test_postback(target)
 
 
+class FakeRegistrationEngine:
+    """SCORM Cloud's registrations: `progress` holds each one's state; `down` makes every read fail."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.progress: dict[str, RegistrationProgress] = {}
+        self.down = down
+        self.reads: list[str] = []
+
+    async def create_registration(
+        self, *, registration_id: str, course_id: str, learner: Learner, postback: PostbackTarget | None
+    ) -> None:
+        return None
+
+    async def delete_registration(self, registration_id: str) -> None:
+        self.progress.pop(registration_id, None)
+
+    async def launch_link(
+        self, registration_id: str, *, redirect_on_exit_url: str, expiry_s: int = 120
+    ) -> str:
+        return f"https://engine.example/launch/{registration_id}"
+
+    async def preview_link(self, course_id: str, *, redirect_on_exit_url: str, expiry_s: int = 120) -> str:
+        return f"https://engine.example/preview/{course_id}"
+
+    async def get_progress(self, registration_id: str) -> RegistrationProgress:
+        self.reads.append(registration_id)
+        if self.down:
+            raise ServiceUnavailable("SCORM Cloud is not answering")
+        if registration_id not in self.progress:
+            raise NotFound("registration")
+        return self.progress[registration_id]
+
+    async def registrations_changed_since(self, since: datetime) -> AsyncIterator[RegistrationProgress]:
+        for progress in list(self.progress.values()):
+            if progress.updated_at >= since:
+                yield progress
+
+
+class FakeRegistrationEngines:
+    """The workspaces that have connected SCORM Cloud, and its registrations for each."""
+
+    def __init__(self, connected: dict[UUID, FakeRegistrationEngine] | None = None) -> None:
+        self.connected = connected or {}
+
+    async def for_workspace(self, workspace_id: UUID) -> FakeRegistrationEngine | None:
+        return self.connected.get(workspace_id)
+
+
+class FakePostbackReader:
+    """Postbacks in one simple format: the registration JSON as the body."""
+
+    def registration_id(self, content_type: str, body: str) -> str | None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        value = data.get("id") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
 if TYPE_CHECKING:
     _storage: PackageStorage = FakeStorage()
     _engine: DeliveryEngine = FakeEngine()
     _engines: EngineRegistry = FakeEngines(FakeEngine())
     _connection: EngineConnection = FakeEngineConnection("app", "secret")
+    _registration_engine: RegistrationEngine = FakeRegistrationEngine()
+    _registration_engines: RegistrationEngines = FakeRegistrationEngines()
+    _postback_reader: PostbackReader = FakePostbackReader()
