@@ -31,7 +31,7 @@ from scormhub.integrations.highlevel.crm import HighLevelCrm
 from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
 from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
-from scormhub.integrations.highlevel.tokens import PostgresTokenSource
+from scormhub.integrations.highlevel.tokens import HighLevelAgencyAuth, PostgresTokenSource
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
@@ -192,6 +192,10 @@ class Crms:
         if workspace is None:
             return LocalContactBook(workspace_id)
         return self.for_workspace(workspace)
+
+    def agency_auth(self) -> HighLevelAgencyAuth:
+        """Agency installs' side of HighLevel's OAuth (fails with CrmAuthExpired when used unconfigured)."""
+        return HighLevelAgencyAuth(self.oauth, self._cipher, self._clock)
 
     def oauth(self) -> HighLevelOAuth:
         settings = self._settings

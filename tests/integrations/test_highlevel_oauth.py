@@ -16,8 +16,9 @@ import pytest
 import respx
 
 from scormhub.domain.errors import CrmAuthExpired, CrmRateLimited, CrmRejected, CrmUnavailable
+from scormhub.domain.model import TokenGrant
 from scormhub.integrations.highlevel.client import build_client
-from scormhub.integrations.highlevel.oauth import HighLevelOAuth, TokenGrant
+from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 
 API = "https://services.hl.test"
 MARKETPLACE = "https://marketplace.hl.test"

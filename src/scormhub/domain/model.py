@@ -456,3 +456,22 @@ class SyncRun:
     @property
     def percent(self) -> int:
         return 100 if self.total == 0 else int((self.done + self.failed) * 100 / self.total)
+
+
+# --- CRM installs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a CRM's OAuth token exchange returned (HighLevel); `expires_at` is absolute (now + expires_in
+    when it arrived)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: datetime
+    scope: str
+    user_type: str  # "Location" | "Company"
+    location_id: str | None
+    company_id: str | None
+    user_id: str | None
+    approved_locations: tuple[str, ...] = ()

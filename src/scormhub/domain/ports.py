@@ -17,6 +17,7 @@ from scormhub.domain.model import (
     Certificate,
     Contact,
     Course,
+    CrmConnection,
     CrmWrite,
     EngineAccount,
     EngineKind,
@@ -31,6 +32,7 @@ from scormhub.domain.model import (
     RegistrationProgress,
     SyncedState,
     SyncRun,
+    TokenGrant,
     Workspace,
 )
 from scormhub.domain.scorm.package import PackageLimits, PackageReport
@@ -511,6 +513,51 @@ class InboxRepository(Protocol):
     ) -> list[InboxItem]: ...
 
     async def mark_processed_many(self, outcomes: Mapping[UUID, str], at: datetime) -> None: ...
+
+
+class CrmInstallations(Protocol):
+    """Installations of the app in CRM locations and agencies (HighLevel), each call its own transaction."""
+
+    async def by_location(self, location_id: str) -> CrmConnection | None: ...
+
+    async def install_location(
+        self,
+        *,
+        location_id: str,
+        company_id: str | None,
+        grant: TokenGrant | None,
+        name: str | None = None,
+        user_id: str | None = None,
+    ) -> Workspace:
+        """Create the location's workspace, or reconnect the one it had (its data is kept); without a
+        grant the tokens held are kept."""
+        ...
+
+    async def save_agency(self, grant: TokenGrant) -> None: ...
+
+    async def has_agency(self, company_id: str) -> bool:
+        """Whether the agency's own install is connected (its locations' tokens are minted from it)."""
+        ...
+
+    async def uninstall_location(self, location_id: str) -> UUID | None:
+        """Revoke the location's tokens; the workspace and its data stay. None: no such location."""
+        ...
+
+    async def uninstall_company(self, company_id: str) -> list[UUID]: ...
+
+
+class CrmAgencyAuth(Protocol):
+    """The agency side of a CRM's OAuth: the locations an agency install covers, and their tokens."""
+
+    async def agency_token(self, company_id: str) -> str:
+        """The agency's access token, renewed when due."""
+        ...
+
+    async def location_token(self, company_token: str, *, company_id: str, location_id: str) -> TokenGrant:
+        """A location's tokens, minted with the agency's."""
+        ...
+
+    async def installed_locations(self, company_token: str, *, company_id: str, app_id: str) -> list[str]: ...
 
 
 class ContactBook(Protocol):

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired, DomainError, ServiceUnavailable
+from scormhub.domain.installs import install_from_grant
 from scormhub.integrations.crypto import DecryptionError, TokenSigner
 from scormhub.integrations.highlevel.auth import (
     VENDOR_ED25519_PEM,
@@ -24,7 +25,6 @@ from scormhub.integrations.highlevel.auth import (
     webhook_dedupe_key,
 )
 from scormhub.integrations.highlevel.webhook_inbox import store_webhook
-from scormhub.jobs.highlevel import install_from_grant
 from scormhub.routes.providers import DepsDep
 from scormhub.web import SSO_SESSION_MAX_AGE_S, set_session_cookie
 
@@ -112,7 +112,15 @@ class HighLevelController(Controller):
         except ServiceUnavailable:
             return _install_problem(503, "HighLevel is not answering right now.")
         try:
-            outcome = await install_from_grant(deps, grant)
+            outcome = await install_from_grant(
+                grant,
+                installations=deps.highlevel_connections,
+                agency=deps.crm.agency_auth(),
+                app_id=deps.settings.highlevel_app_id,
+                uow=deps.uow(),
+                jobs=deps.jobs,
+                clock=deps.clock,
+            )
         except ServiceUnavailable:
             return _install_problem(503, "HighLevel is not answering right now.")
         except DomainError as exc:

@@ -1,15 +1,29 @@
-"""Fakes of the CRM's two sides (a contact book, a writer) and of the throttle shared by its senders."""
+"""Fakes of the CRM's two sides (a contact book, a writer), of the throttle shared by its senders, and of
+its installations (locations, agencies, and the agency side of its OAuth)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from scormhub.domain.model import Contact, RateLimit
+from scormhub.domain.model import (
+    ConnectionStatus,
+    Contact,
+    CrmConnection,
+    CrmKind,
+    EngineKind,
+    PlanMode,
+    RateLimit,
+    TokenGrant,
+    Workspace,
+    WorkspaceKind,
+)
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import ContactBook, CrmWriter, Throttle
+    from scormhub.domain.ports import ContactBook, CrmAgencyAuth, CrmInstallations, CrmWriter, Throttle
 
 
 class FakeContactBook:
@@ -116,7 +130,113 @@ class FakeThrottle:
         self.holds.append((workspace_id, seconds))
 
 
+def grant(*, location_id: str | None = None, company_id: str | None = None, **fields: Any) -> TokenGrant:
+    values: dict[str, Any] = {
+        "access_token": "access",
+        "refresh_token": "refresh",
+        "expires_at": datetime(2026, 11, 23, tzinfo=UTC),
+        "scope": "contacts.write",
+        "user_type": "Location" if location_id else "Company",
+        "location_id": location_id,
+        "company_id": company_id,
+        "user_id": "user-1",
+    }
+    return TokenGrant(**(values | fields))
+
+
+class FakeInstallations:
+    """Installed locations (each with its workspace) and connected agencies."""
+
+    def __init__(self) -> None:
+        self.locations: dict[str, tuple[Workspace, CrmConnection, TokenGrant | None]] = {}
+        self.agencies: dict[str, TokenGrant] = {}
+
+    async def by_location(self, location_id: str) -> CrmConnection | None:
+        found = self.locations.get(location_id)
+        return found[1] if found else None
+
+    async def install_location(
+        self,
+        *,
+        location_id: str,
+        company_id: str | None,
+        grant: TokenGrant | None,
+        name: str | None = None,
+        user_id: str | None = None,
+    ) -> Workspace:
+        now = datetime(2026, 11, 22, tzinfo=UTC)
+        found = self.locations.get(location_id)
+        workspace = (
+            found[0]
+            if found
+            else Workspace(
+                id=uuid4(),
+                name=name or f"HighLevel location {location_id}",
+                kind=WorkspaceKind.HIGHLEVEL,
+                plan=PlanMode.TRIAL,
+                engine=EngineKind.BUILTIN,
+                crm=CrmKind.HIGHLEVEL,
+                created_at=now,
+                crm_location_id=location_id,
+            )
+        )
+        connection = CrmConnection(
+            workspace_id=workspace.id,
+            location_id=location_id,
+            company_id=company_id,
+            status=ConnectionStatus.CONNECTED,
+            status_message=None,
+            installer_user_id=user_id,
+            installed_at=now,
+        )
+        self.locations[location_id] = (workspace, connection, grant or (found[2] if found else None))
+        return workspace
+
+    async def save_agency(self, grant: TokenGrant) -> None:
+        assert grant.company_id
+        self.agencies[grant.company_id] = grant
+
+    async def has_agency(self, company_id: str) -> bool:
+        return company_id in self.agencies
+
+    def _uninstall(self, location_id: str) -> UUID:
+        workspace, connection, _ = self.locations[location_id]
+        uninstalled = replace(connection, status=ConnectionStatus.UNINSTALLED)
+        self.locations[location_id] = (workspace, uninstalled, None)
+        return workspace.id
+
+    async def uninstall_location(self, location_id: str) -> UUID | None:
+        return self._uninstall(location_id) if location_id in self.locations else None
+
+    async def uninstall_company(self, company_id: str) -> list[UUID]:
+        self.agencies.pop(company_id, None)
+        return [
+            self._uninstall(location_id)
+            for location_id, (_, connection, _) in list(self.locations.items())
+            if connection.company_id == company_id
+        ]
+
+
+class FakeAgencyAuth:
+    """Mints a location's grant from an agency's token; `installed` is what the marketplace lists."""
+
+    def __init__(self, installed: Sequence[str] = ()) -> None:
+        self.installed = list(installed)
+
+    async def agency_token(self, company_id: str) -> str:
+        return f"agency-token:{company_id}"
+
+    async def location_token(self, company_token: str, *, company_id: str, location_id: str) -> TokenGrant:
+        assert company_token == f"agency-token:{company_id}"
+        return grant(location_id=location_id, company_id=company_id)
+
+    async def installed_locations(self, company_token: str, *, company_id: str, app_id: str) -> list[str]:
+        return list(self.installed)
+
+
 if TYPE_CHECKING:
     _book: ContactBook = FakeContactBook()
     _writer: CrmWriter = FakeCrmWriter()
     _throttle: Throttle = FakeThrottle()
+    _installations: CrmInstallations = FakeInstallations()
+    _agency: CrmAgencyAuth = FakeAgencyAuth()

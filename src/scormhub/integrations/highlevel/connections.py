@@ -15,6 +15,7 @@ from scormhub.domain.model import (
     CrmKind,
     EngineKind,
     PlanMode,
+    TokenGrant,
     Workspace,
     WorkspaceKind,
 )
@@ -23,7 +24,6 @@ from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmAgencyTokenRow, CrmConnectionRow
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
-from scormhub.integrations.highlevel.oauth import TokenGrant
 
 RECONNECT_MESSAGE = "HighLevel no longer accepts SCORM Hub's access. Reconnect to resume syncing."
 

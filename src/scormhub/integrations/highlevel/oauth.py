@@ -10,7 +10,6 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -24,6 +23,7 @@ from scormhub.domain.errors import (
     CrmUnavailable,
     DomainError,
 )
+from scormhub.domain.model import TokenGrant
 from scormhub.integrations.highlevel.client import API_VERSION, trace_id, vendor_message
 from scormhub.integrations.highlevel.shapes import UNEXPECTED_MESSAGE
 from scormhub.integrations.highlevel.shapes import unexpected as _unexpected
@@ -54,21 +54,6 @@ REINSTALL_MESSAGE: Final = (
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """What a token exchange returned; `expires_at` is absolute (now + expires_in when it arrived)."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: datetime
-    scope: str
-    user_type: str  # "Location" | "Company"
-    location_id: str | None
-    company_id: str | None
-    user_id: str | None
-    approved_locations: tuple[str, ...] = ()
 
 
 class HighLevelOAuth:

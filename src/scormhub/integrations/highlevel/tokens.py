@@ -16,13 +16,13 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain.errors import CrmAuthExpired
-from scormhub.domain.model import ConnectionStatus
+from scormhub.domain.model import ConnectionStatus, TokenGrant
 from scormhub.domain.ports import Clock
 from scormhub.integrations.crypto import SecretBox
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.tables import CrmAgencyTokenRow, CrmConnectionRow
 from scormhub.integrations.highlevel.connections import RECONNECT_MESSAGE, HighLevelConnections
-from scormhub.integrations.highlevel.oauth import HighLevelOAuth, TokenGrant
+from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +158,24 @@ async def _agency_token(oauth: HighLevelOAuth, cipher: SecretBox, clock: Clock, 
         company_id,
     )
     return grant.access_token
+
+
+class HighLevelAgencyAuth:
+    """The `CrmAgencyAuth` port over HighLevel's OAuth. The OAuth client is made on first use, so a server
+    without HighLevel configured fails only when an agency install actually needs it."""
+
+    def __init__(self, oauth: Callable[[], HighLevelOAuth], cipher: SecretBox, clock: Clock) -> None:
+        self._oauth = oauth
+        self._cipher = cipher
+        self._clock = clock
+
+    async def agency_token(self, company_id: str) -> str:
+        return await agency_access_token(self._oauth(), self._cipher, self._clock, company_id)
+
+    async def location_token(self, company_token: str, *, company_id: str, location_id: str) -> TokenGrant:
+        return await self._oauth().location_token(
+            company_token, company_id=company_id, location_id=location_id
+        )
+
+    async def installed_locations(self, company_token: str, *, company_id: str, app_id: str) -> list[str]:
+        return await self._oauth().installed_locations(company_token, company_id=company_id, app_id=app_id)
