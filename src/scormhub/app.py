@@ -32,22 +32,22 @@ from scormhub.flash import FlashClearingMiddleware
 from scormhub.integrations.db.database import is_unavailable
 from scormhub.lifespan import running
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
-from scormhub.routes.auth import AuthController
+from scormhub.routes.auth import AuthController, root
 from scormhub.routes.certificates import (
     CertificateAdminController,
     LearnerCertificateController,
     verify_certificate,
 )
 from scormhub.routes.courses import CourseController
-from scormhub.routes.engine import EngineSettingsController
 from scormhub.routes.enrollments import ContactController, EnrollmentController
 from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
-from scormhub.routes.pages import AdminPages, root
 from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import BrandingController, ReportsController
+from scormhub.routes.settings.general import SettingsController
+from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController
 from scormhub.settings import Settings
 from scormhub.web import (
@@ -101,7 +101,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             healthz,
             scorm_cloud_postback,
             AuthController,
-            AdminPages,
+            SettingsController,
             CourseController,
             EnrollmentController,
             ContactController,

@@ -1,8 +1,9 @@
-"""CRM sync in the admin: Sync log (with Retry), Sync All with live progress, per-row sync, settings."""
+"""CRM sync in the admin: Sync log (with Retry), Sync All with live progress, per-row sync.
+
+Which writes reach the CRM is a setting: routes/settings/crm.py."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -49,12 +50,7 @@ class SyncController(Controller):
     async def retry(
         self, request: Request[Any, Any, Any], item_id: FromPath[UUID], deps: DepsDep, workspace: WorkspaceDep
     ) -> Response[Any]:
-        async with deps.uow() as uow:
-            retried = await uow.outbox.retry(workspace.id, item_id, deps.clock.now())
-            await uow.commit()
-        if not retried:
-            raise NotFoundException()
-        await sync.enqueue_push(workspace.id, jobs=deps.jobs)
+        await sync.retry_write(workspace.id, item_id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         return Redirect(path="/app/sync", status_code=303)
 
     @post("/courses/{course_id:uuid}/sync")
@@ -114,22 +110,3 @@ class SyncController(Controller):
             else f"{who} is already up to date in the CRM."
         )
         return redirect_with_flash(request, f"/app/courses/{course_id}", notice=notice)
-
-    @post("/settings/crm")
-    async def crm_settings(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Redirect:
-        form = await request.form()
-        async with deps.uow() as uow:
-            locked = await uow.workspaces.lock(workspace.id)
-            assert locked is not None
-            await uow.workspaces.save(
-                replace(
-                    locked,
-                    sync_tags=form.get("sync_tags") == "on",
-                    sync_notes=form.get("sync_notes") == "on",
-                    sync_records=form.get("sync_records") == "on",
-                )
-            )
-            await uow.commit()
-        return Redirect(path="/app/settings", query_params={"saved": "crm"}, status_code=303)
