@@ -45,7 +45,8 @@ from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.providers import PROVIDERS
-from scormhub.routes.reports import BrandingController, ReportsController
+from scormhub.routes.reports import ReportsController
+from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController

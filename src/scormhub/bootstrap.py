@@ -16,8 +16,9 @@ from saq import Queue
 
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.domain.model import CrmKind, RateLimit, Workspace
-from scormhub.domain.ports import Clock, ContactBook, CrmWriter
+from scormhub.domain.ports import BrandingStore, Clock, ContactBook, CrmWriter, LogoSource
 from scormhub.domain.scorm.package import PackageLimits
+from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
@@ -228,6 +229,8 @@ class Deps:
     postback_credentials: PostbackCredentials
     inbox_drains: InboxDrains
     render_pool: RenderPool = field(default_factory=RenderPool)
+    brandings: BrandingStore = field(default_factory=PostgresBrandingStore)
+    logos: LogoSource = field(default_factory=HttpLogoSource)
 
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
 from scormhub.domain.model import (
+    Branding,
     Certificate,
     Contact,
     Course,
@@ -25,6 +26,7 @@ from scormhub.domain.model import (
     InboxItem,
     Learner,
     LoginToken,
+    Logo,
     OutboxItem,
     PostbackTarget,
     RateLimit,
@@ -532,3 +534,21 @@ class CertificateUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def certificates(self) -> CertificateRepository: ...
+
+
+class BrandingStore(Protocol):
+    """Each workspace's branding (the defaults until it saves its own)."""
+
+    async def load(self, workspace_id: UUID, workspace_name: str) -> Branding: ...
+
+    async def save(self, workspace_id: UUID, branding: Branding, now: datetime) -> None: ...
+
+
+class LogoSource(Protocol):
+    """Turns an uploaded file or a URL into a logo we store, or raises LogoRefused saying why not."""
+
+    def check(self, content: bytes) -> Logo: ...
+
+    async def fetch(self, url: str) -> Logo:
+        """Fetched once, guarded against reaching inside the network."""
+        ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,8 +32,6 @@ EXPORT_COLUMNS = (
 )
 STATUS_LABELS = {"not_started": "Not started", "in_progress": "In progress", "completed": "Completed"}
 RESULT_LABELS = {"unknown": "", "passed": "Passed", "failed": "Failed"}
-HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-DEFAULT_COLOUR = "#2563EB"
 
 
 class FilterError(ValueError):
@@ -370,28 +367,3 @@ def bar_chart(buckets: list[Bucket], unit: str, *, width: int = 720, height: int
         ::every
     ]
     return Chart(width=width, height=height, bars=bars, peak=peak, ticks=ticks)
-
-
-# --- branding -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Branding:
-    """How PDF reports and certificates look for a workspace."""
-
-    organization_name: str
-    primary_color: str = DEFAULT_COLOUR
-    logo_bytes: bytes | None = None
-    logo_content_type: str | None = None
-    logo_url: str | None = None
-
-
-def default_branding(workspace_name: str) -> Branding:
-    return Branding(organization_name=workspace_name or "SCORM Hub")
-
-
-def check_colour(raw: str) -> str:
-    value = raw.strip()
-    if not HEX_COLOUR.match(value):
-        raise FilterError(f"\u201c{raw[:20]}\u201d is not a colour. Use the form #RRGGBB, e.g. #2563EB.")
-    return value.upper()

@@ -15,8 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scormhub.domain.model import Certificate
-from scormhub.domain.reports import DEFAULT_COLOUR, Branding
+from scormhub.domain.model import DEFAULT_COLOUR, Branding, Certificate
 
 PAGE_WIDTH, PAGE_HEIGHT = 842, 595  # A4 landscape, points
 MARGIN = 56

@@ -15,10 +15,8 @@ from scormhub.bootstrap import Deps
 from scormhub.domain import certificates as cases
 from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import Certificate, Enrollment, Workspace
-from scormhub.domain.reports import Branding
+from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.request_limits import allow
 from scormhub.routes.providers import DepsDep, WorkspaceDep
@@ -42,7 +40,7 @@ class CertificateAdminController(Controller):
         deps: DepsDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        branding = await deps.brandings.load(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
                 workspace.id,
@@ -134,7 +132,7 @@ class LearnerCertificateController(Controller):
             workspace = await uow.workspaces.get(enrollment.workspace_id) if enrollment else None
         if enrollment is None or workspace is None:
             raise NotFoundException("This learning link is not valid. Ask for a new one.")
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        branding = await deps.brandings.load(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
                 workspace.id,

@@ -1,4 +1,4 @@
-"""The Reports tab (dashboard, learner records, CSV / XLSX / PDF exports) and Settings → Branding."""
+"""The Reports tab: dashboard, learner records, CSV / XLSX / PDF exports (Branding: routes/settings/)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import reports
-from scormhub.domain.model import Workspace
-from scormhub.domain.reports import Branding, FilterError, ReportFilter
-from scormhub.integrations import branding as branding_store
+from scormhub.domain.model import Branding, Workspace
+from scormhub.domain.reports import ReportFilter
+from scormhub.integrations.branding import PostgresBrandingStore
 from scormhub.integrations.db.database import configured_url
 from scormhub.integrations.exports import (
     ExportFiles,
@@ -51,7 +50,6 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-LOGO_FORM_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _filter(request: Request[Any, Any, Any], today: datetime) -> tuple[ReportFilter, str | None]:
@@ -119,7 +117,7 @@ class ReportsController(Controller):
         flt, store = self._export_setup(request, deps)
         if await _too_large(store, workspace, flt, "pdf"):
             return await _start_export(request, deps, workspace, flt, "pdf")
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        branding = await deps.brandings.load(workspace.id, workspace.name)
         content = await render_pdf(deps.render_pool, store, workspace, flt, branding, deps.clock.now())
         return Response(
             content=content,
@@ -252,7 +250,7 @@ async def build_export_file(
             )
         else:
             workspace_name = await _workspace_name(workspace_id)
-            branding = await branding_store.load_branding(workspace_id, workspace_name)
+            branding = await PostgresBrandingStore().load(workspace_id, workspace_name)
             cells = [
                 c async for batch in counted(store.stream(workspace_id, flt)) for c in report_cells(batch)
             ]
@@ -326,108 +324,3 @@ def _pdf_options(branding: Branding, flt: ReportFilter, now: datetime) -> dict[s
         "generated_at": now.astimezone(UTC),
         "time_zone": TIME_ZONE,
     }
-
-
-# --- Settings → Branding -----------------------------------------------------------------------------
-
-
-class BrandingController(Controller):
-    path = "/app/settings/branding"
-    guards = [admin_guard]
-
-    @get("", cache=False)
-    async def page(self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep) -> Template:
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
-        return _branding_page(workspace, branding, saved=request.query_params.get("saved") == "1")
-
-    @post("", request_max_body_size=LOGO_FORM_MAX_BYTES)
-    async def save(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
-        current = await branding_store.load_branding(workspace.id, workspace.name)
-        form = await request.form()
-        name = str(form.get("organization_name") or "").strip()[:200]
-        colour_raw = str(form.get("primary_color") or "")
-        logo_url = str(form.get("logo_url") or "").strip()
-        upload = form.get("logo_file")
-        errors: dict[str, str] = {}
-        if not name:
-            errors["organization_name"] = "Enter the organization name shown on reports."
-        try:
-            colour = reports.check_colour(colour_raw)
-        except FilterError as error:
-            errors["primary_color"] = str(error)
-            colour = current.primary_color
-        logo_bytes, logo_type, stored_url = current.logo_bytes, current.logo_content_type, current.logo_url
-        try:
-            if isinstance(upload, UploadFile) and upload.filename:
-                content = await upload.read(branding_store.MAX_LOGO_BYTES + 1)
-                logo = branding_store.check_image(content)
-                logo_bytes, logo_type, stored_url = logo.content, logo.content_type, None
-            elif form.get("remove_logo") == "on":
-                logo_bytes, logo_type, stored_url = None, None, None
-            elif logo_url and logo_url != current.logo_url:
-                async with branding_store.build_client() as client:
-                    logo = await branding_store.fetch_logo(logo_url, client=client)
-                logo_bytes, logo_type, stored_url = logo.content, logo.content_type, logo_url
-        except branding_store.LogoRefused as refused:
-            errors["logo"] = str(refused)
-        submitted = Branding(
-            organization_name=name,
-            primary_color=colour,
-            logo_bytes=logo_bytes,
-            logo_content_type=logo_type,
-            logo_url=stored_url,
-        )
-        if errors:
-            return _branding_page(
-                workspace,
-                current,
-                errors=errors,
-                form={"organization_name": name, "primary_color": colour_raw, "logo_url": logo_url},
-                status_code=422,
-            )
-        await branding_store.save_branding(workspace.id, submitted, deps.clock.now())
-        return Redirect(path="/app/settings/branding", query_params={"saved": "1"}, status_code=303)
-
-    @get("/logo", cache=False)
-    async def logo(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
-        if not branding.logo_bytes or branding.logo_content_type not in branding_store.ALLOWED_TYPES:
-            return Response(content=b"", status_code=404)
-        return Response(
-            content=branding.logo_bytes,
-            media_type=branding.logo_content_type,
-            headers={"Cache-Control": "private, max-age=60"},
-        )
-
-
-def _branding_page(
-    workspace: Workspace,
-    branding: Branding,
-    *,
-    saved: bool = False,
-    errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Template:
-    return Template(
-        template_name="pages/settings/branding.html",
-        context={
-            "workspace": workspace,
-            "nav": "settings",
-            "branding": branding,
-            "saved": saved,
-            "errors": errors or {},
-            "form": form
-            or {
-                "organization_name": branding.organization_name,
-                "primary_color": branding.primary_color,
-                "logo_url": branding.logo_url or "",
-            },
-            "max_logo_kb": branding_store.MAX_LOGO_BYTES // 1024,
-        },
-        status_code=status_code,
-    )
