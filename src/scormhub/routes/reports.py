@@ -71,8 +71,8 @@ class ReportsController(Controller):
         context = {
             "workspace": workspace,
             "nav": "reports",
-            "d": dashboard,
-            "f": flt,
+            "dashboard": dashboard,
+            "report_filter": flt,
             "error": error,
             "presets": reports.PRESETS,
             "chart": reports.bar_chart(dashboard.chart, dashboard.chart_unit),
@@ -136,7 +136,7 @@ class ReportsController(Controller):
         status = ExportFiles(deps.settings.data_dir).status(workspace.id, export_id)
         if status is None:
             raise NotFoundException()
-        context = {"workspace": workspace, "nav": "reports", "export_id": export_id, "s": status}
+        context = {"workspace": workspace, "nav": "reports", "export_id": export_id, "export_status": status}
         if wants_fragment(request):
             return vary_on_htmx(
                 Template(template_name="partials/reports/export_status.html", context=context)
