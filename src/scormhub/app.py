@@ -40,6 +40,7 @@ from scormhub.routes.certificates import (
 )
 from scormhub.routes.courses import CourseController
 from scormhub.routes.enrollments import ContactController, EnrollmentController
+from scormhub.routes.exports import ExportsController
 from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
@@ -111,6 +112,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             SyncController,
             EngineSettingsController,
             ReportsController,
+            ExportsController,
             BrandingController,
             CertificateAdminController,
             LearnerCertificateController,

@@ -38,6 +38,7 @@ from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
+from scormhub.integrations.report_exports import PostgresReportExports
 from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.storage import FilesystemPackageStorage
@@ -235,6 +236,10 @@ class Deps:
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""
         return new_uow()
+
+    def report_exports(self) -> PostgresReportExports:
+        """Reports (the dashboard's store, direct downloads, exports written by a job) for one use."""
+        return PostgresReportExports(self.settings.data_dir, self.render_pool)
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"

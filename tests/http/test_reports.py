@@ -32,7 +32,7 @@ from scormhub.integrations import branding as branding_store
 from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, WorkspaceRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.reports import export_report
-from scormhub.routes import reports as report_routes
+from scormhub.routes import exports as export_routes
 
 EVIL = '=HYPERLINK("http://evil.example","click")'
 NOW = datetime.now(UTC)
@@ -394,7 +394,7 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
 ) -> None:
-    monkeypatch.setitem(report_routes.MAX_DIRECT_ROWS, kind, 2)
+    monkeypatch.setitem(export_routes.MAX_DIRECT_ROWS, kind, 2)
     enqueued: list[dict[str, Any]] = []
 
     async def record(job: str, **kwargs: Any) -> str:

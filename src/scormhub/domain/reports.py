@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -268,6 +268,37 @@ class ReportStore(Protocol):
     ) -> list[ExportRow]: ...
 
     def stream(self, workspace_id: UUID, flt: ReportFilter) -> AsyncIterator[list[ExportRow]]: ...
+
+
+class ReportExports(Protocol):
+    """Export files and their progress records, per workspace (beside ReportStore: both speak in filters).
+
+    `status` is a plain mapping (state, done, total, kind, file_name, filter) so a page can show it as is.
+    """
+
+    async def count(self, workspace_id: UUID, flt: ReportFilter) -> int: ...
+
+    def status(self, workspace_id: UUID, export_id: UUID) -> dict[str, Any] | None: ...
+
+    def write_status(self, workspace_id: UUID, export_id: UUID, **status: Any) -> None: ...
+
+    async def sweep(self, workspace_id: UUID) -> None:
+        """Remove the workspace's exports older than a day."""
+        ...
+
+    async def write(
+        self,
+        kind: str,
+        workspace_id: UUID,
+        export_id: UUID,
+        flt: ReportFilter,
+        *,
+        status: Mapping[str, Any],
+        pdf: Mapping[str, Any] | None,
+        progress: Callable[[int], None],
+    ) -> int:
+        """Write the export file; `progress` hears the rows written so far. Returns the rows written."""
+        ...
 
 
 async def load_dashboard(
