@@ -16,7 +16,7 @@ from saq import Queue
 
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.domain.model import CrmKind, RateLimit, Workspace
-from scormhub.domain.ports import BrandingStore, Clock, ContactBook, CrmWriter, LogoSource
+from scormhub.domain.ports import BrandingStore, Clock, ContactBook, ContactDirectory, CrmWriter, LogoSource
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
@@ -178,6 +178,10 @@ class Crms:
             rate_limit=limit,
             note_user_id=user_id,
         )
+
+    def contact_directory(self, workspace_id: UUID) -> ContactDirectory:
+        """A standalone workspace's own contact book (HighLevel keeps its contacts itself)."""
+        return LocalContactBook(workspace_id)
 
     async def writer(self, workspace_id: UUID) -> CrmWriter:
         """Where a workspace's results are written: HighLevel for its locations, else the contact book."""

@@ -107,9 +107,7 @@ async def test_a_pdf_export_is_titled_and_branded_for_its_workspace() -> None:
     assert options["generated_at"] == world.clock.now()
 
 
-async def test_a_failed_export_is_recorded_failed_with_how_far_it_got_and_the_job_sees_the_error() -> (
-    None
-):
+async def test_a_failed_export_is_recorded_failed_with_how_far_it_got_and_the_job_sees_the_error() -> None:
     world = World(rows=3)
     world.exports.fail_with = OSError("disk full")
     export_id = uuid.uuid4()

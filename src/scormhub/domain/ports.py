@@ -513,6 +513,20 @@ class ContactBook(Protocol):
         ...
 
 
+class ContactDirectory(ContactBook, Protocol):
+    """A standalone workspace's own contact book, with what its pages show beside the lookups."""
+
+    async def list_contacts(self, *, offset: int = 0, limit: int = 50) -> list[Contact]: ...
+
+    async def set_company(self, contact_id: str, company: str | None) -> None: ...
+
+    async def company_summaries(self) -> list[dict[str, Any]]: ...
+
+    async def notes(self, contact_id: str) -> list[tuple[datetime, str]]: ...
+
+    async def training_records(self, contact_id: str) -> list[dict[str, Any]]: ...
+
+
 class CertificateRepository(Protocol):
     """Certificates by their public id (any workspace: the verification page) or by enrollment (scoped)."""
 

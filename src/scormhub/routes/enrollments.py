@@ -12,12 +12,11 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
-from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
+from scormhub.domain.contacts import InvalidInput, add_contact, clean_name, normalize_email
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
@@ -218,7 +217,7 @@ class ContactController(Controller):
         query = request.query_params.get("q", "").strip()[:100]
         if workspace.crm is CrmKind.HIGHLEVEL:
             return await self._highlevel_index(request, deps, workspace, query)
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
         context: dict[str, Any] = {
             "workspace": workspace,
@@ -264,13 +263,10 @@ class ContactController(Controller):
             raise NotFoundException()  # contacts are added in HighLevel itself
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email", "company")}
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         try:
-            contact = await book.upsert_contact(
-                first_name=clean_name(values["first_name"], "first_name", "first name"),
-                last_name=clean_name(values["last_name"], "last_name", "last name"),
-                email=normalize_email(values["email"]),
-            )
+            # The company as typed: add_contact folds its whitespace and caps its length itself.
+            contact = await add_contact({**values, "company": str(form.get("company", ""))}, book=book)
         except InvalidInput as bad:
             contacts = await book.list_contacts(limit=50)
             return Template(
@@ -285,9 +281,6 @@ class ContactController(Controller):
                 },
                 status_code=422,
             )
-        company = " ".join(str(form.get("company", "")).split())[:200]
-        if company:
-            await book.set_company(contact.id, company)
         return Redirect(path=f"/app/contacts/{contact.id}", status_code=303)
 
     @get("/{contact_id:str}", cache=False)
@@ -299,7 +292,7 @@ class ContactController(Controller):
         workspace: WorkspaceDep,
     ) -> Template:
         highlevel = workspace.crm is CrmKind.HIGHLEVEL
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         try:
             contact = await (deps.crm.for_workspace(workspace) if highlevel else book).get_contact(contact_id)
         except DomainError:
