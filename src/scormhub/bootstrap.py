@@ -16,10 +16,19 @@ from saq import Queue
 
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.domain.model import CrmKind, RateLimit, Workspace
-from scormhub.domain.ports import BrandingStore, Clock, ContactBook, ContactDirectory, CrmWriter, LogoSource
+from scormhub.domain.ports import (
+    BrandingStore,
+    CertificateRenderer,
+    Clock,
+    ContactBook,
+    ContactDirectory,
+    CrmWriter,
+    LogoSource,
+)
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
+from scormhub.integrations.certificate_pdf import PooledCertificateRenderer
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
 from scormhub.integrations.crypto import SecretBox
@@ -240,6 +249,9 @@ class Deps:
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""
         return new_uow()
+
+    def certificate_renderer(self) -> CertificateRenderer:
+        return PooledCertificateRenderer(self.render_pool)
 
     def report_exports(self) -> PostgresReportExports:
         """Reports (the dashboard's store, direct downloads, exports written by a job) for one use."""

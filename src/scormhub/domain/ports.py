@@ -550,6 +550,12 @@ class CertificateUnitOfWork(UnitOfWork, Protocol):
     def certificates(self) -> CertificateRepository: ...
 
 
+class CertificateRenderer(Protocol):
+    """A certificate as a PDF document, branded, with the verification link its QR code carries."""
+
+    async def render(self, certificate: Certificate, branding: Branding, verify_url: str) -> bytes: ...
+
+
 class BrandingStore(Protocol):
     """Each workspace's branding (the defaults until it saves its own)."""
 

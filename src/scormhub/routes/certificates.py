@@ -17,9 +17,8 @@ from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.request_limits import allow
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
@@ -63,10 +62,11 @@ class CertificateAdminController(Controller):
         request: Request[Any, Any, Any],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Template:
         enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
-        async with deps.uow() as uow:
+        async with uow:
             course = await uow.courses.get(workspace.id, enrollment.course_id)
         context = _manage_context(
             deps, workspace, enrollment, certificate, notice=flashed(request).get("notice")
@@ -126,8 +126,8 @@ class LearnerCertificateController(Controller):
     path = "/play/{token:str}/certificate"
 
     @get("", cache=False)
-    async def download(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
-        async with deps.uow() as uow:
+    async def download(self, token: FromPath[str], deps: DepsDep, uow: UowDep) -> Response[Any]:
+        async with uow:
             enrollment = await uow.enrollments.get_by_launch_token(token)
             workspace = await uow.workspaces.get(enrollment.workspace_id) if enrollment else None
         if enrollment is None or workspace is None:
@@ -193,9 +193,7 @@ async def verify_certificate(
 
 
 async def _pdf(deps: Deps, certificate: Certificate, branding: Branding) -> Response[bytes]:
-    """Render in a worker process: the event loop keeps serving while borb works."""
-    verify_url = _verify_url(deps, certificate)
-    content = await deps.render_pool.run(render_certificate_pdf, certificate, branding, verify_url)
+    content = await deps.certificate_renderer().render(certificate, branding, _verify_url(deps, certificate))
     return Response(
         content=content,
         media_type="application/pdf",

@@ -17,7 +17,7 @@ from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
@@ -37,9 +37,9 @@ class CourseController(Controller):
 
     @get("", cache=False)
     async def list_courses(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
-        async with deps.uow() as uow:
+        async with uow:
             items = await uow.courses.list_for_workspace(workspace.id)
             learners = await uow.enrollments.count_by_course(workspace.id)
         return _page(

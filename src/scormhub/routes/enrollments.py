@@ -18,7 +18,7 @@ from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.flash import flashed, redirect_with_flash
 from scormhub.routes.courses import _course
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
 
 PAGE_SIZE = 25
@@ -176,9 +176,10 @@ class EnrollmentController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Redirect:
-        async with deps.uow() as uow:
+        async with uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
@@ -289,6 +290,7 @@ class ContactController(Controller):
         request: Request[Any, Any, Any],
         contact_id: FromPath[str],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Template:
         highlevel = workspace.crm is CrmKind.HIGHLEVEL
@@ -299,7 +301,7 @@ class ContactController(Controller):
             contact = None
         if contact is None:
             raise NotFoundException()
-        async with deps.uow() as uow:
+        async with uow:
             enrollments = await uow.enrollments.list_for_contact(workspace.id, contact.id)
             titles: dict[UUID, str] = {}
             for e in enrollments:

@@ -31,7 +31,7 @@ from scormhub.integrations.crypto import ReviewPass
 from scormhub.integrations.request_limits import allow
 from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
-from scormhub.routes.providers import DepsDep
+from scormhub.routes.providers import DepsDep, UowDep
 from scormhub.web import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,8 @@ class EnrollController(Controller):
     path = "/enroll/{token:str}"
 
     @get("", cache=False)
-    async def form(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
-        async with deps.uow() as uow:
+    async def form(self, token: FromPath[str], deps: DepsDep, uow: UowDep) -> Response[Any]:
+        async with uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             return _not_available()
@@ -212,7 +212,7 @@ class EnrollController(Controller):
 
     @post("")
     async def submit(
-        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep
     ) -> Response[Any]:
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
@@ -224,7 +224,7 @@ class EnrollController(Controller):
                 context={"title": "Too many attempts", "message": "Please wait a minute and try again."},
                 status_code=429,
             )
-        async with deps.uow() as uow:
+        async with uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             # Checked before the fields: there is no form to correct on a course nobody can take.

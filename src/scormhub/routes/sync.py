@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from scormhub.domain import sync
 from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _course
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
 
@@ -93,9 +93,10 @@ class SyncController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
-        async with deps.uow() as uow:
+        async with uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()

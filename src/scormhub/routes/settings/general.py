@@ -13,7 +13,7 @@ from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
 from scormhub.domain.sync import SyncSettings, save_sync_settings
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web import admin_guard, current_admin
 
 
@@ -23,7 +23,7 @@ class SettingsController(Controller):
 
     @get("", cache=False)
     async def settings(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
         usage = await plan_usage(workspace, uow=deps.uow())
         messages = flashed(request)
@@ -33,7 +33,7 @@ class SettingsController(Controller):
         except DomainError as exc:
             # The CRM is down or wants reconnecting: the page still opens and says so.
             provisioned, crm_error = False, crm_error or str(exc)
-        async with deps.uow() as uow:
+        async with uow:
             scorm_cloud = await uow.engine_accounts.get(workspace.id)
         connection = await deps.highlevel_connections.get(workspace.id)
         return Template(
