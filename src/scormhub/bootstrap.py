@@ -24,6 +24,8 @@ from scormhub.domain.ports import (
     ContactDirectory,
     CrmWriter,
     LogoSource,
+    RequestLimits,
+    ReviewPasses,
 )
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
@@ -31,8 +33,8 @@ from scormhub.integrations.builtin_engine import BuiltinEngine
 from scormhub.integrations.certificate_pdf import PooledCertificateRenderer
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
-from scormhub.integrations.crypto import SecretBox
-from scormhub.integrations.db.database import configured_url
+from scormhub.integrations.crypto import ReviewPass, SecretBox
+from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
@@ -48,6 +50,7 @@ from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
+from scormhub.integrations.request_limits import PostgresRequestLimits
 from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.storage import FilesystemPackageStorage
@@ -245,10 +248,18 @@ class Deps:
     render_pool: RenderPool = field(default_factory=RenderPool)
     brandings: BrandingStore = field(default_factory=PostgresBrandingStore)
     logos: LogoSource = field(default_factory=HttpLogoSource)
+    request_limits: RequestLimits = field(default_factory=PostgresRequestLimits)
 
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""
         return new_uow()
+
+    async def ping_database(self) -> None:
+        """One round trip to PostgreSQL (the health check)."""
+        await engine().run_ddl("SELECT 1")
+
+    def review_passes(self) -> ReviewPasses:
+        return ReviewPass(self.settings.secret_key)
 
     def certificate_renderer(self) -> CertificateRenderer:
         return PooledCertificateRenderer(self.render_pool)

@@ -556,6 +556,24 @@ class CertificateRenderer(Protocol):
     async def render(self, certificate: Certificate, branding: Branding, verify_url: str) -> bytes: ...
 
 
+class RequestLimits(Protocol):
+    """Budgets on public requests, shared by every process: one hit counted per call."""
+
+    async def allow(self, key: str, *, limit: int, window_s: int, now: datetime) -> bool:
+        """False once `key` has spent its budget for the current window."""
+        ...
+
+
+class ReviewPasses(Protocol):
+    """Links that play a course without recording anything (a course's review from self-enrollment)."""
+
+    def issue(self, course_id: UUID) -> str: ...
+
+    def course_of(self, token: str) -> UUID | None:
+        """The course a genuine pass was issued for; None for anything else."""
+        ...
+
+
 class BrandingStore(Protocol):
     """Each workspace's branding (the defaults until it saves its own)."""
 

@@ -17,7 +17,6 @@ from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
 from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations.request_limits import allow
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
 
@@ -167,7 +166,7 @@ async def verify_certificate(
     """Public: is this certificate genuine, and what does it certify (never the learner's email)."""
     client = request.client.host if request.client else "unknown"
     headers = {"X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
-    allowed = await allow(
+    allowed = await deps.request_limits.allow(
         f"certificates:ip:{client}", limit=VERIFY_PER_IP_PER_MINUTE, window_s=60, now=deps.clock.now()
     )
     if not allowed:

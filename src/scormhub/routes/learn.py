@@ -27,8 +27,7 @@ from scormhub.domain.errors import (
     ServiceUnavailable,
 )
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
-from scormhub.integrations.crypto import ReviewPass
-from scormhub.integrations.request_limits import allow
+from scormhub.domain.ports import RequestLimits
 from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep, UowDep
@@ -218,7 +217,7 @@ class EnrollController(Controller):
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
         client = request.client.host if request.client else "unknown"
         now = deps.clock.now()
-        if not await _within_budgets(client, token, now):
+        if not await _within_budgets(deps.request_limits, client, token, now):
             return Template(
                 template_name="pages/enroll/message.html",
                 context={"title": "Too many attempts", "message": "Please wait a minute and try again."},
@@ -295,7 +294,7 @@ def _enrolled_answer(
     """The same answer for an enrollment and a review (a player link of one shape, the same cookie), so the
     form tells nobody whether an email is enrolled."""
     if isinstance(result, ReviewOnly):
-        token = ReviewPass(deps.settings.secret_key).issue(result.course.id)
+        token = deps.review_passes().issue(result.course.id)
         # Keep whatever proof this browser already holds (for another learner on a shared computer).
         held = request.cookies.get(PROOF_COOKIE, "")
         remembered = held if _TOKEN_SHAPE.fullmatch(held) else token
@@ -362,7 +361,7 @@ async def _known_result(
 
 
 async def _review_course(deps: Deps, token: str) -> Course | None:
-    course_id = ReviewPass(deps.settings.secret_key).course_of(token)
+    course_id = deps.review_passes().course_of(token)
     if course_id is None:
         return None
     async with deps.uow() as uow:
@@ -425,7 +424,7 @@ async def _scorm_cloud_launch(deps: Deps, enrollment: Enrollment, token: str) ->
     return Redirect(path=link, status_code=303)
 
 
-async def _within_budgets(client: str, course_token: str, now: datetime) -> bool:
+async def _within_budgets(limits: RequestLimits, client: str, course_token: str, now: datetime) -> bool:
     budgets = (
         (f"enroll:ip:{client}", ENROLL_PER_IP_PER_MINUTE, 60),
         (f"enroll:ip:{client}:hour", ENROLL_PER_IP_PER_HOUR, 3600),
@@ -433,7 +432,7 @@ async def _within_budgets(client: str, course_token: str, now: datetime) -> bool
         (f"enroll:course:{course_token}:hour", ENROLL_PER_COURSE_PER_HOUR, 3600),
     )
     for key, limit, window_s in budgets:
-        if not await allow(key, limit=limit, window_s=window_s, now=now):
+        if not await limits.allow(key, limit=limit, window_s=window_s, now=now):
             return False
     return True
 
