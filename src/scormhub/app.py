@@ -28,7 +28,6 @@ from saq.types import QueueInfo
 
 from scormhub.bootstrap import Deps, build_deps
 from scormhub.domain.errors import NotFound
-from scormhub.flash import FlashClearingMiddleware
 from scormhub.integrations.db.database import is_unavailable
 from scormhub.lifespan import running
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
@@ -50,14 +49,15 @@ from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import BrandingController, ReportsController
 from scormhub.routes.sync import SyncController
 from scormhub.settings import Settings
-from scormhub.web import (
+from scormhub.web.csrf import SessionAwareCSRFMiddleware
+from scormhub.web.flash import FlashClearingMiddleware
+from scormhub.web.guards import operator_guard
+from scormhub.web.middleware import (
     InputGuardMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
-    SessionAwareCSRFMiddleware,
     TrustedProxyMiddleware,
     UnusableInput,
-    operator_guard,
 )
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,13 @@ from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Certificate, Enrollment, Workspace
 from scormhub.domain.reports import Branding
-from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import render_certificate_pdf
 from scormhub.integrations.request_limits import allow
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
 VERIFY_PER_IP_PER_MINUTE = 30

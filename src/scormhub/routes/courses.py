@@ -16,10 +16,11 @@ from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, Workspace
-from scormhub.flash import flashed, redirect_with_flash
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
 # only our player may frame it.

@@ -10,9 +10,10 @@ from litestar.response import Redirect, Template
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scorm_cloud
 from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
-from scormhub.flash import redirect_with_flash
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx
+from scormhub.web.flash import redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx
 
 REJECTED = (
     "SCORM Cloud rejected this App ID / Secret Key. Copy both again from SCORM Cloud (Apps → your app)."

@@ -16,11 +16,12 @@ from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
-from scormhub.flash import flashed, redirect_with_flash
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.routes.courses import _course
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard, current_admin
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 PAGE_SIZE = 25
 

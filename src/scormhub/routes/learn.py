@@ -32,7 +32,7 @@ from scormhub.integrations.request_limits import allow
 from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep
-from scormhub.web import vary_on_htmx, wants_fragment
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
 

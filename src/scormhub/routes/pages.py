@@ -9,9 +9,9 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
-from scormhub.flash import flashed, redirect_with_flash
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, current_admin
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard, current_admin
 
 
 @get("/", cache=False, include_in_schema=False)

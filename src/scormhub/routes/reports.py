@@ -36,7 +36,8 @@ from scormhub.integrations.exports import (
 from scormhub.integrations.pdf import render_report_pdf, report_cells, write_report_pdf
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # No workspace time zone exists yet: every time is UTC, and headers and file names say so.
 TIME_ZONE = "UTC"

@@ -12,10 +12,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
-from scormhub.flash import redirect_with_flash
 from scormhub.routes.courses import _course
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 
 class SyncController(Controller):
