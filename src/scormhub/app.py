@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import PluginProtocol
-from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.htmx import HTMXDetails, HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -30,6 +30,8 @@ from scormhub.bootstrap import Deps, build_deps
 from scormhub.domain.errors import NotFound
 from scormhub.integrations.db.database import is_unavailable
 from scormhub.lifespan import running
+from scormhub.partials.courses import CourseStatusPartial
+from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController
 from scormhub.routes.certificates import (
@@ -115,6 +117,9 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             LearnerCertificateController,
             verify_certificate,
             HighLevelController,
+            # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
+            CourseStatusPartial,
+            ScormCloudStatusPartial,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(
@@ -130,6 +135,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
         state=State({"deps": deps, "worker": None}),
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        # Makes every request an HTMXRequest (`request.htmx`: the htmx headers, read by web.htmx).
         plugins=[HTMXPlugin()],
         middleware=[
             InputGuardMiddleware,
@@ -170,7 +176,8 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 
 
 def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
-    if request.headers.get("hx-request") == "true":
+    # Exception handlers are typed for any Request; the details are read the same way HTMXRequest does.
+    if HTMXDetails(request):
         # A partial cannot show a sign-in page in place; make htmx load the page itself.
         return Response(content="", status_code=401, headers={"HX-Redirect": "/signed-out"})
     if request.url.path.startswith("/app"):

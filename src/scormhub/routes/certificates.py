@@ -9,6 +9,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
@@ -101,7 +102,7 @@ class CertificateAdminController(Controller):
     @post("/revoke")
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,

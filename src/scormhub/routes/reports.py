@@ -18,6 +18,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
@@ -65,9 +66,7 @@ class ReportsController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def dashboard(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
+    async def dashboard(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
         now = deps.clock.now()
         flt, error = _filter(request, now)
         dashboard = await reports.load_dashboard(workspace.id, flt, store=PostgresReports(), today=now.date())
@@ -131,7 +130,7 @@ class ReportsController(Controller):
     @get("/exports/{export_id:uuid}", cache=False)
     async def export_progress(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         export_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from litestar import Request, Response
+from litestar import Response
+from litestar.plugins.htmx import HTMXRequest
 
 R = TypeVar("R", bound=Response[Any])
 
 
-def wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """An htmx request that is neither boosted nor a history restore gets just the partial."""
-    headers = request.headers
-    return (
-        headers.get("hx-request") == "true"
-        and headers.get("hx-boosted") != "true"
-        and headers.get("hx-history-restore-request") != "true"
-    )
+def wants_fragment(request: HTMXRequest) -> bool:
+    """An htmx request that is neither boosted nor a history restore gets just the partial: a boosted
+    link and a history restore replace the whole page, so they need the page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def vary_on_htmx(response: R) -> R:
