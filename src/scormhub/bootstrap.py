@@ -56,7 +56,7 @@ from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
-from scormhub.web import Sessions
+from scormhub.web.sessions import Sessions
 
 # The unit of work routes and jobs get: the adapter's own type, so mypy sees every repository it has.
 AppUnitOfWork: TypeAlias = PiccoloUnitOfWork

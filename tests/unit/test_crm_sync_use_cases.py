@@ -13,7 +13,7 @@ from fakes.crm import FakeCrmWriter, FakeThrottle
 from fakes.system import FakeClock, FakeJobs
 from fakes.uow import FakeStore, FakeUnitOfWork
 
-from scormhub.domain.crm_writes import TAG_COMPLETED, TAG_FAILED, TAG_PASSED
+from scormhub.domain.crm_writes import TAG_COMPLETED, TAG_FAILED, TAG_PASSED, SyncSettings
 from scormhub.domain.errors import CrmAuthExpired, CrmRateLimited, CrmRejected, CrmUnavailable, NotFound
 from scormhub.domain.model import (
     Course,
@@ -36,7 +36,6 @@ from scormhub.domain.sync import (
     SUMMARY_ROUNDS,
     PushOutcome,
     SyncOutcome,
-    SyncSettings,
     push_to_crm,
     retry_delay,
     retry_write,

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.workspaces import redeem_login_token
 from scormhub.routes.providers import DepsDep
-from scormhub.web import set_session_cookie
+from scormhub.web.sessions import set_session_cookie
 
 LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on the server."
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
@@ -16,9 +17,10 @@ from scormhub.domain import certificates as cases
 from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
-from scormhub.flash import flashed, redirect_with_flash
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
 VERIFY_PER_IP_PER_MINUTE = 30
@@ -97,7 +99,7 @@ class CertificateAdminController(Controller):
     @post("/revoke")
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,

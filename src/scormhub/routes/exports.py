@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
@@ -20,7 +21,8 @@ from scormhub.domain.model import Workspace
 from scormhub.domain.reports import ReportFilter
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.routes.reports import report_filter
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # Above these, a direct download would hold a request too long (PDF: several ms a row in borb).
 MAX_DIRECT_ROWS = {"csv": 50_000, "xlsx": 50_000, "pdf": 5_000}
@@ -88,7 +90,7 @@ class ExportsController(Controller):
     @get("/exports/{export_id:uuid}", cache=False)
     async def export_progress(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         export_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,

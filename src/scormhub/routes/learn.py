@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
@@ -31,7 +32,7 @@ from scormhub.domain.ports import RequestLimits
 from scormhub.jobs.sync import run_sync_enrollment as refresh_enrollment
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep, UowDep
-from scormhub.web import vary_on_htmx, wants_fragment
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,7 @@ class PlayerController(Controller):
         )
 
     @get("/exit/result", cache=False)
-    async def exit_result(
-        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
-    ) -> Response[Any]:
+    async def exit_result(self, token: FromPath[str], request: HTMXRequest, deps: DepsDep) -> Response[Any]:
         try:
             enrollment, course = await cases.find_launch(token, uow=deps.uow())
         except (NotFound, CourseNotAvailable):

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from scormhub.domain import reports
 from scormhub.domain.exports import TIME_ZONE
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 
 def report_filter(
@@ -27,9 +29,7 @@ class ReportsController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def dashboard(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
+    async def dashboard(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
         now = deps.clock.now()
         flt, error = report_filter(request, now)
         dashboard = await reports.load_dashboard(

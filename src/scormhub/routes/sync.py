@@ -10,13 +10,16 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
-from scormhub.flash import redirect_with_flash
-from scormhub.routes.courses import _course
+from scormhub.partials.courses import course_or_404 as _course
+from scormhub.partials.sync import sync_progress
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 
 class SyncController(Controller):
@@ -24,9 +27,7 @@ class SyncController(Controller):
     guards = [admin_guard]
 
     @get("/sync", cache=False)
-    async def log(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
+    async def log(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
         enrollment = request.query_params.get("enrollment")
         try:
             enrollment_id = UUID(enrollment) if enrollment else None
@@ -44,7 +45,7 @@ class SyncController(Controller):
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/sync/log.html", context=context))
-        return Template(template_name="pages/sync/log.html", context=context)
+        return vary_on_htmx(Template(template_name="pages/sync/log.html", context=context))
 
     @post("/sync/{item_id:uuid}/retry")
     async def retry(
@@ -56,7 +57,7 @@ class SyncController(Controller):
     @post("/courses/{course_id:uuid}/sync")
     async def sync_all(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -65,26 +66,22 @@ class SyncController(Controller):
         run = await sync.sync_all(workspace.id, course.id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
-        return vary_on_htmx(
-            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
-        )
+        return sync_progress(course, run)
 
     @get("/courses/{course_id:uuid}/sync", cache=False)
     async def progress(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
-            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+            return vary_on_htmx(Redirect(path=f"/app/courses/{course.id}", status_code=303))
         async with deps.uow() as uow:
             run = await uow.sync_runs.latest(workspace.id, course.id)
-        return vary_on_htmx(
-            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
-        )
+        return sync_progress(course, run)
 
     @post("/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/sync")
     async def sync_one(

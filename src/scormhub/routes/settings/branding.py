@@ -18,7 +18,7 @@ from scormhub.domain.branding import (
 )
 from scormhub.domain.model import Branding, Workspace
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard
+from scormhub.web.guards import admin_guard
 
 LOGO_FORM_MAX_BYTES = 2 * 1024 * 1024
 

@@ -9,12 +9,13 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from scormhub.domain.crm_writes import SyncSettings
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
-from scormhub.domain.sync import SyncSettings, save_sync_settings
-from scormhub.flash import flashed, redirect_with_flash
+from scormhub.domain.sync import save_sync_settings
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
-from scormhub.web import admin_guard, current_admin
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard, current_admin
 
 
 class SettingsController(Controller):
