@@ -54,8 +54,7 @@ def _samples() -> list[tuple[str, Any, Any]]:
     from PIL import Image
 
     from scormhub.domain.certificates import new_certificate_id
-    from scormhub.domain.model import Certificate, CertificateSnapshot
-    from scormhub.domain.reports import Branding
+    from scormhub.domain.model import Branding, Certificate, CertificateSnapshot
 
     logo = io.BytesIO()
     Image.new("RGBA", (600, 180), (0, 90, 200, 255)).save(logo, "PNG")

@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import PluginProtocol
-from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.htmx import HTMXDetails, HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -28,36 +28,40 @@ from saq.types import QueueInfo
 
 from scormhub.bootstrap import Deps, build_deps
 from scormhub.domain.errors import NotFound
-from scormhub.flash import FlashClearingMiddleware
 from scormhub.integrations.db.database import is_unavailable
 from scormhub.lifespan import running
+from scormhub.partials.courses import CourseStatusPartial
+from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
-from scormhub.routes.auth import AuthController
+from scormhub.routes.auth import AuthController, root
 from scormhub.routes.certificates import (
     CertificateAdminController,
     LearnerCertificateController,
     verify_certificate,
 )
 from scormhub.routes.courses import CourseController
-from scormhub.routes.engine import EngineSettingsController
 from scormhub.routes.enrollments import ContactController, EnrollmentController
+from scormhub.routes.exports import ExportsController
 from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
-from scormhub.routes.pages import AdminPages, root
 from scormhub.routes.providers import PROVIDERS
-from scormhub.routes.reports import BrandingController, ReportsController
+from scormhub.routes.reports import ReportsController
+from scormhub.routes.settings.branding import BrandingController
+from scormhub.routes.settings.general import SettingsController
+from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController
 from scormhub.settings import Settings
-from scormhub.web import (
+from scormhub.web.csrf import SessionAwareCSRFMiddleware
+from scormhub.web.flash import FlashClearingMiddleware
+from scormhub.web.guards import operator_guard
+from scormhub.web.middleware import (
     InputGuardMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
-    SessionAwareCSRFMiddleware,
     TrustedProxyMiddleware,
     UnusableInput,
-    operator_guard,
 )
 
 log = logging.getLogger(__name__)
@@ -101,7 +105,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             healthz,
             scorm_cloud_postback,
             AuthController,
-            AdminPages,
+            SettingsController,
             CourseController,
             EnrollmentController,
             ContactController,
@@ -110,11 +114,15 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             SyncController,
             EngineSettingsController,
             ReportsController,
+            ExportsController,
             BrandingController,
             CertificateAdminController,
             LearnerCertificateController,
             verify_certificate,
             HighLevelController,
+            # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
+            CourseStatusPartial,
+            ScormCloudStatusPartial,
             jobs_ui,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             create_static_files_router(
@@ -130,6 +138,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
         state=State({"deps": deps, "worker": None}),
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        # Makes every request an HTMXRequest (`request.htmx`: the htmx headers, read by web.htmx).
         plugins=[HTMXPlugin()],
         middleware=[
             InputGuardMiddleware,
@@ -170,7 +179,8 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 
 
 def _signed_out(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
-    if request.headers.get("hx-request") == "true":
+    # Exception handlers are typed for any Request; the details are read the same way HTMXRequest does.
+    if HTMXDetails(request):
         # A partial cannot show a sign-in page in place; make htmx load the page itself.
         return Response(content="", status_code=401, headers={"HX-Redirect": "/signed-out"})
     if request.url.path.startswith("/app"):

@@ -16,13 +16,25 @@ from saq import Queue
 
 from scormhub.domain.errors import CrmAuthExpired
 from scormhub.domain.model import CrmKind, RateLimit, Workspace
-from scormhub.domain.ports import Clock, ContactBook, CrmWriter
+from scormhub.domain.ports import (
+    BrandingStore,
+    CertificateRenderer,
+    Clock,
+    ContactBook,
+    ContactDirectory,
+    CrmWriter,
+    LogoSource,
+    RequestLimits,
+    ReviewPasses,
+)
 from scormhub.domain.scorm.package import PackageLimits
+from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
+from scormhub.integrations.certificate_pdf import PooledCertificateRenderer
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
-from scormhub.integrations.crypto import SecretBox
-from scormhub.integrations.db.database import configured_url
+from scormhub.integrations.crypto import ReviewPass, SecretBox
+from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
@@ -37,13 +49,15 @@ from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
+from scormhub.integrations.report_exports import PostgresReportExports
+from scormhub.integrations.request_limits import PostgresRequestLimits
 from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
-from scormhub.web import Sessions
+from scormhub.web.sessions import Sessions
 
 # The unit of work routes and jobs get: the adapter's own type, so mypy sees every repository it has.
 AppUnitOfWork: TypeAlias = PiccoloUnitOfWork
@@ -178,6 +192,10 @@ class Crms:
             note_user_id=user_id,
         )
 
+    def contact_directory(self, workspace_id: UUID) -> ContactDirectory:
+        """A standalone workspace's own contact book (HighLevel keeps its contacts itself)."""
+        return LocalContactBook(workspace_id)
+
     async def writer(self, workspace_id: UUID) -> CrmWriter:
         """Where a workspace's results are written: HighLevel for its locations, else the contact book."""
         return await self._for_id(workspace_id)
@@ -234,10 +252,27 @@ class Deps:
     inbox_drains: InboxDrains
     postbacks: ScormCloudPostbacks = field(default_factory=ScormCloudPostbacks)
     render_pool: RenderPool = field(default_factory=RenderPool)
+    brandings: BrandingStore = field(default_factory=PostgresBrandingStore)
+    logos: LogoSource = field(default_factory=HttpLogoSource)
+    request_limits: RequestLimits = field(default_factory=PostgresRequestLimits)
 
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""
         return new_uow()
+
+    async def ping_database(self) -> None:
+        """One round trip to PostgreSQL (the health check)."""
+        await engine().run_ddl("SELECT 1")
+
+    def review_passes(self) -> ReviewPasses:
+        return ReviewPass(self.settings.secret_key)
+
+    def certificate_renderer(self) -> CertificateRenderer:
+        return PooledCertificateRenderer(self.render_pool)
+
+    def report_exports(self) -> PostgresReportExports:
+        """Reports (the dashboard's store, direct downloads, exports written by a job) for one use."""
+        return PostgresReportExports(self.settings.data_dir, self.render_pool)
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"

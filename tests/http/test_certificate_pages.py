@@ -25,8 +25,7 @@ from appserver import csrf_of
 from scormhub.app import create_app
 from scormhub.bootstrap import build_deps
 from scormhub.domain.certificates import new_certificate_id
-from scormhub.domain.model import Certificate, CertificateSnapshot
-from scormhub.domain.reports import Branding
+from scormhub.domain.model import Branding, Certificate, CertificateSnapshot
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.certificate_pdf import CONTENT_WIDTH, fit, render_certificate_pdf
 from scormhub.integrations.db.tables import CertificateRow, CourseRow, EnrollmentRow, WorkspaceRow

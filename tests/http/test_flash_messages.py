@@ -13,7 +13,7 @@ import pytest
 from two_workspaces import World, client_for, serving_two_tenants
 
 from appserver import csrf_of
-from scormhub.flash import FLASH_COOKIE
+from scormhub.web.flash import FLASH_COOKIE
 
 PHISH = "Your session expired: sign in again at evil.example"
 

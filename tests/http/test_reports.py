@@ -26,12 +26,13 @@ from PIL import Image
 
 from appserver import csrf_of
 from pdf_text import PdfText, read_pdf
-from scormhub.domain.reports import Branding
+from scormhub.domain.branding import MAX_LOGO_BYTES
+from scormhub.domain.model import Branding
 from scormhub.integrations import branding as branding_store
 from scormhub.integrations.db.tables import CourseRow, EnrollmentRow, WorkspaceRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.reports import export_report
-from scormhub.routes import reports as report_routes
+from scormhub.routes import exports as export_routes
 
 EVIL = '=HYPERLINK("http://evil.example","click")'
 NOW = datetime.now(UTC)
@@ -393,7 +394,7 @@ async def test_an_export_over_the_direct_limit_runs_as_a_job_with_progress_and_a
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
 ) -> None:
-    monkeypatch.setitem(report_routes.MAX_DIRECT_ROWS, kind, 2)
+    monkeypatch.setitem(export_routes.MAX_DIRECT_ROWS, kind, 2)
     enqueued: list[dict[str, Any]] = []
 
     async def record(job: str, **kwargs: Any) -> str:
@@ -549,7 +550,7 @@ async def test_a_public_logo_url_is_fetched_once_and_stored(
 
 async def test_an_oversized_upload_is_refused(admin: httpx.AsyncClient) -> None:
     big = png((1200, 1200))
-    big += b"\0" * (branding_store.MAX_LOGO_BYTES + 10 - len(big))
+    big += b"\0" * (MAX_LOGO_BYTES + 10 - len(big))
     response = await post_branding(admin, files={"logo_file": ("logo.png", big, "image/png")})
     assert response.status_code == 422
     assert "larger than" in response.text

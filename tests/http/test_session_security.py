@@ -26,7 +26,8 @@ from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crypto import TokenSigner
 from scormhub.routes.learn import ENROLL_PER_IP_PER_MINUTE
 from scormhub.settings import Settings
-from scormhub.web import SESSION_MAX_AGE_S, SSO_SESSION_MAX_AGE_S, forwarded_client
+from scormhub.web.middleware import forwarded_client
+from scormhub.web.sessions import SESSION_MAX_AGE_S, SSO_SESSION_MAX_AGE_S
 
 SIGNED_OUT = "/signed-out"
 

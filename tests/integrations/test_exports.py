@@ -23,7 +23,9 @@ import respx
 from PIL import Image
 
 from pdf_text import PdfText, read_pdf
-from scormhub.domain.reports import Branding, ExportRow
+from scormhub.domain.errors import LogoRefused
+from scormhub.domain.model import Branding, Logo
+from scormhub.domain.reports import ExportRow
 from scormhub.integrations import branding
 from scormhub.integrations import pdf as report_pdf
 from scormhub.integrations.exports import XlsxReport, csv_chunks, neutralise
@@ -308,7 +310,7 @@ def public_dns(mapping: dict[str, str] | None = None):  # type: ignore[no-untype
     return resolve
 
 
-async def fetch(url: str, resolve=None) -> branding.Logo:  # type: ignore[no-untyped-def]
+async def fetch(url: str, resolve=None) -> Logo:  # type: ignore[no-untyped-def]
     async with branding.build_client() as client:
         return await branding.fetch_logo(url, client=client, resolve=resolve or public_dns())
 
@@ -364,7 +366,7 @@ async def test_a_name_with_one_private_address_among_public_ones_is_refused() ->
 
     with respx.mock(assert_all_called=False) as mock:
         route = mock.get(url__regex=r".*").respond(200, content=png_bytes(), content_type="image/png")
-        with pytest.raises(branding.LogoRefused, match="private or local"):
+        with pytest.raises(LogoRefused, match="private or local"):
             await fetch("https://logos.example.com/logo.png", mixed)
         assert not route.called
 
@@ -382,13 +384,13 @@ async def test_a_name_with_one_private_address_among_public_ones_is_refused() ->
 async def test_local_and_private_addresses_are_refused_before_any_request(url: str) -> None:
     with respx.mock(assert_all_called=False) as mock:
         route = mock.get(url__regex=r".*").respond(200, content=png_bytes(), content_type="image/png")
-        with pytest.raises(branding.LogoRefused, match="private or local"):
+        with pytest.raises(LogoRefused, match="private or local"):
             await fetch(url)
         assert not route.called
 
 
 async def test_a_host_name_that_resolves_to_a_private_address_is_refused() -> None:
-    with pytest.raises(branding.LogoRefused, match="private or local"):
+    with pytest.raises(LogoRefused, match="private or local"):
         await fetch(
             "https://intranet.example.com/logo.png", public_dns({"intranet.example.com": "192.168.1.10"})
         )
@@ -403,7 +405,7 @@ async def test_a_host_name_that_resolves_to_a_private_address_is_refused() -> No
     ],
 )
 async def test_urls_that_are_not_plain_https_to_a_host_are_refused(url: str, message: str) -> None:
-    with pytest.raises(branding.LogoRefused, match=message):
+    with pytest.raises(LogoRefused, match=message):
         await fetch(url)
 
 
@@ -411,7 +413,7 @@ async def test_urls_that_are_not_plain_https_to_a_host_are_refused(url: str, mes
 async def test_a_redirect_to_a_private_address_is_refused() -> None:
     respx.get(f"{LOGOS}/logo.png").respond(302, headers={"Location": "https://127.0.0.1/admin"})
     inner = respx.get("https://127.0.0.1/admin").respond(200, content=png_bytes(), content_type="image/png")
-    with pytest.raises(branding.LogoRefused, match="private or local"):
+    with pytest.raises(LogoRefused, match="private or local"):
         await fetch("https://logos.example.com/logo.png")
     assert not inner.called
 
@@ -441,7 +443,7 @@ async def test_a_50_mb_image_is_refused_while_streaming() -> None:
         )
 
     respx.get(f"{LOGOS}/big.png").mock(side_effect=lambda request: huge())
-    with pytest.raises(branding.LogoRefused, match="larger than 1024 KB"):
+    with pytest.raises(LogoRefused, match="larger than 1024 KB"):
         await fetch("https://logos.example.com/big.png")
 
 
@@ -450,35 +452,35 @@ async def test_a_declared_50_mb_image_is_refused_before_reading() -> None:
     respx.get(f"{LOGOS}/big.png").respond(
         200, headers={"Content-Type": "image/png", "Content-Length": str(50 * 1024 * 1024)}, content=b"x"
     )
-    with pytest.raises(branding.LogoRefused, match="larger than"):
+    with pytest.raises(LogoRefused, match="larger than"):
         await fetch("https://logos.example.com/big.png")
 
 
 @respx.mock
 async def test_an_svg_is_refused_by_content_type() -> None:
     respx.get(f"{LOGOS}/logo.svg").respond(200, content=SVG, content_type="image/svg+xml")
-    with pytest.raises(branding.LogoRefused, match="SVG is not accepted"):
+    with pytest.raises(LogoRefused, match="SVG is not accepted"):
         await fetch("https://logos.example.com/logo.svg")
 
 
 @respx.mock
 async def test_an_svg_served_as_png_is_refused_by_its_bytes() -> None:
     respx.get(f"{LOGOS}/logo.png").respond(200, content=SVG, content_type="image/png")
-    with pytest.raises(branding.LogoRefused, match="not a PNG"):
+    with pytest.raises(LogoRefused, match="not a PNG"):
         await fetch("https://logos.example.com/logo.png")
 
 
 @respx.mock
 async def test_a_host_that_times_out_gets_a_clear_message() -> None:
     respx.get(f"{LOGOS}/logo.png").mock(side_effect=httpx.ConnectTimeout("slow"))
-    with pytest.raises(branding.LogoRefused, match="did not answer in time"):
+    with pytest.raises(LogoRefused, match="did not answer in time"):
         await fetch("https://logos.example.com/logo.png")
 
 
 @respx.mock
 async def test_a_404_says_so() -> None:
     respx.get(f"{LOGOS}/logo.png").respond(404)
-    with pytest.raises(branding.LogoRefused, match="answered 404"):
+    with pytest.raises(LogoRefused, match="answered 404"):
         await fetch("https://logos.example.com/logo.png")
 
 
@@ -500,7 +502,7 @@ async def test_over_real_tls_the_pinned_connection_verifies_the_certificate_for_
             )
             assert logo.content == png_bytes()
             assert seen == [f"logos.test:{port}"]  # the Host header the server received
-            with pytest.raises(branding.LogoRefused, match="could not be reached"):
+            with pytest.raises(LogoRefused, match="could not be reached"):
                 await branding.fetch_logo(f"https://other.test:{port}/logo.png", client=client, resolve=local)
 
 

@@ -13,7 +13,7 @@ from fakes.crm import FakeCrmWriter, FakeThrottle
 from fakes.system import FakeClock, FakeJobs
 from fakes.uow import FakeStore, FakeUnitOfWork
 
-from scormhub.domain.crm_writes import TAG_COMPLETED, TAG_FAILED, TAG_PASSED
+from scormhub.domain.crm_writes import TAG_COMPLETED, TAG_FAILED, TAG_PASSED, SyncSettings
 from scormhub.domain.errors import CrmAuthExpired, CrmRateLimited, CrmRejected, CrmUnavailable, NotFound
 from scormhub.domain.model import (
     Course,
@@ -38,6 +38,8 @@ from scormhub.domain.sync import (
     SyncOutcome,
     push_to_crm,
     retry_delay,
+    retry_write,
+    save_sync_settings,
     sync_enrollment,
 )
 
@@ -540,3 +542,71 @@ async def test_a_company_summary_whose_numbers_keep_changing_goes_back_to_the_ou
     item = world.store.outbox[summary.id]
     assert (item.status, item.attempts) == (OutboxStatus.PENDING, 1)
     assert "kept changing" in (item.last_error or "")
+
+
+# --- retry_write and save_sync_settings ---------------------------------------------------------------
+
+
+async def test_retrying_a_failed_write_makes_it_pending_again_and_wakes_the_pusher() -> None:
+    world = World()
+    await world.sync(world.progress())
+    note = world.the(WriteKind.NOTE)
+    world.store.outbox[note.id] = replace(note, status=OutboxStatus.FAILED, last_error="CRM said no")
+    world.jobs.enqueued.clear()
+
+    await retry_write(
+        world.workspace.id, note.id, uow=FakeUnitOfWork(world.store), jobs=world.jobs, clock=world.clock
+    )
+
+    assert world.the(WriteKind.NOTE).status is OutboxStatus.PENDING
+    assert [job for job, _, _ in world.jobs.enqueued] == ["push_to_crm"]
+
+
+async def test_a_write_that_has_not_failed_is_not_found_for_retry_and_nothing_is_queued() -> None:
+    world = World()
+    await world.sync(world.progress())
+    note = world.the(WriteKind.NOTE)
+    world.jobs.enqueued.clear()
+
+    with pytest.raises(NotFound):
+        await retry_write(
+            world.workspace.id, note.id, uow=FakeUnitOfWork(world.store), jobs=world.jobs, clock=world.clock
+        )
+
+    assert world.jobs.enqueued == []
+
+
+async def test_another_workspaces_failed_write_is_not_found_for_retry() -> None:
+    world = World()
+    await world.sync(world.progress())
+    note = world.the(WriteKind.NOTE)
+    world.store.outbox[note.id] = replace(note, status=OutboxStatus.FAILED)
+
+    with pytest.raises(NotFound):
+        await retry_write(
+            uuid.uuid4(), note.id, uow=FakeUnitOfWork(world.store), jobs=world.jobs, clock=world.clock
+        )
+
+    assert world.the(WriteKind.NOTE).status is OutboxStatus.FAILED
+
+
+async def test_sync_settings_are_saved_and_later_syncs_queue_only_the_writes_left_on() -> None:
+    world = World()
+    uow = FakeUnitOfWork(world.store)
+
+    saved = await save_sync_settings(
+        world.workspace.id, SyncSettings(tags=False, notes=True, records=False), uow=uow
+    )
+
+    assert uow.committed
+    assert (saved.sync_tags, saved.sync_notes, saved.sync_records) == (False, True, False)
+    assert world.store.workspaces[world.workspace.id] == saved
+    await world.sync(world.progress())
+    assert [i.write.kind for i in world.outbox()] == [WriteKind.NOTE]
+
+
+async def test_sync_settings_of_a_removed_workspace_are_not_found() -> None:
+    world = World()
+
+    with pytest.raises(NotFound):
+        await save_sync_settings(uuid.uuid4(), SyncSettings(), uow=FakeUnitOfWork(world.store))

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from scormhub.domain.branding import check_colour
 from scormhub.domain.reports import (
     Bucket,
     FilterError,
     ReportFilter,
     bar_chart,
-    check_colour,
     fill_buckets,
     parse_filter,
 )

@@ -75,3 +75,7 @@ class CrmRejected(DomainError):
     def __init__(self, message: str, *, detail: str | None = None) -> None:
         super().__init__(message)
         self.detail = message if detail is None else detail
+
+
+class LogoRefused(DomainError, ValueError):
+    """A logo we will not store; the message says why and what to do instead."""

@@ -475,3 +475,31 @@ class TokenGrant:
     company_id: str | None
     user_id: str | None
     approved_locations: tuple[str, ...] = ()
+
+
+# --- branding ------------------------------------------------------------------------------------------
+
+DEFAULT_COLOUR = "#2563EB"
+
+
+@dataclass(frozen=True)
+class Branding:
+    """How PDF reports and certificates look for a workspace."""
+
+    organization_name: str
+    primary_color: str = DEFAULT_COLOUR
+    logo_bytes: bytes | None = None
+    logo_content_type: str | None = None
+    logo_url: str | None = None
+
+
+def default_branding(workspace_name: str) -> Branding:
+    return Branding(organization_name=workspace_name or "SCORM Hub")
+
+
+@dataclass(frozen=True)
+class Logo:
+    """A logo image we accept: its bytes and the type read from those bytes."""
+
+    content: bytes
+    content_type: str

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
 from scormhub.domain.model import (
+    Branding,
     Certificate,
     Contact,
     Course,
@@ -26,6 +27,7 @@ from scormhub.domain.model import (
     InboxItem,
     Learner,
     LoginToken,
+    Logo,
     OutboxItem,
     PostbackTarget,
     RateLimit,
@@ -572,6 +574,20 @@ class ContactBook(Protocol):
         ...
 
 
+class ContactDirectory(ContactBook, Protocol):
+    """A standalone workspace's own contact book, with what its pages show beside the lookups."""
+
+    async def list_contacts(self, *, offset: int = 0, limit: int = 50) -> list[Contact]: ...
+
+    async def set_company(self, contact_id: str, company: str | None) -> None: ...
+
+    async def company_summaries(self) -> list[dict[str, Any]]: ...
+
+    async def notes(self, contact_id: str) -> list[tuple[datetime, str]]: ...
+
+    async def training_records(self, contact_id: str) -> list[dict[str, Any]]: ...
+
+
 class CertificateRepository(Protocol):
     """Certificates by their public id (any workspace: the verification page) or by enrollment (scoped)."""
 
@@ -593,3 +609,45 @@ class CertificateUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def certificates(self) -> CertificateRepository: ...
+
+
+class CertificateRenderer(Protocol):
+    """A certificate as a PDF document, branded, with the verification link its QR code carries."""
+
+    async def render(self, certificate: Certificate, branding: Branding, verify_url: str) -> bytes: ...
+
+
+class RequestLimits(Protocol):
+    """Budgets on public requests, shared by every process: one hit counted per call."""
+
+    async def allow(self, key: str, *, limit: int, window_s: int, now: datetime) -> bool:
+        """False once `key` has spent its budget for the current window."""
+        ...
+
+
+class ReviewPasses(Protocol):
+    """Links that play a course without recording anything (a course's review from self-enrollment)."""
+
+    def issue(self, course_id: UUID) -> str: ...
+
+    def course_of(self, token: str) -> UUID | None:
+        """The course a genuine pass was issued for; None for anything else."""
+        ...
+
+
+class BrandingStore(Protocol):
+    """Each workspace's branding (the defaults until it saves its own)."""
+
+    async def load(self, workspace_id: UUID, workspace_name: str) -> Branding: ...
+
+    async def save(self, workspace_id: UUID, branding: Branding, now: datetime) -> None: ...
+
+
+class LogoSource(Protocol):
+    """Turns an uploaded file or a URL into a logo we store, or raises LogoRefused saying why not."""
+
+    def check(self, content: bytes) -> Logo: ...
+
+    async def fetch(self, url: str) -> Logo:
+        """Fetched once, guarded against reaching inside the network."""
+        ...

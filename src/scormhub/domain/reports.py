@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -33,8 +32,6 @@ EXPORT_COLUMNS = (
 )
 STATUS_LABELS = {"not_started": "Not started", "in_progress": "In progress", "completed": "Completed"}
 RESULT_LABELS = {"unknown": "", "passed": "Passed", "failed": "Failed"}
-HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-DEFAULT_COLOUR = "#2563EB"
 
 
 class FilterError(ValueError):
@@ -273,6 +270,37 @@ class ReportStore(Protocol):
     def stream(self, workspace_id: UUID, flt: ReportFilter) -> AsyncIterator[list[ExportRow]]: ...
 
 
+class ReportExports(Protocol):
+    """Export files and their progress records, per workspace (beside ReportStore: both speak in filters).
+
+    `status` is a plain mapping (state, done, total, kind, file_name, filter) so a page can show it as is.
+    """
+
+    async def count(self, workspace_id: UUID, flt: ReportFilter) -> int: ...
+
+    def status(self, workspace_id: UUID, export_id: UUID) -> dict[str, Any] | None: ...
+
+    def write_status(self, workspace_id: UUID, export_id: UUID, **status: Any) -> None: ...
+
+    async def sweep(self, workspace_id: UUID) -> None:
+        """Remove the workspace's exports older than a day."""
+        ...
+
+    async def write(
+        self,
+        kind: str,
+        workspace_id: UUID,
+        export_id: UUID,
+        flt: ReportFilter,
+        *,
+        status: Mapping[str, Any],
+        pdf: Mapping[str, Any] | None,
+        progress: Callable[[int], None],
+    ) -> int:
+        """Write the export file; `progress` hears the rows written so far. Returns the rows written."""
+        ...
+
+
 async def load_dashboard(
     workspace_id: UUID, flt: ReportFilter, *, store: ReportStore, today: date
 ) -> Dashboard:
@@ -370,28 +398,3 @@ def bar_chart(buckets: list[Bucket], unit: str, *, width: int = 720, height: int
         ::every
     ]
     return Chart(width=width, height=height, bars=bars, peak=peak, ticks=ticks)
-
-
-# --- branding -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Branding:
-    """How PDF reports and certificates look for a workspace."""
-
-    organization_name: str
-    primary_color: str = DEFAULT_COLOUR
-    logo_bytes: bytes | None = None
-    logo_content_type: str | None = None
-    logo_url: str | None = None
-
-
-def default_branding(workspace_name: str) -> Branding:
-    return Branding(organization_name=workspace_name or "SCORM Hub")
-
-
-def check_colour(raw: str) -> str:
-    value = raw.strip()
-    if not HEX_COLOUR.match(value):
-        raise FilterError(f"\u201c{raw[:20]}\u201d is not a colour. Use the form #RRGGBB, e.g. #2563EB.")
-    return value.upper()

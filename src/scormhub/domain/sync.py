@@ -42,6 +42,7 @@ from scormhub.domain.model import (
     OutboxItem,
     RegistrationProgress,
     SyncRun,
+    Workspace,
     WriteKind,
 )
 
@@ -185,6 +186,34 @@ async def enqueue_push(workspace_id: UUID, *, jobs: JobQueue, delay_s: float = 0
         retries=1,
         workspace_id=str(workspace_id),
     )
+
+
+async def retry_write(
+    workspace_id: UUID, item_id: UUID, *, uow: UnitOfWork, jobs: JobQueue, clock: Clock
+) -> None:
+    """Send a failed CRM write again (Sync log → Retry) and wake the workspace's pusher to send it."""
+    async with uow:
+        retried = await uow.outbox.retry(workspace_id, item_id, clock.now())
+        await uow.commit()
+    if not retried:
+        # Only a failed write of this workspace can be retried; anything else is not there to retry.
+        raise NotFound("This write is not waiting for a retry.")
+    await enqueue_push(workspace_id, jobs=jobs)
+
+
+async def save_sync_settings(workspace_id: UUID, chosen: SyncSettings, *, uow: UnitOfWork) -> Workspace:
+    """Settings → CRM integration: which kinds of write (tags, notes, records) reach the CRM from now on."""
+    async with uow:
+        # Locked so a concurrent save of another workspace field is not overwritten with a stale copy.
+        workspace = await uow.workspaces.lock(workspace_id)
+        if workspace is None:
+            raise NotFound("This workspace no longer exists.")
+        saved = replace(
+            workspace, sync_tags=chosen.tags, sync_notes=chosen.notes, sync_records=chosen.records
+        )
+        await uow.workspaces.save(saved)
+        await uow.commit()
+    return saved
 
 
 @dataclass(frozen=True)

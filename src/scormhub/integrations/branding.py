@@ -16,27 +16,16 @@ from uuid import UUID
 
 import httpx
 
-from scormhub.domain.reports import Branding, default_branding
+from scormhub.domain.branding import ALLOWED_TYPES, MAX_LOGO_BYTES
+from scormhub.domain.errors import LogoRefused
+from scormhub.domain.model import Branding, Logo, default_branding
 from scormhub.integrations.db.tables import BrandingRow
 
-MAX_LOGO_BYTES = 1024 * 1024
 FETCH_TIMEOUT_S = 5.0
 MAX_REDIRECTS = 3
-# Raster formats only: an SVG can carry script.
-ALLOWED_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 FORMAT_TYPES = {fmt: kind for kind, fmt in ALLOWED_TYPES.items()}
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-class LogoRefused(ValueError):
-    """A logo we will not store; the message says why and what to do instead."""
-
-
-@dataclass(frozen=True)
-class Logo:
-    content: bytes
-    content_type: str
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
@@ -191,6 +180,18 @@ def build_client() -> httpx.AsyncClient:
     )
 
 
+class HttpLogoSource:
+    """Logos from an upload (checked) or a URL (fetched once, SSRF-guarded): the LogoSource port."""
+
+    def check(self, content: bytes) -> Logo:
+        return check_image(content)
+
+    async def fetch(self, url: str) -> Logo:
+        # A client per fetch: logos are rare, and this one never follows redirects by itself.
+        async with build_client() as client:
+            return await fetch_logo(url, client=client)
+
+
 # --- storage ---------------------------------------------------------------------------------------------
 
 
@@ -225,3 +226,13 @@ async def save_branding(workspace_id: UUID, branding: Branding, now: datetime) -
         workspace_id,
         *values.values(),
     )
+
+
+class PostgresBrandingStore:
+    """Branding rows in PostgreSQL: the BrandingStore port."""
+
+    async def load(self, workspace_id: UUID, workspace_name: str) -> Branding:
+        return await load_branding(workspace_id, workspace_name)
+
+    async def save(self, workspace_id: UUID, branding: Branding, now: datetime) -> None:
+        await save_branding(workspace_id, branding, now)

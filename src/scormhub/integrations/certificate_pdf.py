@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scormhub.domain.model import Certificate
-from scormhub.domain.reports import DEFAULT_COLOUR, Branding
+from scormhub.domain.model import DEFAULT_COLOUR, Branding, Certificate
+from scormhub.integrations.render_pool import RenderPool
 
 PAGE_WIDTH, PAGE_HEIGHT = 842, 595  # A4 landscape, points
 MARGIN = 56
@@ -358,3 +358,15 @@ def _qr_code(b: Any, page: Any, text: str, x: int, y: int) -> None:
                 start = None
     b.LayoutElement._append_newline_to_content_stream(page)
     b.LayoutElement._append_to_content_stream(page, "q\n0 0 0 rg\n" + "\n".join(rectangles) + "\nf\nQ\n")
+
+
+class PooledCertificateRenderer:
+    """The CertificateRenderer port: renders in a worker process, so the event loop keeps serving while
+    borb works."""
+
+    def __init__(self, pool: RenderPool) -> None:
+        self.pool = pool
+
+    async def render(self, certificate: Certificate, branding: Branding, verify_url: str) -> bytes:
+        content: bytes = await self.pool.run(render_certificate_pdf, certificate, branding, verify_url)
+        return content

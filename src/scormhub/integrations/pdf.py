@@ -31,7 +31,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from scormhub.domain.reports import EXPORT_COLUMNS, Branding, ExportRow
+from scormhub.domain.model import Branding
+from scormhub.domain.reports import EXPORT_COLUMNS, ExportRow
 
 FONT_PATHS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),

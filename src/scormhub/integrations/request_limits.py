@@ -29,3 +29,10 @@ async def allow(key: str, *, limit: int, window_s: int, now: datetime) -> bool:
         now,
     )
     return int(rows[0]["hits"]) <= limit
+
+
+class PostgresRequestLimits:
+    """The RequestLimits port over `allow`."""
+
+    async def allow(self, key: str, *, limit: int, window_s: int, now: datetime) -> bool:
+        return await allow(key, limit=limit, window_s=window_s, now=now)

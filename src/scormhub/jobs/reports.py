@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from scormhub.domain.exports import build_export
 from scormhub.domain.reports import parse_filter
-from scormhub.integrations.exports import ExportFiles, PostgresReports
 from scormhub.jobs.context import JobContext
 
 
@@ -14,18 +14,15 @@ async def export_report(
     ctx: JobContext, *, workspace_id: str, export_id: str, kind: str, params: dict[str, str]
 ) -> dict[str, Any]:
     """Safe to run twice: the file is written again from the start."""
-    from scormhub.routes.reports import build_export_file
-
     deps = ctx["deps"]
-    files = ExportFiles(deps.settings.data_dir)
     flt, _ = parse_filter(params, today=deps.clock.now().date())
-    return await build_export_file(
-        files,
-        PostgresReports(),
+    return await build_export(
         UUID(workspace_id),
         UUID(export_id),
         kind,
         flt,
-        deps.clock.now(),
-        pool=deps.render_pool,
+        exports=deps.report_exports(),
+        brandings=deps.brandings,
+        uow=deps.uow(),
+        clock=deps.clock,
     )

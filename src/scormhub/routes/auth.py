@@ -1,4 +1,4 @@
-"""Standalone admin access: one-time login links, sign-out."""
+"""Standalone admin access: the site root, one-time login links, sign-out."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.workspaces import redeem_login_token
 from scormhub.routes.providers import DepsDep
-from scormhub.web import set_session_cookie
+from scormhub.web.sessions import set_session_cookie
 
 LINK_HELP = "For a new link, run `make login-link` (or `scormhub login-link`) on the server."
+
+
+@get("/", cache=False, include_in_schema=False)
+async def root(request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
+    signed_in = deps.sessions.from_connection(request) is not None
+    return Redirect(path="/app/courses" if signed_in else "/signed-out", status_code=303)
 
 
 class AuthController(Controller):

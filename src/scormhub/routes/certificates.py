@@ -9,20 +9,18 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import certificates as cases
 from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import Certificate, Enrollment, Workspace
-from scormhub.domain.reports import Branding
-from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations import branding as branding_store
-from scormhub.integrations.certificate_pdf import render_certificate_pdf
-from scormhub.integrations.request_limits import allow
-from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # The verification page is public: enough for a person checking a few certificates, too few to sweep ids.
 VERIFY_PER_IP_PER_MINUTE = 30
@@ -42,7 +40,7 @@ class CertificateAdminController(Controller):
         deps: DepsDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        branding = await deps.brandings.load(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
                 workspace.id,
@@ -65,10 +63,11 @@ class CertificateAdminController(Controller):
         request: Request[Any, Any, Any],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Template:
         enrollment, certificate = await _enrollment_and_certificate(deps, workspace, enrollment_id)
-        async with deps.uow() as uow:
+        async with uow:
             course = await uow.courses.get(workspace.id, enrollment.course_id)
         context = _manage_context(
             deps, workspace, enrollment, certificate, notice=flashed(request).get("notice")
@@ -100,7 +99,7 @@ class CertificateAdminController(Controller):
     @post("/revoke")
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -128,13 +127,13 @@ class LearnerCertificateController(Controller):
     path = "/play/{token:str}/certificate"
 
     @get("", cache=False)
-    async def download(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
-        async with deps.uow() as uow:
+    async def download(self, token: FromPath[str], deps: DepsDep, uow: UowDep) -> Response[Any]:
+        async with uow:
             enrollment = await uow.enrollments.get_by_launch_token(token)
             workspace = await uow.workspaces.get(enrollment.workspace_id) if enrollment else None
         if enrollment is None or workspace is None:
             raise NotFoundException("This learning link is not valid. Ask for a new one.")
-        branding = await branding_store.load_branding(workspace.id, workspace.name)
+        branding = await deps.brandings.load(workspace.id, workspace.name)
         try:
             certificate = await cases.certificate_to_download(
                 workspace.id,
@@ -169,7 +168,7 @@ async def verify_certificate(
     """Public: is this certificate genuine, and what does it certify (never the learner's email)."""
     client = request.client.host if request.client else "unknown"
     headers = {"X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
-    allowed = await allow(
+    allowed = await deps.request_limits.allow(
         f"certificates:ip:{client}", limit=VERIFY_PER_IP_PER_MINUTE, window_s=60, now=deps.clock.now()
     )
     if not allowed:
@@ -195,9 +194,7 @@ async def verify_certificate(
 
 
 async def _pdf(deps: Deps, certificate: Certificate, branding: Branding) -> Response[bytes]:
-    """Render in a worker process: the event loop keeps serving while borb works."""
-    verify_url = _verify_url(deps, certificate)
-    content = await deps.render_pool.run(render_certificate_pdf, certificate, branding, verify_url)
+    content = await deps.certificate_renderer().render(certificate, branding, _verify_url(deps, certificate))
     return Response(
         content=content,
         media_type="application/pdf",

@@ -1,4 +1,4 @@
-"""The Courses tab: list, upload, detail with live status, delete, preview."""
+"""The Courses tab: list, upload, detail (its live status is partials.courses), delete, preview."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
-from scormhub.domain.model import Course, CourseStatus, Workspace
-from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep, WorkspaceDep
+from scormhub.domain.model import CourseStatus, Workspace
+from scormhub.partials.courses import course_or_404 as _course
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard
 
 # Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
 # only our player may frame it.
@@ -37,9 +38,9 @@ class CourseController(Controller):
 
     @get("", cache=False)
     async def list_courses(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
-        async with deps.uow() as uow:
+        async with uow:
             items = await uow.courses.list_for_workspace(workspace.id)
             learners = await uow.enrollments.count_by_course(workspace.id)
         return _page(
@@ -105,32 +106,6 @@ class CourseController(Controller):
 
         course = await _course(deps, workspace, course_id)
         return await _detail(request, deps, workspace, course)
-
-    @get("/{course_id:uuid}/status", cache=False)
-    async def status(
-        self,
-        request: Request[Any, Any, Any],
-        course_id: FromPath[UUID],
-        deps: DepsDep,
-        workspace: WorkspaceDep,
-    ) -> Response[Any]:
-        course = await _course(deps, workspace, course_id)
-        if not wants_fragment(request):
-            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
-        template = (
-            "partials/courses/status_badge.html"
-            if request.query_params.get("compact")
-            else "partials/courses/status.html"
-        )
-        response = Template(template_name=template, context={"course": course})
-        if (
-            course.is_final
-            and not request.query_params.get("compact")
-            and request.query_params.get("polling")
-        ):
-            # The page was showing "Importing…": reload it so enrollment and sharing appear with Ready.
-            response.headers["HX-Refresh"] = "true"
-        return vary_on_htmx(response)
 
     @get("/{course_id:uuid}/delete", cache=False)
     async def confirm_delete(
@@ -227,14 +202,6 @@ def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
         content_disposition_type="inline",
         headers={"Content-Security-Policy": CONTENT_CSP, "Cache-Control": "private, max-age=300"},
     )
-
-
-async def _course(deps: Deps, workspace: Workspace, course_id: UUID) -> Course:
-    async with deps.uow() as uow:
-        course = await uow.courses.get(workspace.id, course_id)
-    if course is None:
-        raise NotFoundException()
-    return course
 
 
 def _page(

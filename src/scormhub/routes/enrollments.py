@@ -1,4 +1,5 @@
-"""Enrolling contacts from a course page, the enrolled table, launching; and the contact book pages."""
+"""Enrolling contacts from a course page (its table and search results: partials.enrollments), launching;
+and the contact book pages."""
 
 from __future__ import annotations
 
@@ -8,46 +9,21 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
-from scormhub.domain.contacts import InvalidInput, clean_name, normalize_email
+from scormhub.domain.contacts import InvalidInput, add_contact, clean_name, normalize_email
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
-from scormhub.flash import flashed, redirect_with_flash
-from scormhub.integrations.local_crm import LocalContactBook
-from scormhub.routes.courses import _course
-from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, current_admin, vary_on_htmx, wants_fragment
-
-PAGE_SIZE = 25
-
-
-async def enrolled_context(deps: Deps, workspace: Workspace, course: Course, page: int) -> dict[str, Any]:
-    async with deps.uow() as uow:
-        total = await uow.enrollments.count_for_course(workspace.id, course.id)
-        rows = await uow.enrollments.list_for_course(
-            workspace.id, course.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-        )
-    usage = await cases.plan_usage(workspace, uow=deps.uow())
-    return {
-        "course": course,
-        "enrollments": rows,
-        "total": total,
-        "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)),
-        "usage": usage,
-    }
-
-
-def _page_number(request: Request[Any, Any, Any]) -> int:
-    try:
-        # Capped: an offset beyond PostgreSQL's bigint is an error, not an empty page.
-        return max(1, min(int(request.query_params.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
+from scormhub.partials.courses import course_or_404 as _course
+from scormhub.partials.enrollments import enrolled_context, enrollment_table, page_number, search_results
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard, current_admin
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 
 class EnrollmentController(Controller):
@@ -57,7 +33,7 @@ class EnrollmentController(Controller):
     @get("/contacts", cache=False)
     async def search(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -73,33 +49,32 @@ class EnrollmentController(Controller):
                 # HighLevel down or wanting reconnecting: say so where the results would be.
                 search_error = f"Contacts could not be searched: {exc}"
         if wants_fragment(request):
-            context = {"course": course, "query": query, "results": results, "search_error": search_error}
-            return vary_on_htmx(
-                Template(template_name="partials/enrollments/search_results.html", context=context)
-            )
+            return search_results(course, query, results, search_error)
         # Without JavaScript the plain search form lands on the course page, results in place.
-        return await _detail(request, deps, workspace, course, query=query, results=results)
+        return vary_on_htmx(await _detail(request, deps, workspace, course, query=query, results=results))
 
     @get("/enrollments", cache=False)
     async def table(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
-        context = await enrolled_context(deps, workspace, course, _page_number(request))
+        context = await enrolled_context(deps, workspace, course, page_number(request))
         if wants_fragment(request):
-            return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
-        return Redirect(
-            path=f"/app/courses/{course.id}", query_params={"page": str(context["page"])}, status_code=303
+            return enrollment_table(context)
+        return vary_on_htmx(
+            Redirect(
+                path=f"/app/courses/{course.id}", query_params={"page": str(context["page"])}, status_code=303
+            )
         )
 
     @post("/enrollments")
     async def enroll(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -145,12 +120,12 @@ class EnrollmentController(Controller):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=message, error=error)
         context = await enrolled_context(deps, workspace, course, 1)
         context.update(notice=message, error=error)
-        return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
+        return enrollment_table(context)
 
     @post("/enrollments/{enrollment_id:uuid}/delete")
     async def remove(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
@@ -168,7 +143,7 @@ class EnrollmentController(Controller):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=notice)
         context = await enrolled_context(deps, workspace, course, 1)
         context["notice"] = notice
-        return vary_on_htmx(Template(template_name="partials/enrollments/table.html", context=context))
+        return enrollment_table(context)
 
     @get("/enrollments/{enrollment_id:uuid}/launch", cache=False)
     async def launch(
@@ -177,9 +152,10 @@ class EnrollmentController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Redirect:
-        async with deps.uow() as uow:
+        async with uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
@@ -189,7 +165,7 @@ class EnrollmentController(Controller):
 async def _detail(
     request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, course: Course, **extra: Any
 ) -> Template:
-    context = await enrolled_context(deps, workspace, course, _page_number(request))
+    context = await enrolled_context(deps, workspace, course, page_number(request))
     context.update(extra)
     flash = flashed(request)
     async with deps.uow() as uow:
@@ -212,13 +188,11 @@ class ContactController(Controller):
     guards = [admin_guard]
 
     @get("", cache=False)
-    async def index(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
+    async def index(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
         query = request.query_params.get("q", "").strip()[:100]
         if workspace.crm is CrmKind.HIGHLEVEL:
             return await self._highlevel_index(request, deps, workspace, query)
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
         context: dict[str, Any] = {
             "workspace": workspace,
@@ -231,10 +205,10 @@ class ContactController(Controller):
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
         context["companies"] = await book.company_summaries()
-        return Template(template_name="pages/contacts/list.html", context=context)
+        return vary_on_htmx(Template(template_name="pages/contacts/list.html", context=context))
 
     async def _highlevel_index(
-        self, request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, query: str
+        self, request: HTMXRequest, deps: Deps, workspace: Workspace, query: str
     ) -> Response[Any]:
         """HighLevel keeps the contacts: search them there (no full list: a location may hold millions)."""
         errors: dict[str, str] = {}
@@ -254,7 +228,7 @@ class ContactController(Controller):
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
-        return Template(template_name="pages/contacts/list.html", context=context)
+        return vary_on_htmx(Template(template_name="pages/contacts/list.html", context=context))
 
     @post("")
     async def add(
@@ -264,13 +238,10 @@ class ContactController(Controller):
             raise NotFoundException()  # contacts are added in HighLevel itself
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email", "company")}
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         try:
-            contact = await book.upsert_contact(
-                first_name=clean_name(values["first_name"], "first_name", "first name"),
-                last_name=clean_name(values["last_name"], "last_name", "last name"),
-                email=normalize_email(values["email"]),
-            )
+            # The company as typed: add_contact folds its whitespace and caps its length itself.
+            contact = await add_contact({**values, "company": str(form.get("company", ""))}, book=book)
         except InvalidInput as bad:
             contacts = await book.list_contacts(limit=50)
             return Template(
@@ -285,9 +256,6 @@ class ContactController(Controller):
                 },
                 status_code=422,
             )
-        company = " ".join(str(form.get("company", "")).split())[:200]
-        if company:
-            await book.set_company(contact.id, company)
         return Redirect(path=f"/app/contacts/{contact.id}", status_code=303)
 
     @get("/{contact_id:str}", cache=False)
@@ -296,17 +264,18 @@ class ContactController(Controller):
         request: Request[Any, Any, Any],
         contact_id: FromPath[str],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Template:
         highlevel = workspace.crm is CrmKind.HIGHLEVEL
-        book = LocalContactBook(workspace.id)
+        book = deps.crm.contact_directory(workspace.id)
         try:
             contact = await (deps.crm.for_workspace(workspace) if highlevel else book).get_contact(contact_id)
         except DomainError:
             contact = None
         if contact is None:
             raise NotFoundException()
-        async with deps.uow() as uow:
+        async with uow:
             enrollments = await uow.enrollments.list_for_contact(workspace.id, contact.id)
             titles: dict[UUID, str] = {}
             for e in enrollments:

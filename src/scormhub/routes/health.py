@@ -6,15 +6,14 @@ import asyncio
 
 from litestar import Response, get
 
-from scormhub.integrations.db.database import engine
 from scormhub.routes.providers import DepsDep
 
 CHECK_TIMEOUT_S = 2.0
 
 
-async def _database_ok() -> bool:
+async def _database_ok(deps: DepsDep) -> bool:
     try:
-        await asyncio.wait_for(engine().run_ddl("SELECT 1"), timeout=CHECK_TIMEOUT_S)
+        await asyncio.wait_for(deps.ping_database(), timeout=CHECK_TIMEOUT_S)
     except Exception:
         return False
     return True
@@ -30,7 +29,7 @@ async def _queue_ok(deps: DepsDep) -> bool:
 
 @get("/healthz", cache=False, include_in_schema=False)
 async def healthz(deps: DepsDep) -> Response[dict[str, str]]:
-    database, queue = await asyncio.gather(_database_ok(), _queue_ok(deps))
+    database, queue = await asyncio.gather(_database_ok(deps), _queue_ok(deps))
     body = {"database": "ok" if database else "failing", "queue": "ok" if queue else "failing"}
     healthy = database and queue
     body["status"] = "ok" if healthy else "unhealthy"

@@ -26,7 +26,7 @@ from scormhub.integrations.highlevel.auth import (
 )
 from scormhub.integrations.highlevel.webhook_inbox import store_webhook
 from scormhub.routes.providers import DepsDep
-from scormhub.web import SSO_SESSION_MAX_AGE_S, set_session_cookie
+from scormhub.web.sessions import SSO_SESSION_MAX_AGE_S, set_session_cookie
 
 log = logging.getLogger(__name__)
 

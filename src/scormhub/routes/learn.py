@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
@@ -27,12 +28,11 @@ from scormhub.domain.errors import (
     ServiceUnavailable,
 )
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
+from scormhub.domain.ports import RequestLimits
 from scormhub.domain.postbacks import sync_registration
-from scormhub.integrations.crypto import ReviewPass
-from scormhub.integrations.request_limits import allow
 from scormhub.routes.courses import serve_content
-from scormhub.routes.providers import DepsDep
-from scormhub.web import vary_on_htmx, wants_fragment
+from scormhub.routes.providers import DepsDep, UowDep
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +182,7 @@ class PlayerController(Controller):
         )
 
     @get("/exit/result", cache=False)
-    async def exit_result(
-        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
-    ) -> Response[Any]:
+    async def exit_result(self, token: FromPath[str], request: HTMXRequest, deps: DepsDep) -> Response[Any]:
         try:
             enrollment, course = await cases.find_launch(token, uow=deps.uow())
         except (NotFound, CourseNotAvailable):
@@ -201,8 +199,8 @@ class EnrollController(Controller):
     path = "/enroll/{token:str}"
 
     @get("", cache=False)
-    async def form(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
-        async with deps.uow() as uow:
+    async def form(self, token: FromPath[str], deps: DepsDep, uow: UowDep) -> Response[Any]:
+        async with uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             return _not_available()
@@ -212,19 +210,19 @@ class EnrollController(Controller):
 
     @post("")
     async def submit(
-        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
+        self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep
     ) -> Response[Any]:
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
         client = request.client.host if request.client else "unknown"
         now = deps.clock.now()
-        if not await _within_budgets(client, token, now):
+        if not await _within_budgets(deps.request_limits, client, token, now):
             return Template(
                 template_name="pages/enroll/message.html",
                 context={"title": "Too many attempts", "message": "Please wait a minute and try again."},
                 status_code=429,
             )
-        async with deps.uow() as uow:
+        async with uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
             # Checked before the fields: there is no form to correct on a course nobody can take.
@@ -295,7 +293,7 @@ def _enrolled_answer(
     """The same answer for an enrollment and a review (a player link of one shape, the same cookie), so the
     form tells nobody whether an email is enrolled."""
     if isinstance(result, ReviewOnly):
-        token = ReviewPass(deps.settings.secret_key).issue(result.course.id)
+        token = deps.review_passes().issue(result.course.id)
         # Keep whatever proof this browser already holds (for another learner on a shared computer).
         held = request.cookies.get(PROOF_COOKIE, "")
         remembered = held if _TOKEN_SHAPE.fullmatch(held) else token
@@ -367,7 +365,7 @@ async def _known_result(
 
 
 async def _review_course(deps: Deps, token: str) -> Course | None:
-    course_id = ReviewPass(deps.settings.secret_key).course_of(token)
+    course_id = deps.review_passes().course_of(token)
     if course_id is None:
         return None
     async with deps.uow() as uow:
@@ -430,7 +428,7 @@ async def _scorm_cloud_launch(deps: Deps, enrollment: Enrollment, token: str) ->
     return Redirect(path=link, status_code=303)
 
 
-async def _within_budgets(client: str, course_token: str, now: datetime) -> bool:
+async def _within_budgets(limits: RequestLimits, client: str, course_token: str, now: datetime) -> bool:
     budgets = (
         (f"enroll:ip:{client}", ENROLL_PER_IP_PER_MINUTE, 60),
         (f"enroll:ip:{client}:hour", ENROLL_PER_IP_PER_HOUR, 3600),
@@ -438,7 +436,7 @@ async def _within_budgets(client: str, course_token: str, now: datetime) -> bool
         (f"enroll:course:{course_token}:hour", ENROLL_PER_COURSE_PER_HOUR, 3600),
     )
     for key, limit, window_s in budgets:
-        if not await allow(key, limit=limit, window_s=window_s, now=now):
+        if not await limits.allow(key, limit=limit, window_s=window_s, now=now):
             return False
     return True
 

@@ -15,7 +15,7 @@ from litestar.exceptions import NotAuthorizedException
 
 from scormhub.bootstrap import AppUnitOfWork, Deps
 from scormhub.domain.model import Workspace
-from scormhub.web import current_admin
+from scormhub.web.guards import current_admin
 
 # Handlers take `deps: DepsDep` (and `workspace: WorkspaceDep`, `uow: UowDep`); Litestar injects them by name.
 DepsDep: TypeAlias = NamedDependency[Deps]

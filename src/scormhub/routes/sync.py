@@ -1,21 +1,25 @@
-"""CRM sync in the admin: Sync log (with Retry), Sync All with live progress, per-row sync, settings."""
+"""CRM sync in the admin: Sync log (with Retry), Sync All with live progress, per-row sync.
+
+Which writes reach the CRM is a setting: routes/settings/crm.py."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
-from scormhub.flash import redirect_with_flash
-from scormhub.routes.courses import _course
-from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx, wants_fragment
+from scormhub.partials.courses import course_or_404 as _course
+from scormhub.partials.sync import sync_progress
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
+from scormhub.web.flash import redirect_with_flash
+from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 
 class SyncController(Controller):
@@ -23,9 +27,7 @@ class SyncController(Controller):
     guards = [admin_guard]
 
     @get("/sync", cache=False)
-    async def log(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
+    async def log(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
         enrollment = request.query_params.get("enrollment")
         try:
             enrollment_id = UUID(enrollment) if enrollment else None
@@ -43,24 +45,19 @@ class SyncController(Controller):
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/sync/log.html", context=context))
-        return Template(template_name="pages/sync/log.html", context=context)
+        return vary_on_htmx(Template(template_name="pages/sync/log.html", context=context))
 
     @post("/sync/{item_id:uuid}/retry")
     async def retry(
         self, request: Request[Any, Any, Any], item_id: FromPath[UUID], deps: DepsDep, workspace: WorkspaceDep
     ) -> Response[Any]:
-        async with deps.uow() as uow:
-            retried = await uow.outbox.retry(workspace.id, item_id, deps.clock.now())
-            await uow.commit()
-        if not retried:
-            raise NotFoundException()
-        await sync.enqueue_push(workspace.id, jobs=deps.jobs)
+        await sync.retry_write(workspace.id, item_id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         return Redirect(path="/app/sync", status_code=303)
 
     @post("/courses/{course_id:uuid}/sync")
     async def sync_all(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -69,26 +66,22 @@ class SyncController(Controller):
         run = await sync.sync_all(workspace.id, course.id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
         if not wants_fragment(request):
             return Redirect(path=f"/app/courses/{course.id}", status_code=303)
-        return vary_on_htmx(
-            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
-        )
+        return sync_progress(course, run)
 
     @get("/courses/{course_id:uuid}/sync", cache=False)
     async def progress(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
         if not wants_fragment(request):
-            return Redirect(path=f"/app/courses/{course.id}", status_code=303)
+            return vary_on_htmx(Redirect(path=f"/app/courses/{course.id}", status_code=303))
         async with deps.uow() as uow:
             run = await uow.sync_runs.latest(workspace.id, course.id)
-        return vary_on_htmx(
-            Template(template_name="partials/sync/progress.html", context={"course": course, "run": run})
-        )
+        return sync_progress(course, run)
 
     @post("/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/sync")
     async def sync_one(
@@ -97,9 +90,10 @@ class SyncController(Controller):
         course_id: FromPath[UUID],
         enrollment_id: FromPath[UUID],
         deps: DepsDep,
+        uow: UowDep,
         workspace: WorkspaceDep,
     ) -> Response[Any]:
-        async with deps.uow() as uow:
+        async with uow:
             enrollment = await uow.enrollments.get(workspace.id, enrollment_id)
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
@@ -114,22 +108,3 @@ class SyncController(Controller):
             else f"{who} is already up to date in the CRM."
         )
         return redirect_with_flash(request, f"/app/courses/{course_id}", notice=notice)
-
-    @post("/settings/crm")
-    async def crm_settings(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Redirect:
-        form = await request.form()
-        async with deps.uow() as uow:
-            locked = await uow.workspaces.lock(workspace.id)
-            assert locked is not None
-            await uow.workspaces.save(
-                replace(
-                    locked,
-                    sync_tags=form.get("sync_tags") == "on",
-                    sync_notes=form.get("sync_notes") == "on",
-                    sync_records=form.get("sync_records") == "on",
-                )
-            )
-            await uow.commit()
-        return Redirect(path="/app/settings", query_params={"saved": "crm"}, status_code=303)

@@ -23,7 +23,14 @@ from scormhub.domain.model import (
 )
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import ContactBook, CrmAgencyAuth, CrmInstallations, CrmWriter, Throttle
+    from scormhub.domain.ports import (
+        ContactBook,
+        ContactDirectory,
+        CrmAgencyAuth,
+        CrmInstallations,
+        CrmWriter,
+        Throttle,
+    )
 
 
 class FakeContactBook:
@@ -51,6 +58,31 @@ class FakeContactBook:
         contact = Contact(id=str(uuid4()), first_name=first_name, last_name=last_name, email=email.lower())
         self.contacts[contact.id] = contact
         return contact
+
+
+class FakeContactDirectory(FakeContactBook):
+    """A standalone workspace's contact book: the lookups, plus companies, notes and records by contact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.companies: dict[str, str | None] = {}
+        self.contact_notes: dict[str, list[tuple[datetime, str]]] = {}
+        self.records: dict[str, list[dict[str, Any]]] = {}
+
+    async def list_contacts(self, *, offset: int = 0, limit: int = 50) -> list[Contact]:
+        return list(self.contacts.values())[offset : offset + limit]
+
+    async def set_company(self, contact_id: str, company: str | None) -> None:
+        self.companies[contact_id] = company
+
+    async def company_summaries(self) -> list[dict[str, Any]]:
+        return []
+
+    async def notes(self, contact_id: str) -> list[tuple[datetime, str]]:
+        return self.contact_notes.get(contact_id, [])
+
+    async def training_records(self, contact_id: str) -> list[dict[str, Any]]:
+        return self.records.get(contact_id, [])
 
 
 class FakeCrmWriter:
@@ -236,6 +268,7 @@ class FakeAgencyAuth:
 
 if TYPE_CHECKING:
     _book: ContactBook = FakeContactBook()
+    _directory: ContactDirectory = FakeContactDirectory()
     _writer: CrmWriter = FakeCrmWriter()
     _throttle: Throttle = FakeThrottle()
     _installations: CrmInstallations = FakeInstallations()

@@ -1,4 +1,6 @@
-"""The admin pages' frame: Courses and Settings (Reports live in routes/reports.py)."""
+"""Settings → General: the settings page, CRM custom objects, which writes reach the CRM, going live.
+
+The other settings have their own modules beside this one: scorm_cloud.py, branding.py."""
 
 from __future__ import annotations
 
@@ -7,26 +9,22 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from scormhub.domain.crm_writes import SyncSettings
 from scormhub.domain.enrollments import go_live, plan_usage
 from scormhub.domain.errors import DomainError
-from scormhub.flash import flashed, redirect_with_flash
-from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, current_admin
+from scormhub.domain.sync import save_sync_settings
+from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
+from scormhub.web.flash import flashed, redirect_with_flash
+from scormhub.web.guards import admin_guard, current_admin
 
 
-@get("/", cache=False, include_in_schema=False)
-async def root(request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
-    signed_in = deps.sessions.from_connection(request) is not None
-    return Redirect(path="/app/courses" if signed_in else "/signed-out", status_code=303)
-
-
-class AdminPages(Controller):
-    path = "/app"
+class SettingsController(Controller):
+    path = "/app/settings"
     guards = [admin_guard]
 
-    @get("/settings", cache=False)
+    @get("", cache=False)
     async def settings(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
+        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
         usage = await plan_usage(workspace, uow=deps.uow())
         messages = flashed(request)
@@ -36,7 +34,7 @@ class AdminPages(Controller):
         except DomainError as exc:
             # The CRM is down or wants reconnecting: the page still opens and says so.
             provisioned, crm_error = False, crm_error or str(exc)
-        async with deps.uow() as uow:
+        async with uow:
             scorm_cloud = await uow.engine_accounts.get(workspace.id)
         connection = await deps.highlevel_connections.get(workspace.id)
         return Template(
@@ -58,7 +56,7 @@ class AdminPages(Controller):
             },
         )
 
-    @post("/settings/custom-objects")
+    @post("/custom-objects")
     async def provision(
         self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
     ) -> Redirect:
@@ -70,8 +68,19 @@ class AdminPages(Controller):
             return redirect_with_flash(request, "/app/settings", crm_error=str(exc)[:300])
         return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
 
-    @post("/settings/go-live")
+    @post("/go-live")
     async def go_live(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
         # Standalone mode: an admin action. A billing hook will call the same use case later.
         await go_live(current_admin(request).workspace_id, uow=deps.uow())
         return Redirect(path="/app/settings", status_code=303)
+
+    @post("/crm")
+    async def crm(self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep) -> Redirect:
+        form = await request.form()
+        chosen = SyncSettings(
+            tags=form.get("sync_tags") == "on",
+            notes=form.get("sync_notes") == "on",
+            records=form.get("sync_records") == "on",
+        )
+        await save_sync_settings(workspace.id, chosen, uow=deps.uow())
+        return Redirect(path="/app/settings", query_params={"saved": "crm"}, status_code=303)

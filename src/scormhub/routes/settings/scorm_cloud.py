@@ -1,18 +1,18 @@
-"""Settings → SCORM Cloud: Connect (verified before saving), Disconnect, and the live status dot."""
+"""Settings → SCORM Cloud: Connect (verified before saving), Disconnect; its status dot is a partial."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar import Controller, Request, Response, post
+from litestar.response import Redirect
 
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.engine_accounts import connect_scorm_cloud, disconnect_scorm_cloud
 from scormhub.domain.errors import EngineAccountLimit, EngineRefused, InvalidCredentials, ServiceUnavailable
-from scormhub.flash import redirect_with_flash
 from scormhub.routes.providers import DepsDep, WorkspaceDep
-from scormhub.web import admin_guard, vary_on_htmx
+from scormhub.web.flash import redirect_with_flash
+from scormhub.web.guards import admin_guard
 
 REJECTED = (
     "SCORM Cloud rejected this App ID / Secret Key. Copy both again from SCORM Cloud (Apps → your app)."
@@ -67,30 +67,6 @@ class EngineSettingsController(Controller):
             workspace.id, uow=deps.uow(), connect=deps.scorm_cloud.connect, cipher=deps.cipher
         )
         return Redirect(path="/app/settings", query_params={"saved": "disconnected"}, status_code=303)
-
-    @get("/status", cache=False)
-    async def status(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
-    ) -> Response[Any]:
-        engine = await deps.scorm_cloud.for_workspace(workspace.id)
-        if engine is None:
-            state, reason = "off", "Not connected"
-        else:
-            try:
-                await engine.ping()
-                state, reason = "ok", "Connected"
-            except InvalidCredentials:
-                state, reason = (
-                    "bad",
-                    "SCORM Cloud no longer accepts the saved App ID / Secret Key. Connect again.",
-                )
-            except ServiceUnavailable as exc:
-                state, reason = "bad", f"SCORM Cloud is not answering ({exc})."
-        template = Template(
-            template_name="partials/settings/scorm_cloud_status.html",
-            context={"state": state, "reason": reason},
-        )
-        return vary_on_htmx(template)
 
 
 def _failed(request: Request[Any, Any, Any], message: str, app_id: str) -> Redirect:

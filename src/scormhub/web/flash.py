@@ -73,7 +73,7 @@ def flashed(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _cookie(request: Request[Any, Any, Any], value: str, max_age_s: int) -> str:
-    # The same third-party-context rules as the session cookie (see web.Sessions.cookie_header).
+    # The same third-party-context rules as the session cookie (see web.sessions.Sessions.cookie_header).
     deps: Deps = request.app.state.deps
     secure = deps.settings.uses_https
     parts = [f"{FLASH_COOKIE}={value}", "Path=/", f"Max-Age={max_age_s}", "HttpOnly"]

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by routes and partials: sessions, CSRF, guards, htmx, flash messages, middleware."""
