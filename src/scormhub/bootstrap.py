@@ -44,6 +44,7 @@ from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
 from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
 from scormhub.integrations.highlevel.tokens import HighLevelAgencyAuth, PostgresTokenSource
+from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
@@ -250,6 +251,7 @@ class Deps:
     highlevel_connections: HighLevelConnections
     postback_credentials: PostbackCredentials
     inbox_drains: InboxDrains
+    postback_inbox: PostbackInbox = field(default_factory=PostbackInbox)
     postbacks: ScormCloudPostbacks = field(default_factory=ScormCloudPostbacks)
     render_pool: RenderPool = field(default_factory=RenderPool)
     brandings: BrandingStore = field(default_factory=PostgresBrandingStore)

@@ -473,7 +473,7 @@ async def test_a_drain_reads_on_from_its_last_round_and_still_finds_a_late_strag
     async def recording(self: PiccoloInboxRepository, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         starts.append(kwargs.get("received_from"))  # type: ignore[arg-type]
         if len(starts) == 2:  # during the drain: a postback stamped an hour ago becomes visible
-            await inbox.store(
+            await inbox.PostbackInbox().store(
                 workspace_id=workspace.id,
                 source="scorm_cloud",
                 content_type="application/json",

@@ -22,8 +22,11 @@ async def pool(db: str) -> AsyncIterator[None]:
     await engine().close_connection_pool()
 
 
+INBOX = inbox.PostbackInbox()
+
+
 async def store(workspace_id: uuid.UUID, n: int, *, source: str = "scorm_cloud") -> None:
-    await inbox.store(
+    await INBOX.store(
         workspace_id=workspace_id,
         source=source,
         content_type="application/json",

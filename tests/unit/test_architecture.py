@@ -180,7 +180,6 @@ EDGES = ("routes", "partials", "jobs")
 # Edge modules that still import an adapter module, each with why. The test fails when one of them no longer
 # needs its entry, so this list only shrinks.
 NOT_YET_THROUGH_THE_ROOT = {
-    "routes/hooks.py": "the postback endpoint (plain ASGI, a benchmarked path) stores into the inbox",
     "routes/highlevel.py": "webhook signatures, the webhook inbox and the OAuth state are read directly",
     "jobs/worker.py": "the worker's heartbeat (jobqueue.beat) is part of the worker runtime it starts",
 }

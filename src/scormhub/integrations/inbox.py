@@ -141,18 +141,24 @@ async def _insert(connection: Any, rows: list[Row]) -> None:
     await connection.execute(_INSERT_MANY, *columns)
 
 
-_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupWriter] = weakref.WeakKeyDictionary()
+class PostbackInbox:
+    """The postback endpoint's way into the inbox (handed out by the composition root as
+    `deps.postback_inbox`); it owns the group writers, one per event loop."""
 
+    def __init__(self) -> None:
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupWriter] = (
+            weakref.WeakKeyDictionary()
+        )
 
-async def store(
-    *, workspace_id: UUID, source: str, content_type: str, body: str, received_at: datetime
-) -> None:
-    """Store one postback; returns once its row is committed (raises if it could not be)."""
-    # PostgreSQL text cannot hold NUL and no valid JSON or form body has a raw one: replace it, or the
-    # INSERT fails (and with it every postback batched into the same statement).
-    body, content_type = body.replace("\x00", "\ufffd"), content_type.replace("\x00", "\ufffd")
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = _GroupWriter()
-    await writer.store((workspace_id, source, content_type[:200], body, received_at))
+    async def store(
+        self, *, workspace_id: UUID, source: str, content_type: str, body: str, received_at: datetime
+    ) -> None:
+        """Store one postback; returns once its row is committed (raises if it could not be)."""
+        # PostgreSQL text cannot hold NUL and no valid JSON or form body has a raw one: replace it, or the
+        # INSERT fails (and with it every postback batched into the same statement).
+        body, content_type = body.replace("\x00", "\ufffd"), content_type.replace("\x00", "\ufffd")
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = _GroupWriter()
+        await writer.store((workspace_id, source, content_type[:200], body, received_at))

@@ -21,7 +21,6 @@ from litestar.types import Receive, Scope, Send
 
 from scormhub.bootstrap import Deps
 from scormhub.domain.engine_accounts import TEST_POSTBACK_QUERY
-from scormhub.integrations import inbox
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ async def scorm_cloud_postback(scope: Scope, receive: Receive, send: Send) -> No
         await deps.postback_credentials.record_test_postback(workspace_id)
         await _answer(send, 200, b"ok")
         return
-    await inbox.store(
+    await deps.postback_inbox.store(
         workspace_id=workspace_id,
         source="scorm_cloud",
         content_type=content_type,
