@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,53 +12,19 @@ import httpx
 import respx
 from litestar import Litestar
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
+from test_scorm_cloud_journey import cloud_enrollment
 
 from appserver import csrf_of
-from scormhub.domain.model import Enrollment
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
-from scormhub.jobs.courses import import_course
-from shared_packages import PACKAGES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scorm_cloud"
-GOLF = PACKAGES / "valid" / "RuntimeBasicCalls_SCORM12.zip"
 HX = {"HX-Request": "true"}
 
 
 def fixture(name: str) -> dict:  # type: ignore[type-arg]
     return json.loads((FIXTURES / name).read_text())
-
-
-async def cloud_enrollment(client: httpx.AsyncClient, app: Litestar, router: respx.MockRouter) -> Enrollment:
-    workspace, _, _ = await connected(client, app)
-    router.post(f"{CLOUD}/courses/importJobs/upload").mock(
-        return_value=httpx.Response(200, json=fixture("import_job_started.json"))
-    )
-    router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
-        return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
-    )
-    router.post(f"{CLOUD}/registrations").mock(return_value=httpx.Response(204))
-    await client.get("/app/courses")
-    uploaded = await client.post(
-        "/app/courses",
-        data={"_csrf_token": csrf_of(client)},
-        files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
-    )
-    course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-    await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
-    await client.post(
-        f"/app/courses/{course_id}/enrollments",
-        data={
-            "_csrf_token": csrf_of(client),
-            "first_name": "Zoë",
-            "last_name": "A",
-            "email": "zoe@example.com",
-        },
-    )
-    async with PiccoloUnitOfWork() as uow:
-        (enrollment,) = await uow.enrollments.list_for_course(workspace.id, uuid.UUID(course_id))
-    return enrollment
 
 
 def poll_url(page: httpx.Response) -> str:

@@ -18,7 +18,7 @@ from multipart import MultipartParser
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
 
 from appserver import csrf_of
-from scormhub.domain.model import EngineKind
+from scormhub.domain.model import EngineKind, Enrollment
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -133,45 +133,52 @@ async def test_a_registration_deleted_in_scorm_cloud_fails_that_sync_without_cra
 ) -> None:
     client, app = cloud_admin
     deps = app.state.deps
-    workspace, _, _ = await connected(client, app)
     with respx.mock(assert_all_called=False) as router:
-        router.post(f"{CLOUD}/courses/importJobs/upload").mock(
-            return_value=httpx.Response(200, json=fixture("import_job_started.json"))
-        )
-        router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
-            return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
-        )
-        router.post(f"{CLOUD}/registrations").mock(return_value=httpx.Response(204))
-        await client.get("/app/courses")
-        uploaded = await client.post(
-            "/app/courses",
-            data={"_csrf_token": csrf_of(client)},
-            files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
-        )
-        course_id = uploaded.headers["location"].rsplit("/", 1)[1]
-        await import_course({"deps": deps}, workspace_id=str(workspace.id), course_id=course_id)
-        await client.post(
-            f"/app/courses/{course_id}/enrollments",
-            data={
-                "_csrf_token": csrf_of(client),
-                "first_name": "A",
-                "last_name": "B",
-                "email": "a@example.com",
-            },
-        )
-        async with PiccoloUnitOfWork() as uow:
-            (enrollment,) = await uow.enrollments.list_for_course(workspace.id, uuid.UUID(course_id))
+        enrollment = await cloud_enrollment(client, app, router)
+        workspace_id = enrollment.workspace_id
         router.get(f"{CLOUD}/registrations/{enrollment.id}").mock(
             return_value=httpx.Response(404, json=fixture("error_404.json"))
         )
         result = await sync_enrollment(
             {"deps": deps},
-            workspace_id=str(workspace.id),
+            workspace_id=str(workspace_id),
             enrollment_id=str(enrollment.id),
             run_id=None,
         )
 
     assert "no longer" in result["missing"] or result["missing"]
+
+
+# A course imported into SCORM Cloud and one learner enrolled in it (the exit-page tests use it too).
+async def cloud_enrollment(client: httpx.AsyncClient, app: Litestar, router: respx.MockRouter) -> Enrollment:
+    workspace, _, _ = await connected(client, app)
+    router.post(f"{CLOUD}/courses/importJobs/upload").mock(
+        return_value=httpx.Response(200, json=fixture("import_job_started.json"))
+    )
+    router.get(f"{CLOUD}/courses/importJobs/4a1b2c3d-import-job").mock(
+        return_value=httpx.Response(200, json=fixture("import_job_complete.json"))
+    )
+    router.post(f"{CLOUD}/registrations").mock(return_value=httpx.Response(204))
+    await client.get("/app/courses")
+    uploaded = await client.post(
+        "/app/courses",
+        data={"_csrf_token": csrf_of(client)},
+        files={"package": (GOLF.name, GOLF.read_bytes(), "application/zip")},
+    )
+    course_id = uploaded.headers["location"].rsplit("/", 1)[1]
+    await import_course({"deps": app.state.deps}, workspace_id=str(workspace.id), course_id=course_id)
+    await client.post(
+        f"/app/courses/{course_id}/enrollments",
+        data={
+            "_csrf_token": csrf_of(client),
+            "first_name": "Zoë",
+            "last_name": "A",
+            "email": "zoe@example.com",
+        },
+    )
+    async with PiccoloUnitOfWork() as uow:
+        (enrollment,) = await uow.enrollments.list_for_course(workspace.id, uuid.UUID(course_id))
+    return enrollment
 
 
 async def upload_to_cloud(
