@@ -40,6 +40,7 @@ from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
 from scormhub.integrations.highlevel.crm import HighLevelCrm
+from scormhub.integrations.highlevel.inbound import HighLevelInbound
 from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
 from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
@@ -249,6 +250,7 @@ class Deps:
     scorm_cloud: ScormCloudEngines
     crm: Crms
     highlevel_connections: HighLevelConnections
+    highlevel_inbound: HighLevelInbound
     postback_credentials: PostbackCredentials
     inbox_drains: InboxDrains
     postback_inbox: PostbackInbox = field(default_factory=PostbackInbox)
@@ -316,6 +318,7 @@ def build_deps(
         scorm_cloud=ScormCloudEngines(settings, http, storage, builtin, cipher),
         crm=Crms(settings, http, cipher, clock, throttle, connections),
         highlevel_connections=connections,
+        highlevel_inbound=HighLevelInbound(settings, clock),
         postback_credentials=PostbackCredentials(new_uow, cipher, clock),
         inbox_drains=InboxDrains(jobs),
         render_pool=render_pool or RenderPool(),

@@ -12,7 +12,7 @@ from saq import Worker
 from scormhub.bootstrap import Deps
 from scormhub.integrations.db.database import engine, start_pool
 from scormhub.jobs.context import JobContext
-from scormhub.jobs.worker import build_worker, stop_gracefully
+from scormhub.worker import build_worker, stop_gracefully
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from saq import Queue
 
 from scormhub.integrations.jobqueue import create_queue
-from scormhub.jobs.worker import build_worker, stop_gracefully
+from scormhub.worker import build_worker, stop_gracefully
 
 
 async def slow(ctx: dict[str, Any], *, seconds: float) -> str:

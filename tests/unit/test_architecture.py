@@ -177,12 +177,6 @@ def test_the_scorm_package_depends_on_nothing_else_in_the_domain_but_errors() ->
 # --- the edges: routes, partials and jobs translate; the composition root hands out the adapters ---------
 
 EDGES = ("routes", "partials", "jobs")
-# Edge modules that still import an adapter module, each with why. The test fails when one of them no longer
-# needs its entry, so this list only shrinks.
-NOT_YET_THROUGH_THE_ROOT = {
-    "routes/highlevel.py": "webhook signatures, the webhook inbox and the OAuth state are read directly",
-    "jobs/worker.py": "the worker's heartbeat (jobqueue.beat) is part of the worker runtime it starts",
-}
 MAX_MODULE_LINES = 600
 
 
@@ -196,14 +190,7 @@ def test_routes_partials_and_jobs_reach_adapters_only_through_the_composition_ro
         for name, path in edge_modules().items()
     }
 
-    assert {
-        name: modules
-        for name, modules in adapters.items()
-        if modules and name not in NOT_YET_THROUGH_THE_ROOT
-    } == {}
-    assert sorted(name for name in NOT_YET_THROUGH_THE_ROOT if not adapters.get(name)) == [], (
-        "these no longer import an adapter: take them off NOT_YET_THROUGH_THE_ROOT"
-    )
+    assert {name: modules for name, modules in adapters.items() if modules} == {}
 
 
 def test_routes_and_jobs_do_not_import_each_other() -> None:

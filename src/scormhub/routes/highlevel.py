@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,27 +13,15 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain.errors import CrmAuthExpired, DomainError, ServiceUnavailable
 from scormhub.domain.installs import install_from_grant
-from scormhub.integrations.crypto import DecryptionError, TokenSigner
-from scormhub.integrations.highlevel.auth import (
-    VENDOR_ED25519_PEM,
-    VENDOR_RSA_PEM,
-    SsoPayloadInvalid,
-    decrypt_sso,
-    verify_webhook,
-    webhook_age_problem,
-    webhook_dedupe_key,
-)
-from scormhub.integrations.highlevel.webhook_inbox import store_webhook
 from scormhub.routes.providers import DepsDep
 from scormhub.web.sessions import SSO_SESSION_MAX_AGE_S, set_session_cookie
 
 log = logging.getLogger(__name__)
 
 STATE_COOKIE = "scormhub_oauth_state"
-STATE_MAX_AGE_S = 15 * 60
+STATE_MAX_AGE_S = 15 * 60  # the state cookie's life; the signed state itself expires with it
 MAX_WEBHOOK_BYTES = 256 * 1024
 MAX_SSO_PAYLOAD = 16 * 1024
-HIGHLEVEL_SOURCE = "highlevel"
 
 
 def _callback_url(deps: Deps) -> str:
@@ -69,8 +56,7 @@ class HighLevelController(Controller):
         """Start an install: HighLevel's choose-location page, with a state bound to this browser."""
         if not deps.settings.highlevel_configured:
             return _not_configured()
-        nonce = secrets.token_urlsafe(16)
-        state = TokenSigner(deps.settings.secret_key, "oauth-state").dumps({"n": nonce})
+        state, nonce = deps.highlevel_inbound.new_oauth_state()
         url = deps.crm.oauth().authorize_url(
             redirect_uri=_callback_url(deps), scopes=deps.settings.highlevel_scopes, state=state
         )
@@ -100,7 +86,7 @@ class HighLevelController(Controller):
         # An install started in the marketplace carries no state of ours (HighLevel's echo of `state` is
         # unconfirmed), so a missing state still installs (the code only ever grants the installer's own
         # location) but signs nobody in; a state that is present must be ours, or nothing is exchanged.
-        if state and not _state_valid(deps, state, request.cookies.get(STATE_COOKIE)):
+        if state and not deps.highlevel_inbound.oauth_state_matches(state, request.cookies.get(STATE_COOKIE)):
             return _install_problem(400, "This install link has expired or was not started here.")
         signs_in = bool(state)
         try:
@@ -148,13 +134,8 @@ class HighLevelController(Controller):
     async def webhook(self, request: Request[Any, Any, Any], deps: DepsDep) -> Response[Any]:
         """INSTALL / UNINSTALL: verified on the raw body, stored, then acknowledged; a job acts on it."""
         raw = await request.body()
-        settings = deps.settings
-        if not verify_webhook(
-            raw,
-            request.headers,
-            ed25519_pem=settings.highlevel_webhook_ed25519_key or VENDOR_ED25519_PEM,
-            rsa_pem=settings.highlevel_webhook_rsa_key or VENDOR_RSA_PEM,
-        ):
+        inbound = deps.highlevel_inbound
+        if not inbound.webhook_signed(raw, request.headers):
             return _json({"error": "The signature does not match the body."}, 401)
         try:
             event = json.loads(raw)
@@ -162,16 +143,12 @@ class HighLevelController(Controller):
             return _json({"error": "The body is not JSON."}, 400)
         if not isinstance(event, dict):
             return _json({"error": "The body is not a JSON object."}, 400)
-        if settings.highlevel_app_id is None or event.get("appId") != settings.highlevel_app_id:
+        if not inbound.webhook_for_this_app(event):
             return _json({"error": "This webhook is for another app."}, 403)
-        if problem := webhook_age_problem(event, deps.clock.now().timestamp()):
+        if problem := inbound.webhook_too_old(event):
             return _json({"error": problem}, 400)
-        item_id = await store_webhook(
-            external_id=webhook_dedupe_key(event, raw),
-            source=HIGHLEVEL_SOURCE,
-            content_type=request.headers.get("content-type", "application/json"),
-            body=raw.decode("utf-8", "replace"),
-            received_at=deps.clock.now(),
+        item_id = await inbound.store_webhook(
+            event, raw, request.headers.get("content-type", "application/json")
         )
         if item_id is None:
             return _json({"status": "duplicate"}, 200)
@@ -202,9 +179,8 @@ class HighLevelController(Controller):
         payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, str) or not payload:
             return _json({"error": "Send the payload HighLevel gave the page."}, 400)
-        try:
-            user = decrypt_sso(payload, key)
-        except SsoPayloadInvalid:
+        user = deps.highlevel_inbound.sso_user(payload)
+        if user is None:
             return _json({"error": "HighLevel's sign-in data could not be read. Reload the page."}, 401)
         location_id = user.get("activeLocation")
         if not isinstance(location_id, str) or not location_id:
@@ -270,15 +246,6 @@ def _origin_of(url: str) -> str | None:
     except ValueError:  # "http://[" and the like: not an origin at all
         return None
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
-
-
-def _state_valid(deps: Deps, state: str, nonce_cookie: str | None) -> bool:
-    try:
-        data = TokenSigner(deps.settings.secret_key, "oauth-state").loads(state, max_age_s=STATE_MAX_AGE_S)
-    except DecryptionError:
-        return False
-    nonce = data.get("n")
-    return isinstance(nonce, str) and nonce_cookie is not None and secrets.compare_digest(nonce, nonce_cookie)
 
 
 def _json(content: dict[str, Any], status: int) -> Response[Any]:

@@ -1,4 +1,8 @@
-"""The SAQ worker (not the SCORM run-time): built and stopped here, run by `scormhub.lifespan.running`."""
+"""The SAQ worker process (not the SCORM run-time): built and stopped here, run by `lifespan.running`.
+
+Part of the composition layer beside `bootstrap` and `lifespan`: it puts the queue adapter's heartbeat
+and the job functions of `jobs/` together, which neither side should know about the other.
+"""
 
 from __future__ import annotations
 
