@@ -304,10 +304,13 @@ def loadgen(port: int, requests: Sequence[str], **config: Any) -> dict[str, Any]
 
 
 @contextlib.contextmanager
-def bare_app() -> Iterator[int]:
-    """The bare Litestar app under uvicorn (one worker, log level warning) on a free loopback port."""
+def bare_app(source: str = BARE_APP, probe: tuple[str, Any] | None = None) -> Iterator[int]:
+    """A bare Litestar app under uvicorn (one worker, log level warning) on a free loopback port.
+
+    `probe` is the (path, JSON body) that proves it is up; by default, a postback to a new workspace.
+    """
     with tempfile.TemporaryDirectory(prefix="scormhub-bench-bare-") as temp:
-        Path(temp, "bare_app.py").write_text(BARE_APP)
+        Path(temp, "bare_app.py").write_text(source)
         port = free_port()
         command = [
             sys.executable,
@@ -335,8 +338,9 @@ def bare_app() -> Iterator[int]:
                         f"the bare app exited with {process.returncode}:\n{log_path.read_text()}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    answer = httpx.post(f"http://{HOST}:{port}/hooks/scorm-cloud/{uuid.uuid4()}", timeout=2)
-                    if answer.status_code == 200 and answer.text == "ok":
+                    path, body = probe or (f"/hooks/scorm-cloud/{uuid.uuid4()}", None)
+                    answer = httpx.post(f"http://{HOST}:{port}{path}", json=body, timeout=2)
+                    if answer.status_code == 200:
                         break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the bare app was not up within {BARE_START_TIMEOUT_S:.0f} s")
