@@ -183,3 +183,24 @@ async def test_a_link_to_a_part_the_course_does_not_have_says_so_and_opens_nothi
     assert f'href="/play/{enrollment.launch_token}"' in page.text
     assert await sco_state(enrollment) == {}
     assert (await current(enrollment)).completion is Completion.NOT_STARTED
+
+
+async def test_an_imported_course_keeps_its_whole_outline_for_the_player(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course = await ready_course(admin, app, VALID / "SequencingRandomTest_SCORM20043rdEdition.zip")
+
+    tree = course.organization
+    assert tree is not None
+    assert [i.identifier for i in tree.items] == ["content_wrapper", "posttest_item"]
+    assert tree.items[0].visible is False
+    assert [i.identifier for i in tree.launchables()] == [s.identifier for s in course.scos]
+    hidden_test = tree.find("test_1")
+    assert hidden_test is not None
+    assert (hidden_test.visible, hidden_test.sequencing_idref, hidden_test.hide_lms_ui) == (
+        False,
+        "test_sequencing_rules",
+        ("suspendAll",),
+    )
+    assert "test_sequencing_rules" in tree.sequencing_collection
+    assert tree.sequencing_xml is not None

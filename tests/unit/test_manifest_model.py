@@ -270,3 +270,10 @@ def test_the_checker_json_of_each_shared_package_lists_every_launchable_item_in_
     in_tree = [i["identifier"] for i in json_items(printed["organization"]["items"]) if i["launch"]]
     assert in_tree == expected
     assert all(s["type"] in {"sco", "asset"} and s["launch"] for s in printed["scos"])
+
+
+@pytest.mark.parametrize("zip_path", sorted((PACKAGES / "valid").glob("*.zip")), ids=lambda p: p.name)
+def test_the_tree_survives_its_json_form_unchanged(zip_path: Path) -> None:
+    organization = tree(validate_package(zip_path))
+
+    assert Organization.from_json_dict(json.loads(json.dumps(organization.to_json_dict()))) == organization

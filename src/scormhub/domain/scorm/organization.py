@@ -110,9 +110,48 @@ class Item:
             ],
             "hide_lms_ui": list(self.hide_lms_ui),
             "sequencing_idref": self.sequencing_idref,
-            "has_sequencing": self.sequencing_xml is not None,
+            "sequencing": self.sequencing_xml,
             "children": [child.to_json_dict() for child in self.children],
         }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Item:
+        """The inverse of to_json_dict, for a course's stored tree."""
+        threshold = data.get("completion_threshold")
+        scorm_type = data.get("type")
+        return cls(
+            identifier=str(data["identifier"]),
+            title=str(data["title"]),
+            visible=bool(data.get("visible", True)),
+            parameters=str(data.get("parameters", "")),
+            resource=data.get("resource"),
+            launch=data.get("launch"),
+            scorm_type="sco" if scorm_type == "sco" else "asset" if scorm_type == "asset" else None,
+            data_from_lms=str(data.get("data_from_lms", "")),
+            mastery_score=data.get("mastery_score"),
+            max_time_allowed=str(data.get("max_time_allowed", "")),
+            time_limit_action=str(data.get("time_limit_action", "")),
+            completion_threshold=None
+            if not isinstance(threshold, Mapping)
+            else CompletionThreshold(
+                completed_by_measure=bool(threshold.get("completed_by_measure")),
+                min_progress_measure=threshold.get("min_progress_measure"),
+                progress_weight=threshold.get("progress_weight"),
+            ),
+            objectives=tuple(
+                Objective(
+                    identifier=str(o.get("id", "")),
+                    primary=bool(o.get("primary")),
+                    satisfied_by_measure=bool(o.get("satisfied_by_measure")),
+                    min_normalized_measure=o.get("min_normalized_measure"),
+                )
+                for o in data.get("objectives", ())
+            ),
+            hide_lms_ui=tuple(str(v) for v in data.get("hide_lms_ui", ())),
+            sequencing_idref=data.get("sequencing_idref"),
+            sequencing_xml=data.get("sequencing"),
+            children=tuple(cls.from_json_dict(child) for child in data.get("children", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -138,5 +177,16 @@ class Organization:
             "identifier": self.identifier,
             "title": self.title,
             "items": [item.to_json_dict() for item in self.items],
-            "sequencing_collection": sorted(self.sequencing_collection),
+            "sequencing": self.sequencing_xml,
+            "sequencing_collection": dict(self.sequencing_collection),
         }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Organization:
+        return cls(
+            identifier=str(data["identifier"]),
+            title=str(data.get("title", "")),
+            items=tuple(Item.from_json_dict(item) for item in data.get("items", ())),
+            sequencing_xml=data.get("sequencing"),
+            sequencing_collection={str(k): str(v) for k, v in data.get("sequencing_collection", {}).items()},
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain.model import Course, CourseStatus, EngineKind
+from scormhub.domain.scorm.organization import Organization
 from scormhub.domain.scorm.package import Problem, Sco
 from scormhub.integrations.db.tables import CourseRow
 
@@ -33,6 +34,9 @@ def _course(row: dict[str, Any]) -> Course:
         mastery_score=row["mastery_score"],
         import_handle=row["import_handle"],
         import_attempts=row["import_attempts"],
+        organization=None
+        if row.get("organization") is None
+        else Organization.from_json_dict(row["organization"]),
     )
 
 
@@ -53,6 +57,7 @@ def _course_values(course: Course) -> dict[str, Any]:
         "mastery_score": course.mastery_score,
         "import_handle": course.import_handle,
         "import_attempts": course.import_attempts,
+        "organization": None if course.organization is None else course.organization.to_json_dict(),
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }
