@@ -6,10 +6,11 @@ exports) launch their resource like a leaf, and asset items launch too (they jus
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 from xml.etree.ElementTree import Element, tostring
 
-from scormhub.domain.scorm.findings import show
+from scormhub.domain.scorm.findings import Findings, Outline, show
 from scormhub.domain.scorm.manifest import (
     ADLCP_NAMESPACES,
     NS_ADLCP2004,
@@ -18,11 +19,35 @@ from scormhub.domain.scorm.manifest import (
     element_text,
     split_tag,
 )
-from scormhub.domain.scorm.organization import CompletionThreshold, Item, Objective, Organization
+from scormhub.domain.scorm.organization import CompletionThreshold, Item, Objective, Organization, ScormType
 from scormhub.domain.scorm.paths import append_parameters
 
-if TYPE_CHECKING:
-    from scormhub.domain.scorm.outline import ManifestReader
+
+class ManifestReader(Protocol):
+    """What reading items needs from the manifest checker (outline.ManifestReader)."""
+
+    @property
+    def root(self) -> Element: ...
+
+    @property
+    def findings(self) -> Findings: ...
+
+    @property
+    def outline(self) -> Outline: ...
+
+    @property
+    def resources(self) -> Mapping[str, Element]: ...
+
+    def q(self, local: str) -> str: ...
+
+    def launch_ref(self, resource: Element) -> str | None: ...
+
+    def scorm_type(self, resource: Element) -> ScormType: ...
+
+    def in_range(
+        self, text: str, bounds: tuple[float, float], what: str, consequence: str = ...
+    ) -> float | None: ...
+
 
 MAX_ITEM_DEPTH = 100
 _SS = f"{{{NS_IMSSS}}}"
