@@ -1215,7 +1215,7 @@ def test_package_check_names_the_2004_edition_and_the_errors_of_an_invalid_packa
 
     assert run_package_check(str(golf), as_json=False, out=out) == 0
     assert "Standard: SCORM 2004 4th Edition" in out.getvalue()
-    assert "SCOs (5):" in out.getvalue()
+    assert "Outline (5 SCOs to launch):" in out.getvalue()
 
     out = io.StringIO()
     assert run_package_check(str(INVALID / "missing_launch_file.zip"), as_json=False, out=out) == 1
