@@ -6,6 +6,7 @@ import json
 from typing import TextIO
 
 from scormhub.domain.scorm.archive import validate_package
+from scormhub.domain.scorm.organization import Item
 from scormhub.domain.scorm.package import PackageReport, Problem
 
 EXIT_VALID = 0
@@ -52,7 +53,12 @@ def format_report(report: PackageReport, path: str) -> str:
         lines.append(f"Standard: {_standard_name(report)}")
     if report.mastery_score is not None:
         lines.append(f"Mastery:  {report.mastery_score:g}%")
-    if report.scos:
+    if report.organization is not None and report.scos:
+        lines.append(f"Outline ({_launchable_count(report)}):")
+        numbers = {sco.identifier: n for n, sco in enumerate(report.scos, start=1)}
+        for item in report.organization.items:
+            lines += _outline(item, numbers, depth=1)
+    elif report.scos:
         lines.append(f"SCOs ({len(report.scos)}):")
         for number, sco in enumerate(report.scos, start=1):
             lines.append(f"  {number}. {sco.title}  [{sco.identifier}]")
@@ -60,6 +66,32 @@ def format_report(report: PackageReport, path: str) -> str:
     lines += _problems("Warnings", report.warnings)
     lines += _problems("Errors", report.errors)
     return "\n".join(lines) + "\n"
+
+
+def _launchable_count(report: PackageReport) -> str:
+    scos = sum(1 for s in report.scos if s.scorm_type == "sco")
+    assets = len(report.scos) - scos
+    parts = [f"{scos} SCO{'s' if scos != 1 else ''}"] if scos else []
+    parts += [f"{assets} asset{'s' if assets != 1 else ''}"] if assets else []
+    return " and ".join(parts) + " to launch"
+
+
+def _outline(item: Item, numbers: dict[str, int], *, depth: int) -> list[str]:
+    """One item and its children, indented by depth; launchable items numbered in outline order."""
+    indent = "  " * depth
+    notes = [
+        note
+        for note, applies in (("asset", item.scorm_type == "asset"), ("hidden", not item.visible))
+        if applies
+    ]
+    shown = f"{item.title}  [{item.identifier}]" + (f"  ({', '.join(notes)})" if notes else "")
+    if item.launch is not None and item.identifier in numbers:
+        lines = [f"{indent}{numbers[item.identifier]}. {shown}", f"{indent}   launches {item.launch}"]
+    else:
+        lines = [f"{indent}- {shown}"]
+    for child in item.children:
+        lines += _outline(child, numbers, depth=depth + 1)
+    return lines
 
 
 def _standard_name(report: PackageReport) -> str:

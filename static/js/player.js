@@ -14,6 +14,8 @@
     terminateCommitParam: "final",
     logLevel: 4,
   };
+  // Server-chosen scorm-again settings (SCORM 1.2: the LMS's status rules at LMSFinish).
+  Object.assign(settings, config.apiSettings || {});
   const api = config.standard === "scorm12" ? new window.Scorm12API(settings) : new window.Scorm2004API(settings);
   if (tracking && config.resume) {
     // Before Initialize: read-only values (entry, total time) are locked afterwards.

@@ -230,6 +230,10 @@ RULES: dict[str, Hostile] = {
         ERROR,
         lambda: package(manifest_2004(items=item("parent", inner=item("child")))),
     ),
+    "P4-unresolved-sequencing-idref": zip_case(
+        ERROR,
+        lambda: package(manifest_2004(items=item(inner='<imsss:sequencing IDRef="nowhere"/>'))),
+    ),
     "P4-outline-too-deep": zip_case(ERROR, lambda: with_manifest(items=nested_items(150))),
     # P5: the default organization.
     "P5-no-organization": zip_case(

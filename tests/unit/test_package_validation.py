@@ -202,7 +202,7 @@ def test_a_course_zipped_as_its_folder_is_rebased_onto_that_folder_with_the_zip_
     assert "zip the folder's contents, not the folder" in problem.message
     assert "'MyCourse'" in problem.message
     assert report.root_prefix == "MyCourse/"
-    assert report.scos == (Sco("item1", "SCO", "index.html"),)
+    assert [(s.identifier, s.title, s.launch) for s in report.scos] == [("item1", "SCO", "index.html")]
 
 
 def test_the_rebased_folder_is_stripped_and_mac_junk_left_out_of_the_extraction_plan() -> None:
@@ -593,23 +593,24 @@ def test_a_nested_manifest_beside_other_top_level_files_is_rejected_with_the_zip
 
 
 @pytest.mark.parametrize(
-    ("files", "code", "standard"),
+    ("files", "code", "article", "standard"),
     [
         (
             {"course.crs": b"", "course.au": b"", "course.des": b"", "course.cst": b""},
             "P2-aicc-package",
+            "an",
             "AICC",
         ),
-        ({"cmi5.xml": b"<courseStructure/>", "index.html": b""}, "P2-cmi5-package", "cmi5"),
-        ({"tincan.xml": b"<tincan/>", "index.html": b""}, "P2-xapi-package", "xAPI"),
+        ({"cmi5.xml": b"<courseStructure/>", "index.html": b""}, "P2-cmi5-package", "a", "cmi5"),
+        ({"tincan.xml": b"<tincan/>", "index.html": b""}, "P2-xapi-package", "an", "xAPI"),
     ],
 )
 def test_a_package_of_another_e_learning_standard_is_refused_naming_that_standard(
-    files: dict[str, bytes], code: str, standard: str
+    files: dict[str, bytes], code: str, article: str, standard: str
 ) -> None:
     problem = rejected(check(package(None, files)), code)
 
-    assert f"This looks like a {standard}" in problem.message
+    assert f"This looks like {article} {standard}" in problem.message
     assert "SCORM 1.2 and 2004 only" in problem.message
 
 
@@ -810,7 +811,7 @@ def test_an_asset_only_package_is_accepted_with_a_warning_that_progress_is_not_t
     report = check(package(manifest(resources=resource(kind="asset"))))
 
     assert "can't be tracked" in accepted_with(report, "P6-asset-only").message
-    assert report.scos == (Sco("item1", "Lesson one", "index.html"),)
+    assert report.scos == (Sco("item1", "Lesson one", "index.html", scorm_type="asset"),)
 
 
 def test_a_resource_without_a_scorm_type_counts_as_an_asset() -> None:
@@ -837,12 +838,27 @@ def test_an_outline_whose_scos_are_all_hidden_is_rejected() -> None:
     assert "hidden" in rejected(check(package(manifest(items=hidden))), "P6-no-visible-sco").message
 
 
-def test_a_hidden_module_hides_its_lessons_too() -> None:
+def test_a_hidden_wrapper_does_not_hide_the_visible_lessons_inside_it() -> None:
+    # The Golf sequencing examples wrap their content in an invisible item to write rules on it.
     module = f'<item identifier="module" isvisible="false"><title>Module</title>{item()}</item>'
 
-    problem = rejected(check(package(manifest("4th", items=module))), "P6-no-visible-sco")
+    report = check(package(manifest("4th", items=module)))
 
-    assert 'isvisible="false"' in problem.message
+    assert report.valid, report.errors
+    assert "P6-no-visible-sco" not in codes(report.warnings)
+    assert report.organization is not None
+    assert [(i.identifier, i.visible) for i in report.organization.walk()] == [
+        ("module", False),
+        ("item1", True),
+    ]
+
+
+def test_a_scorm2004_outline_of_hidden_scos_is_accepted_with_a_warning_as_flow_can_deliver_them() -> None:
+    hidden = item().replace("<item ", '<item isvisible="false" ')
+
+    report = check(package(manifest("4th", items=hidden)))
+
+    assert 'isvisible="false"' in accepted_with(report, "P6-no-visible-sco").message
 
 
 def test_an_outline_that_launches_nothing_is_rejected() -> None:
@@ -1114,10 +1130,13 @@ def test_the_json_report_has_exactly_the_documented_keys_and_code_message_proble
         "title",
         "scos",
         "mastery_score",
+        "organization",
         "warnings",
         "errors",
     }
-    assert report["scos"] == [{"identifier": "item1", "title": "SCO", "launch": "shared/launchpage.html"}]
+    assert [(s["identifier"], s["title"], s["launch"], s["type"]) for s in report["scos"]] == [
+        ("item1", "SCO", "shared/launchpage.html", "sco")
+    ]
     assert report["errors"][0]["code"] == "P8-launch-case-mismatch"
     assert set(report["errors"][0]) == {"code", "message"}
     assert json.loads(json.dumps(report)) == report
@@ -1140,6 +1159,7 @@ def test_package_check_prints_one_json_object_and_exits_0_for_a_valid_package() 
         "title",
         "scos",
         "mastery_score",
+        "organization",
         "warnings",
         "errors",
     }
@@ -1195,7 +1215,7 @@ def test_package_check_names_the_2004_edition_and_the_errors_of_an_invalid_packa
 
     assert run_package_check(str(golf), as_json=False, out=out) == 0
     assert "Standard: SCORM 2004 4th Edition" in out.getvalue()
-    assert "SCOs (5):" in out.getvalue()
+    assert "Outline (5 SCOs to launch):" in out.getvalue()
 
     out = io.StringIO()
     assert run_package_check(str(INVALID / "missing_launch_file.zip"), as_json=False, out=out) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -1098,3 +1099,11 @@ def test_a_commit_result_separates_problems_from_read_only_echoes() -> None:
     assert isinstance(result, CommitResult)
     assert [r.element for r in result.rejected] == ["cmi.core.student_name", "cmi.core.score.raw"]
     assert [r.element for r in result.problems] == ["cmi.core.score.raw"]
+
+
+def test_a_scorm12_sco_the_learner_browsed_counts_towards_the_course_without_a_result() -> None:
+    browsed = replace(sco(P), cmi={"core": {"lesson_status": "browsed"}})
+
+    progress = rollup("scorm12", [sco(C), browsed])
+
+    assert (progress.completion, progress.success) == (C, Success.UNKNOWN)

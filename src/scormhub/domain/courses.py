@@ -72,6 +72,7 @@ def new_course(
         warnings=report.warnings,
         scos=report.scos,
         mastery_score=report.mastery_score,
+        organization=report.organization,
     )
 
 

@@ -21,9 +21,10 @@ from scormhub.domain.scorm.cmi import (
     Success,
 )
 from scormhub.domain.scorm.commits import CommitResult, validate_commit
-from scormhub.domain.scorm.package import Standard
+from scormhub.domain.scorm.launch_data import LmsLearner, initial_cmi
+from scormhub.domain.scorm.package import Sco, Standard
 from scormhub.domain.scorm.rollup import rollup
-from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, resume_cmi, start_session
+from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, start_session
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
@@ -40,6 +41,15 @@ class PlanLimitReached(DomainError):
 
 class CourseNotAvailable(DomainError):
     """The course is missing or not Ready; learners see "Course not available"."""
+
+
+class UnknownItem(NotFound):
+    """The player was asked for a part of the course its outline doesn't have (a stale or edited link):
+    answered as such rather than by silently opening another part."""
+
+    def __init__(self, sco_id: str) -> None:
+        super().__init__("This part of the course does not exist. Open the course from its link again.")
+        self.sco_id = sco_id
 
 
 @dataclass(frozen=True)
@@ -298,19 +308,42 @@ async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment
     return enrollment, course
 
 
+def launch_item(course: Course, sco_id: str | None) -> Sco:
+    """The item a launch opens: the one asked for, or the first when none is; UnknownItem for an id the
+    course's outline doesn't have."""
+    if not sco_id:
+        return course.scos[0]
+    found = next((s for s in course.scos if s.identifier == sco_id), None)
+    if found is None:
+        raise UnknownItem(sco_id)
+    return found
+
+
 async def start_launch(launch_token: str, sco_id: str | None, *, uow: UnitOfWork, clock: Clock) -> Launch:
-    """Begin a session on one SCO: decide entry (resume or ab-initio) and hand back the saved state."""
+    """Begin a session on one SCO: decide entry (resume or ab-initio) and hand back the data model to start
+    from. Opening the course (no item named) is a launch of the course and may begin a new course attempt;
+    moving to another item inside the player (an item named) never does."""
     enrollment, course = await find_launch(launch_token, uow=uow)
-    sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
+    sco = launch_item(course, sco_id)
     session_id = secrets.token_urlsafe(16)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
+    now = clock.now()
     async with uow:
         previous = await uow.sco_states.get_for_update(enrollment.id, sco.identifier)
-        started = start_session(previous, standard=standard, session_id=session_id, now=clock.now())
-        await uow.sco_states.put(enrollment.id, sco.identifier, started.state)
-        updated = await _roll_up(uow, enrollment, course, clock.now())
+        started = start_session(previous, standard=standard, session_id=session_id, now=now)
+        state = started.state
+        if sco.scorm_type == "asset":
+            # An asset cannot report: opening it is all there is to do, as SCORM 2004 also rules for assets.
+            state = replace(state, completion=Completion.COMPLETED, completed_at=state.completed_at or now)
+        await uow.sco_states.put(enrollment.id, sco.identifier, state)
+        course_launch = not sco_id
+        attempts = enrollment.attempts
+        if attempts == 0 or (course_launch and started.new_attempt):
+            attempts += 1
+        updated = await _roll_up(uow, enrollment, course, now, attempts=attempts)
         await uow.commit()
-    return Launch(updated, course, sco.identifier, session_id, resume_cmi(started.state))
+    learner = LmsLearner(enrollment.contact_id, enrollment.learner_name)
+    return Launch(updated, course, sco.identifier, session_id, initial_cmi(standard, sco, learner, state))
 
 
 async def record_commit(
@@ -335,7 +368,7 @@ async def record_commit(
             standard=standard,
             session_id=session_id,
             is_final=is_final,
-            mastery_score=course.mastery_score,
+            mastery_score=_mastery_of(course, sco_id),
             now=clock.now(),
         )
         if isinstance(outcome, SessionEnded):
@@ -345,7 +378,8 @@ async def record_commit(
         if not isinstance(outcome, Applied):
             return CommitReply(accepted=False, finished_attempt=True)
         await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
-        updated = await _roll_up(uow, enrollment, course, clock.now())
+        attempts = max(enrollment.attempts, 1)  # a commit means the course was launched at least once
+        updated = await _roll_up(uow, enrollment, course, clock.now(), attempts=attempts)
         await uow.commit()
     visible = (updated.completion, updated.success, updated.score_percent)
     changed = visible != (enrollment.completion, enrollment.success, enrollment.score_percent)
@@ -366,15 +400,29 @@ def check_commit(course: Course, sco_id: str, payload: Mapping[str, Any]) -> Com
 
 
 def review_launch(course: Course, sco_id: str | None, *, clock: Clock) -> Launch:
-    """A player session of a review: the state a first launch would have, bound to no enrollment."""
-    sco = next((s for s in course.scos if s.identifier == sco_id), course.scos[0])
+    """A player session of a review: the state a first launch would have, bound to no enrollment, and
+    launched for no credit (nothing is recorded, so no result is earned)."""
+    sco = launch_item(course, sco_id)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     session_id = secrets.token_urlsafe(16)
     started = start_session(None, standard=standard, session_id=session_id, now=clock.now())
-    return Launch(None, course, sco.identifier, session_id, resume_cmi(started.state))
+    cmi = initial_cmi(standard, sco, REVIEWER, started.state, credit=False)
+    return Launch(None, course, sco.identifier, session_id, cmi)
 
 
-async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:
+REVIEWER = LmsLearner("review", "Review")
+
+
+def _mastery_of(course: Course, sco_id: str) -> float | None:
+    """Each item's own mastery score; courses stored before items kept theirs use the course's."""
+    if not any(s.mastery_score is not None for s in course.scos):
+        return course.mastery_score
+    return next((s.mastery_score for s in course.scos if s.identifier == sco_id), None)
+
+
+async def _roll_up(
+    uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime, *, attempts: int
+) -> Enrollment:
     states = await uow.sco_states.for_enrollment(enrollment.id)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     progress = rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
@@ -389,7 +437,9 @@ async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now:
         if progress.score_percent is not None
         else enrollment.score_percent,
         total_seconds=max(progress.total_seconds, enrollment.total_seconds),
-        attempts=max(progress.attempts, enrollment.attempts),
+        # Per launch of the course (start_launch), not per SCO load: a multi-SCO course's SCOs each
+        # count their own attempts, which say nothing about how often the learner took the course.
+        attempts=max(attempts, enrollment.attempts),
         first_access_at=enrollment.first_access_at or progress.first_access_at,
         last_access_at=progress.last_access_at or enrollment.last_access_at,
         completed_at=enrollment.completed_at or progress.completed_at,

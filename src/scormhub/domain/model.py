@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.organization import Organization
 from scormhub.domain.scorm.package import Problem, Sco
 
 TRIAL_REGISTRATION_LIMIT = 10
@@ -180,6 +181,8 @@ class Course:
     mastery_score: float | None = None
     import_handle: str | None = None
     import_attempts: int = 0
+    # The default organization's whole tree (the manifest model); None for courses imported before it.
+    organization: Organization | None = None
 
     @property
     def is_final(self) -> bool:

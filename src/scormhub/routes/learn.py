@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.enrollments import CourseNotAvailable, Launch, PlanLimitReached, ReviewOnly
+from scormhub.domain.enrollments import CourseNotAvailable, Launch, PlanLimitReached, ReviewOnly, UnknownItem
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
@@ -30,6 +30,7 @@ from scormhub.domain.errors import (
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
 from scormhub.domain.ports import RequestLimits
 from scormhub.domain.postbacks import sync_registration
+from scormhub.domain.scorm.launch_data import SCORM12_API_SETTINGS
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep, UowDep
 from scormhub.web.htmx import vary_on_htmx, wants_fragment
@@ -67,7 +68,10 @@ class PlayerController(Controller):
                 raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
             if review.engine is EngineKind.SCORM_CLOUD:
                 return await _scorm_cloud_review(deps, review, token)
-            launch = cases.review_launch(review, request.query_params.get("sco"), clock=deps.clock)
+            try:
+                launch = cases.review_launch(review, request.query_params.get("sco"), clock=deps.clock)
+            except UnknownItem:
+                return _no_such_item(token)
             return _player_page(launch, token)
         except CourseNotAvailable:
             return _not_available()
@@ -77,6 +81,8 @@ class PlayerController(Controller):
             launch = await cases.start_launch(
                 token, request.query_params.get("sco"), uow=deps.uow(), clock=deps.clock
             )
+        except UnknownItem:
+            return _no_such_item(token)
         except NotFound:
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
         except CourseNotAvailable:
@@ -385,8 +391,12 @@ def _player_page(launch: Launch, token: str) -> Template:
         "launch": f"{base}/content/{sco.launch}",
         "commitUrl": f"{base}/commit?{urlencode({'sco': launch.sco_id, 'session': launch.session_id})}",
         "exitUrl": f"{base}/exit",
+        # The whole data model to start from (saved state plus learner, credit, mode, launch data, mastery,
+        # time limits, objectives), loaded before Initialize; "resume" is the name player.js reads.
         "resume": launch.resume,
     }
+    if course.standard == "scorm12":
+        config["apiSettings"] = SCORM12_API_SETTINGS
     return Template(
         template_name="pages/player/play.html",
         context={"course": course, "sco_id": launch.sco_id, "player_config": config, "base": base},
@@ -449,6 +459,19 @@ def _player_unavailable() -> Template:
             "message": "SCORM Cloud, which plays this course, did not answer. Try again in a minute.",
         },
         status_code=503,
+    )
+
+
+def _no_such_item(token: str) -> Template:
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={
+            "title": "This part of the course does not exist",
+            "message": "The link names a part of the course that isn't in it (the course may have been "
+            "updated). Open the course from its link again to continue.",
+            "continue_url": f"/play/{token}",
+        },
+        status_code=404,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
-from scormhub.domain.scorm.findings import Findings, human_size, listing, reason_of, show
+from scormhub.domain.scorm.findings import Findings, human_size, listing, reason_of, show, with_article
 from scormhub.domain.scorm.manifest import decode_manifest, parse_manifest
 from scormhub.domain.scorm.outline import ManifestReader
 from scormhub.domain.scorm.package import KB, MANIFEST, PackageLimits, PackageReport
@@ -189,10 +189,10 @@ def _validate_zip(zf: zipfile.ZipFile, limits: PackageLimits, findings: Findings
     entries = _scan_entries(infos, limits, findings)
     _check_name_collisions(entries, findings)
     _check_overlapping_entries(infos, findings)
-    if findings.errors:
-        return findings.report()
+    # Located even when names are already refused, so "the manifest is in folder X" is not hidden behind
+    # them: both need fixing before the next upload.
     root_prefix = _locate_manifest(entries, findings)
-    if root_prefix is None:
+    if findings.errors or root_prefix is None:
         return findings.report()
     content = {e.name[len(root_prefix) :]: e for e in entries if e.is_content}
     _verify_sizes(zf, content.values(), findings)
@@ -495,8 +495,8 @@ def _refuse_non_scorm(files: Sequence[str], findings: Findings) -> None:
         return
     findings.error(
         code,
-        f"This looks like a {standard} package. SCORM Hub supports SCORM 1.2 and 2004 only; ask for a "
-        "SCORM export of the course.",
+        f"This looks like {with_article(standard)} package. SCORM Hub supports SCORM 1.2 and 2004 only; "
+        "ask for a SCORM export of the course.",
     )
 
 

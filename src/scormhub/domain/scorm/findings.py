@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scormhub.domain.scorm.organization import Organization
 from scormhub.domain.scorm.package import GB, KB, MB, Edition, PackageReport, Problem, Sco, Standard
 
 _SHOWN_NAMES = 5
@@ -38,6 +39,7 @@ class Findings:
             warnings=tuple(self.warnings),
             errors=tuple(self.errors),
             root_prefix=root_prefix,
+            organization=outline.organization,
         )
 
 
@@ -48,6 +50,15 @@ class Outline:
     title: str | None = None
     scos: tuple[Sco, ...] = ()
     mastery_score: float | None = None
+    organization: Organization | None = None
+
+
+def with_article(phrase: str) -> str:
+    """'an AICC', 'an xAPI', 'a cmi5': the article goes by the sound, which for these names starts with
+    a vowel letter or with an initialism letter spoken with a vowel (x, 'ex')."""
+    first = phrase[:1]
+    vowel_sound = first.casefold() in set("aeiou") or first == "x" or phrase[:2] in {"X ", "XM", "XA"}
+    return f"{'an' if vowel_sound else 'a'} {phrase}"
 
 
 def show(name: str) -> str:

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from scormhub.domain.scorm.findings import Findings, Outline, listing, show
+from scormhub.domain.scorm.items import read_organization
 from scormhub.domain.scorm.manifest import (
     ADLCP_NAMESPACES,
     CP_NAMESPACES,
     NS_ADLCP12,
-    NS_ADLCP2004,
     NS_CP12,
-    NS_IMSSS,
     SCHEMAVERSIONS,
     SCORM2004_ONLY_NAMESPACES,
     XML_BASE,
     element_text,
     split_tag,
 )
+from scormhub.domain.scorm.organization import CompletionThreshold, Item, ScormType
 from scormhub.domain.scorm.package import Sco
-from scormhub.domain.scorm.paths import append_parameters, href_problem, package_path
+from scormhub.domain.scorm.paths import href_problem, package_path
 
-_MAX_ITEM_DEPTH = 100
 _MAX_LAUNCH_URL = 2000
-_THRESHOLD_ATTRIBUTES = ("minProgressMeasure", "progressWeight")  # 4th Ed
 
 
 # --- manifest rules (P4-P11) -------------------------------------------------------------------------
@@ -39,15 +36,6 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-@dataclass(frozen=True)
-class _Launchable:
-    item: Element
-    identifier: str
-    title: str
-    resource: Element
-    visible: bool
 
 
 class ManifestReader:
@@ -80,12 +68,14 @@ class ManifestReader:
                 "The default organization has no <title>, so the course has no name. Give it a title in "
                 "your authoring tool, or set one by hand after import.",
             )
-        launchables = self._launchables(organization)
+        self.outline.organization = read_organization(self, organization)
+        launchables = self.outline.organization.launchables()
         self._choose_scos(launchables)
-        self._check_launch_files(launchables)
+        self._check_launch_files([i for i in self.outline.organization.walk() if i.resource is not None])
         self._check_listed_files()
-        self._read_mastery(launchables)
-        self._check_completion_thresholds(organization)
+        self.outline.mastery_score = next(
+            (score for item in launchables if (score := _mastery_percent(item)) is not None), None
+        )
         return self.outline
 
     # P4: the root element and version (§1.1).
@@ -164,7 +154,9 @@ class ManifestReader:
         missing: list[str] = []
         for element in self.root.iter():
             namespace, local = split_tag(element.tag)
-            if namespace != self.cp or local not in {"manifest", "organization", "item", "resource"}:
+            # The manifest's own identifier may repeat an organization's: real 1.2 exports do that, and
+            # nothing refers to a manifest by identifier, so it can't make a reference ambiguous.
+            if namespace != self.cp or local not in {"organization", "item", "resource"}:
                 continue
             identifier = element.get("identifier")
             if not identifier:
@@ -234,62 +226,9 @@ class ManifestReader:
         )
         return organizations[0]
 
-    # P4/P6: the outline's items.
+    # P6: what learners can launch.
 
-    def _launchables(self, organization: Element) -> list[_Launchable]:
-        found: list[_Launchable] = []
-        stack = [(item, True, 1) for item in reversed(organization.findall(self.q("item")))]
-        while stack:
-            item, parent_visible, depth = stack.pop()
-            if depth > _MAX_ITEM_DEPTH:
-                self.findings.error(
-                    "P4-outline-too-deep",
-                    f"The course outline nests items more than {_MAX_ITEM_DEPTH} levels deep. "
-                    "Check the manifest; no real course needs that.",
-                )
-                return found
-            visible = parent_visible and item.get("isvisible", "true").strip().lower() not in {"false", "0"}
-            children = item.findall(self.q("item"))
-            if children:
-                self._check_parent_item(item)
-                stack.extend((child, visible, depth + 1) for child in reversed(children))
-                continue
-            launchable = self._leaf(item, visible)
-            if launchable is not None:
-                found.append(launchable)
-        return found
-
-    def _check_parent_item(self, item: Element) -> None:
-        if item.get("identifierref") is None:
-            return
-        message = (
-            f"Item {show(item.get('identifier', ''))} has sub-items and also launches a resource; only "
-            "items without sub-items may launch content."
-        )
-        if self.outline.standard == "scorm2004":
-            self.findings.error("P4-parent-item-launches", message + " Fix the outline and export again.")
-        else:
-            self.findings.warn("P4-parent-item-launches", message + " SCORM Hub ignores its resource.")
-
-    def _leaf(self, item: Element, visible: bool) -> _Launchable | None:
-        identifier = item.get("identifier", "")
-        title = element_text(item.find(self.q("title")))
-        if not title:
-            self.findings.warn(
-                "P4-missing-item-title",
-                f"Item {show(identifier)} has no <title>; learners will see its identifier instead.",
-            )
-        reference = item.get("identifierref")
-        if reference is None:
-            self.findings.warn(
-                "P4-item-without-resource",
-                f"Item {show(title or identifier)} has no sub-items and launches nothing; learners will "
-                "see an empty entry in the outline.",
-            )
-            return None
-        return _Launchable(item, identifier, title or identifier, self.resources[reference], visible)
-
-    def _scorm_type(self, resource: Element) -> str:
+    def scorm_type(self, resource: Element) -> ScormType:
         """P6: 'sco' or 'asset'. Case variants are accepted with a warning; a missing type means asset."""
         canonical = "scormtype" if self.outline.standard == "scorm12" else "scormType"
         for attribute, value in resource.attrib.items():
@@ -307,34 +246,40 @@ class ManifestReader:
             return "sco" if kind == "sco" else "asset"
         return "asset"
 
-    def _choose_scos(self, launchables: Sequence[_Launchable]) -> None:
-        scos = [entry for entry in launchables if self._scorm_type(entry.resource) == "sco"]
-        if scos and not any(entry.visible for entry in scos):
-            self.findings.error(
-                "P6-no-visible-sco",
+    def _choose_scos(self, launchables: Sequence[Item]) -> None:
+        scos = [item for item in launchables if item.scorm_type == "sco"]
+        if scos and not any(item.visible for item in scos):
+            message = (
                 'Every lesson (SCO) in the course outline is hidden (isvisible="false"), so learners '
-                "would have nothing to start. Make at least one visible and export again.",
+                "would have nothing to choose from"
             )
+            if self.outline.standard == "scorm2004":
+                # Sequencing (flow) can still deliver hidden activities one after the other.
+                self.findings.warn(
+                    "P6-no-visible-sco", message + "; only the course's own flow reaches them."
+                )
+            else:
+                self.findings.error(
+                    "P6-no-visible-sco", message + ". Make at least one visible and export again."
+                )
         elif not scos and launchables:
             self.findings.warn(
                 "P6-asset-only",
                 "This package has no SCOs, only plain web pages (assets). It can be launched, but it never "
                 "reports progress or scores, so completion can't be tracked.",
             )
-            scos = list(launchables)
         elif not scos:
             self.findings.error(
                 "P6-nothing-to-launch",
                 "The course outline has no item that launches anything. Export the course again; each "
                 "lesson must point at a resource.",
             )
-        self.outline.scos = tuple(
-            Sco(entry.identifier, entry.title, self._launch_url(entry)) for entry in scos
-        )
+        # Assets are launchable too: the player opens them and counts them as visited.
+        self.outline.scos = tuple(sco_of(item) for item in launchables)
 
     # P7/P8: launch URLs.
 
-    def _base(self, resource: Element) -> str:
+    def base(self, resource: Element) -> str:
         resources = self.root.find(self.q("resources"))
         parts = [el.get(XML_BASE) for el in (self.root, resources, resource) if el is not None]
         base = ""
@@ -350,7 +295,7 @@ class ManifestReader:
             base += part.replace("\\", "/")
         return base
 
-    def _launch_ref(self, resource: Element) -> str | None:
+    def launch_ref(self, resource: Element) -> str | None:
         href = resource.get("href")
         if not href or not href.strip():
             return None
@@ -359,16 +304,12 @@ class ManifestReader:
                 "P7-backslash-href",
                 f"The launch address {show(href)} uses '\\'; SCORM Hub read it as '/'.",
             )
-        return self._base(resource) + href.strip().replace("\\", "/")
+        return self.base(resource) + href.strip().replace("\\", "/")
 
-    def _launch_url(self, entry: _Launchable) -> str:
-        reference = self._launch_ref(entry.resource) or ""
-        return append_parameters(reference, entry.item.get("parameters"))
-
-    def _check_launch_files(self, launchables: Sequence[_Launchable]) -> None:
+    def _check_launch_files(self, launchables: Sequence[Item]) -> None:
         checked: set[str] = set()
         for entry in launchables:
-            reference = self._launch_ref(entry.resource)
+            reference = self.launch_ref(self.resources[entry.resource or ""])
             if reference is None:
                 self.findings.error(
                     "P8-no-launch-file",
@@ -426,7 +367,7 @@ class ManifestReader:
     def _check_listed_files(self) -> None:
         missing: list[str] = []
         for resource in self.resources.values():
-            base = self._base(resource)
+            base = self.base(resource)
             for listed in resource.findall(self.q("file")):
                 href = (listed.get("href") or "").strip().replace("\\", "/")
                 if not href or href_problem(base + href) is not None:
@@ -443,75 +384,58 @@ class ManifestReader:
 
     # P10: mastery and completion values.
 
-    def _read_mastery(self, launchables: Sequence[_Launchable]) -> None:
-        """Every SCO's value is range-checked (P10); the first valid one becomes the package's score."""
-        for entry in launchables:
-            if self._scorm_type(entry.resource) != "sco":
-                continue
-            if self.outline.standard == "scorm12":
-                score = self._mastery_12(entry)
-            else:
-                score = self._mastery_2004(entry)
-            if self.outline.mastery_score is None:
-                self.outline.mastery_score = score
-
-    def _mastery_12(self, entry: _Launchable) -> float | None:
-        for child in entry.item:
-            namespace, local = split_tag(child.tag)
-            if namespace in ADLCP_NAMESPACES and local.casefold() == "masteryscore":
-                return self._in_range(
-                    element_text(child), (0, 100), f"adlcp:masteryscore of {show(entry.title)}"
-                )
-        return None
-
-    def _mastery_2004(self, entry: _Launchable) -> float | None:
-        objective = self._primary_objective(entry.item)
-        if objective is None or objective.get("satisfiedByMeasure", "").strip() not in {"true", "1"}:
-            return None
-        measure_el = objective.find(f"{{{NS_IMSSS}}}minNormalizedMeasure")
-        measure = element_text(measure_el) if measure_el is not None else "1.0"  # the SN default
-        what = f"imsss:minNormalizedMeasure of {show(entry.title)}"
-        value = self._in_range(measure, (-1, 1), what)
-        return None if value is None else round(value * 100, 6)
-
-    def _primary_objective(self, item: Element) -> Element | None:
-        """The item's own sequencing first, then the shared one its IDRef names (4th Ed collections)."""
-        sequencing = item.find(f"{{{NS_IMSSS}}}sequencing")
-        if sequencing is None:
-            return None
-        path = f"{{{NS_IMSSS}}}objectives/{{{NS_IMSSS}}}primaryObjective"
-        objective = sequencing.find(path)
-        shared_id = sequencing.get("IDRef")
-        if objective is None and shared_id:
-            for shared in self.root.iterfind(f"{{{NS_IMSSS}}}sequencingCollection/{{{NS_IMSSS}}}sequencing"):
-                if shared.get("ID") == shared_id:
-                    return shared.find(path)
-        return objective
-
-    def _in_range(
+    def in_range(
         self,
         text: str,
         bounds: tuple[float, float],
         what: str,
         consequence: str = "SCORM Hub ignores it, so the lesson decides pass/fail on its own.",
+        *,
+        code: str = "P10-out-of-range",
     ) -> float | None:
         value = _number(text)
         low, high = bounds
         if value is not None and low <= value <= high:
             return value
         self.findings.warn(
-            "P10-out-of-range",
+            code,
             f"{what} is {show(text)}, but must be a number from {low:g} to {high:g}. {consequence}",
         )
         return None
 
-    def _check_completion_thresholds(self, organization: Element) -> None:
-        consequence = "Completion may not be reported as the author intended."
-        for item in organization.iter(self.q("item")):
-            title = show(element_text(item.find(self.q("title"))) or item.get("identifier", ""))
-            for threshold in item.findall(f"{{{NS_ADLCP2004}}}completionThreshold"):
-                values = {"completionThreshold": element_text(threshold)}  # 3rd Ed: the element's value
-                values.update((name, threshold.get(name, "").strip()) for name in _THRESHOLD_ATTRIBUTES)
-                for name, text in values.items():
-                    if text:
-                        self._in_range(text, (0, 1), f"adlcp:{name} of {title}", consequence)
+
+def _mastery_percent(item: Item) -> float | None:
+    """One scale for both standards: 1.2 masteryscore as is, 2004 scaled passing score times 100."""
+    if item.scorm_type != "sco":
+        return None
+    if item.mastery_score is not None:
+        return item.mastery_score
+    scaled = item.scaled_passing_score
+    return None if scaled is None else round(scaled * 100, 6)
+
+
+def sco_of(item: Item) -> Sco:
+    """The launch record a course keeps for one launchable item (see Sco)."""
+    threshold = item.completion_threshold
+    return Sco(
+        identifier=item.identifier,
+        title=item.title,
+        launch=item.launch or "",
+        scorm_type=item.scorm_type or "asset",
+        visible=item.visible,
+        data_from_lms=item.data_from_lms,
+        mastery_score=item.mastery_score,
+        max_time_allowed=item.max_time_allowed,
+        time_limit_action=item.time_limit_action,
+        completion_threshold=_threshold_value(threshold),
+        scaled_passing_score=item.scaled_passing_score,
+        objective_ids=tuple(o.identifier for o in item.objectives if o.identifier),
+    )
+
+
+def _threshold_value(threshold: CompletionThreshold | None) -> float | None:
+    """cmi.completion_threshold: 3rd Ed's value, or 4th Ed's minProgressMeasure (1.0 by default) when
+    completedByMeasure is true; None when completion is not decided by measure."""
+    if threshold is None or not threshold.completed_by_measure:
+        return None
+    return 1.0 if threshold.min_progress_measure is None else threshold.min_progress_measure

@@ -35,6 +35,7 @@ from scormhub.domain.scorm.status import (
     merge_status,
     number_at,
     percent_score,
+    status_at_finish,
     word_at,
 )
 
@@ -253,6 +254,9 @@ def apply_commit(
         state = start_session(state, standard=standard).state
     paths = PATHS[standard]
     values = _merged_values(state, commit, paths, mastery_score)
+    if is_final and standard == "scorm12" and values.get(LESSON_STATUS) in (None, "not attempted"):
+        # The SCO finished without a status: the LMS decides it (1.2 RTE), as scorm-again does client-side.
+        values[LESSON_STATUS] = status_at_finish(number_at(values, paths.raw), mastery_score)
     completion, success = map_status(standard, values, mastery_score=mastery_score)
     if standard == "scorm12" and completion is Completion.COMPLETED and success is not Success.UNKNOWN:
         values[LESSON_STATUS] = success.value  # the LMS's mastery decision is what the SCO reads back
@@ -263,6 +267,11 @@ def apply_commit(
         # The largest value, not the last to arrive: autocommits can land out of order.
         believable = _believable_seconds(state, session_id, track, session_time, now)
         track = replace(track, seconds=max(track.seconds, believable))
+    if is_final and standard == "scorm12" and track.seconds == 0 and track.opened_at and now:
+        # A SCO that never reports session_time (the 1.2 minimum-calls kind) would add nothing to the
+        # course's time: count the time its launch was open instead, bounded like any reported time.
+        opened = (now - track.opened_at).total_seconds()
+        track = replace(track, seconds=_believable_seconds(state, session_id, track, opened, now))
     exit_value = commit.accepted.get(paths.exit)
     exit_text = exit_value if isinstance(exit_value, str) else state.exit
     if is_final:

@@ -77,6 +77,19 @@ def mastered_lesson_status(status: str | None, raw: float | None, mastery_score:
     return status
 
 
+def status_at_finish(
+    raw: float | None, mastery_score: float | None, *, credit: bool = True, browse: bool = False
+) -> str:
+    """SCORM 1.2 RTE 3.4.4 (cmi.core.lesson_status): what the LMS sets when a SCO finishes without having
+    set a status. In browse mode the SCO was browsed; for credit, with a mastery score and a raw score,
+    the score decides passed or failed; otherwise the SCO counts as completed by being finished."""
+    if browse:
+        return "browsed"
+    if credit and mastery_score is not None and raw is not None:
+        return "passed" if raw >= mastery_score else "failed"
+    return "completed"
+
+
 def map_status(
     standard: Standard,
     values: Mapping[str, object],

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain.model import Course, CourseStatus, EngineKind
+from scormhub.domain.scorm.organization import Organization
 from scormhub.domain.scorm.package import Problem, Sco
 from scormhub.integrations.db.tables import CourseRow
 
@@ -29,10 +30,13 @@ def _course(row: dict[str, Any]) -> Course:
         updated_at=row["updated_at"],
         status_message=row["status_message"],
         warnings=tuple(Problem(code=w["code"], message=w["message"]) for w in warnings),
-        scos=tuple(Sco(identifier=s["identifier"], title=s["title"], launch=s["launch"]) for s in scos),
+        scos=tuple(Sco.from_json_dict(s) for s in scos),
         mastery_score=row["mastery_score"],
         import_handle=row["import_handle"],
         import_attempts=row["import_attempts"],
+        organization=None
+        if row.get("organization") is None
+        else Organization.from_json_dict(row["organization"]),
     )
 
 
@@ -49,10 +53,11 @@ def _course_values(course: Course) -> dict[str, Any]:
         "file_name": course.file_name,
         "self_enroll_token": course.self_enroll_token,
         "warnings": [{"code": w.code, "message": w.message} for w in course.warnings],
-        "scos": [{"identifier": s.identifier, "title": s.title, "launch": s.launch} for s in course.scos],
+        "scos": [s.to_json_dict() for s in course.scos],
         "mastery_score": course.mastery_score,
         "import_handle": course.import_handle,
         "import_attempts": course.import_attempts,
+        "organization": None if course.organization is None else course.organization.to_json_dict(),
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }

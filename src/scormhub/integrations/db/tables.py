@@ -60,6 +60,7 @@ class CourseRow(Table, tablename="course"):
     import_attempts = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz(index=True)
+    organization = JSONB(null=True, default=None)  # the manifest model's tree (domain/scorm/organization.py)
 
 
 class ContactRow(Table, tablename="contact"):
