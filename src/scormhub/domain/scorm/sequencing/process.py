@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scormhub.domain.scorm.sequencing.definitions import ActivityDefinition, ActivityTreeDefinition
+from scormhub.domain.scorm.sequencing.selection import select_and_randomize
 from scormhub.domain.scorm.sequencing.state import ObjectiveState, TreeState
 from scormhub.domain.scorm.sequencing.tracking import Tracking
 
@@ -363,36 +364,8 @@ class Sequencer(Tracking):
     # --- flow (SB.2.1 - SB.2.3) -------------------------------------------------------------------
 
     def prepare_children(self, activity: ActivityDefinition) -> None:
-        """SR.1/SR.2: select and reorder the children once per new attempt, as the definition says."""
-        sequencing = activity.sequencing
-        if sequencing.selection_timing == "never" and sequencing.randomization_timing == "never":
-            return
-        state = self.of(activity)
-        attempt = state.attempt_count + (0 if state.active or state.suspended else 1)
-        if state.shuffled_for_attempt == attempt or self.probe:
-            return
-        first = state.shuffled_for_attempt < 0
-        children = [c.identifier for c in activity.children]
-        if state.children is not None:
-            children = list(state.children)
-        select = sequencing.selection_timing == "onEachNewAttempt" or (
-            sequencing.selection_timing == "once" and first
-        )
-        if (
-            select
-            and sequencing.select_count is not None
-            and 0 < sequencing.select_count < len(activity.children)
-        ):
-            everyone = [c.identifier for c in activity.children]
-            picked = set(self.rng.sample(everyone, sequencing.select_count))
-            children = [i for i in everyone if i in picked]
-        reorder = sequencing.reorder_children and (
-            sequencing.randomization_timing == "onEachNewAttempt"
-            or (sequencing.randomization_timing == "once" and first)
-        )
-        if reorder:
-            self.rng.shuffle(children)
-        state.children, state.shuffled_for_attempt = children, attempt
+        if not self.probe:
+            select_and_randomize(self, activity, self.rng)
 
     def _flow(self, start: ActivityDefinition, direction: Direction, *, consider_children: bool) -> _Result:
         candidate, problem = self._traverse(start, direction, consider_children)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scormhub.domain.scorm.sequencing.definitions import ActivityDefinition
-from scormhub.domain.scorm.sequencing.process import Sequencer, SequencingRefused
+from scormhub.domain.scorm.sequencing.process import Direction, Sequencer, SequencingRefused
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def choice_valid(sequencer: Sequencer, target: ActivityDefinition) -> bool:
     probe = Sequencer(sequencer.tree, sequencer.state, rng=sequencer.rng, probe=True)
     try:
         probe._navigation_request("choice", target.identifier)
-        probe.choice(target)
+        probe._delivery_request(probe.choice(target))
     except SequencingRefused:
         return False
     return True
@@ -143,9 +143,10 @@ def flow_valid(sequencer: Sequencer, kind: str) -> bool:
         return False
     try:
         probe._navigation_request(kind, None)
-        result, _ = probe._flow(
-            current, "forward" if kind == "continue" else "backward", consider_children=False
-        )
+        direction: Direction = "forward" if kind == "continue" else "backward"
+        result, found = probe._flow(current, direction, consider_children=False)
+        if found is not None:
+            probe._delivery_request(found)
     except SequencingRefused:
         return False
     return result == "deliver"

@@ -189,7 +189,10 @@ class Tracking:
 
     def check_activity(self, activity: ActivityDefinition) -> bool:
         """UP.5: True when the activity may not be delivered (disabled, or its attempt limit is used)."""
-        return self.pre_check(activity, "disabled") or self.limit_exceeded(activity)
+        state = self.of(activity)
+        # UP.1: an attempt under way (active or suspended) is never cut off by its limit.
+        limited = not (state.active or state.suspended) and self.limit_exceeded(activity)
+        return self.pre_check(activity, "disabled") or limited
 
     # --- rollup (RB.1) ----------------------------------------------------------------------------
 
