@@ -36,7 +36,9 @@ def manifest(items: str, root_sequencing: str = "", collection: str = "") -> Act
         {items}
         {root_sequencing}
       </organization></organizations>
-      <resources><resource identifier="r" type="webcontent" adlcp:scormType="sco" href="sco.html"/></resources>
+      <resources>
+        <resource identifier="r" type="webcontent" adlcp:scormType="sco" href="sco.html"/>
+      </resources>
       {f"<imsss:sequencingCollection>{collection}</imsss:sequencingCollection>" if collection else ""}
     </manifest>"""
     return read_activity_tree(fromstring(text))
@@ -73,7 +75,8 @@ def test_flow_delivers_in_order_and_ends_the_session_after_the_last_activity() -
     assert s.navigate("continue").deliver == "b"
     assert s.navigate("continue").deliver == "c"
     ended = s.navigate("continue")
-    assert ended.ended and s.state.current is None
+    assert ended.ended
+    assert s.state.current is None
     result = root_result(s)
     assert result.completion == "completed"  # not completionSetByContent: ending the attempt completes it
 
@@ -84,19 +87,22 @@ def test_forced_sequential_refuses_a_choice_ahead_and_keeps_the_state() -> None:
     s.navigate("start")
     before = s.state.to_dict()
     refused = s.navigate("choice", "c")
-    assert not refused.valid and refused.code == "NB.2.1-10"
+    assert not refused.valid
+    assert refused.code == "NB.2.1-10"
     assert s.state.to_dict() == before  # the last valid state is kept
     toc = table_of_contents(s)
     assert not any(e.enabled for e in toc if e.identifier == "c")
     valid = request_valid(s, toc)
-    assert valid["continue"] is True and valid["previous"] is False
+    assert valid["continue"] is True
+    assert valid["previous"] is False
 
 
 def test_a_target_that_does_not_exist_is_refused_with_a_message() -> None:
     s = Sequencer(manifest(leaf("a"), FLOW_AND_CHOICE), TreeState())
     s.navigate("start")
     refused = s.navigate("choice", "nowhere")
-    assert not refused.valid and "nowhere" in (refused.message or "")
+    assert not refused.valid
+    assert "nowhere" in (refused.message or "")
     assert s.state.current == "a"
     assert not s.navigate("dance").valid
 
@@ -105,13 +111,15 @@ PREVIOUS_NOT_SATISFIED_DISABLES = """<imsss:sequencingRules><imsss:preConditionR
   <imsss:ruleConditions conditionCombination="any">
     <imsss:ruleCondition referencedObjective="prev" operator="not" condition="satisfied"/>
     <imsss:ruleCondition referencedObjective="prev" operator="not" condition="objectiveStatusKnown"/>
-  </imsss:ruleConditions><imsss:ruleAction action="disabled"/></imsss:preConditionRule></imsss:sequencingRules>
+  </imsss:ruleConditions><imsss:ruleAction action="disabled"/></imsss:preConditionRule>
+  </imsss:sequencingRules>
   <imsss:objectives><imsss:primaryObjective objectiveID="b_ok"/>
   <imsss:objective objectiveID="prev"><imsss:mapInfo targetObjectiveID="g.a" readSatisfiedStatus="true"/>
   </imsss:objective></imsss:objectives>
   <imsss:deliveryControls objectiveSetByContent="true" completionSetByContent="true"/>"""
 WRITES_A = """<imsss:objectives><imsss:primaryObjective objectiveID="a_ok">
-  <imsss:mapInfo targetObjectiveID="g.a" writeSatisfiedStatus="true"/></imsss:primaryObjective></imsss:objectives>
+  <imsss:mapInfo targetObjectiveID="g.a" writeSatisfiedStatus="true"/></imsss:primaryObjective>
+  </imsss:objectives>
   <imsss:deliveryControls objectiveSetByContent="true" completionSetByContent="true"/>"""
 
 
@@ -163,7 +171,8 @@ def test_skip_and_hidden_from_choice() -> None:
     s.navigate("start")
     assert s.navigate("continue").deliver == "c"  # b is skipped by flow
     toc = {e.identifier: e for e in table_of_contents(s)}
-    assert toc["c"].hidden and not toc["c"].enabled
+    assert toc["c"].hidden
+    assert not toc["c"].enabled
     assert toc["d"].hidden  # isvisible="false" stays out of the contents
     refused = s.navigate("choice", "c")
     assert not refused.valid
@@ -233,7 +242,8 @@ EXIT_PARENT = seq("""<imsss:sequencingRules><imsss:postConditionRule><imsss:rule
 
 
 def test_remediation_retries_a_failed_test_until_the_attempt_limit() -> None:
-    items = f'<item identifier="unit"><title>Unit</title>{leaf("lesson")}{leaf("quiz", EXIT_PARENT)}{REMEDIATION}</item>'
+    children = leaf("lesson") + leaf("quiz", EXIT_PARENT)
+    items = f'<item identifier="unit"><title>Unit</title>{children}{REMEDIATION}</item>'
     tree = manifest(items, FLOW_AND_CHOICE)
     s = Sequencer(tree, TreeState())
     assert s.navigate("start").deliver == "lesson"
@@ -298,7 +308,8 @@ def test_choice_exit_false_keeps_the_learner_inside_the_cluster() -> None:
 def test_an_idref_to_nothing_is_a_clear_error() -> None:
     with pytest.raises(SequencingManifestError) as raised:
         manifest(leaf("a", '<imsss:sequencing IDRef="missing"/>'))
-    assert raised.value.code == "S2-idref-unknown" and "missing" in str(raised.value)
+    assert raised.value.code == "S2-idref-unknown"
+    assert "missing" in str(raised.value)
 
 
 def test_a_cycle_of_idrefs_is_a_clear_error() -> None:
@@ -321,7 +332,8 @@ def test_collection_elements_apply_unless_the_item_overrides_them() -> None:
         collection=collection,
     )
     definition = tree.by_id["a"].sequencing
-    assert definition.attempt_limit == 1 and definition.tracked is False
+    assert definition.attempt_limit == 1
+    assert definition.tracked is False
 
 
 # --- the shared Golf examples -------------------------------------------------------------------------
