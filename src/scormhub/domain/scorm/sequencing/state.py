@@ -97,6 +97,8 @@ class TreeState:
     current: str | None = None
     suspended: str | None = None
     ended: bool = False  # the last sequencing session ended (exit at the root, exitAll, end of course)
+    # The root's rollup when last saved: (completion, success, scaled, progress), for the course record.
+    result: tuple[str, str, float | None, float | None] | None = None
 
     def activity(self, identifier: str) -> ActivityState:
         found = self.activities.get(identifier)
@@ -111,6 +113,7 @@ class TreeState:
             self.current,
             self.suspended,
             self.ended,
+            self.result,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +122,7 @@ class TreeState:
             "current": self.current,
             "suspended": self.suspended,
             "ended": self.ended,
+            "result": list(self.result) if self.result is not None else None,
             "globals": {k: v.to_list() for k, v in self.globals.items()},
             "activities": {
                 k: {
@@ -166,4 +170,17 @@ class TreeState:
             current=data.get("current"),
             suspended=data.get("suspended"),
             ended=bool(data.get("ended", False)),
+            result=_result(data.get("result")),
         )
+
+
+def _result(data: Any) -> tuple[str, str, float | None, float | None] | None:
+    if not isinstance(data, list) or len(data) != 4:
+        return None
+    completion, success, scaled, progress = data
+    return (
+        str(completion),
+        str(success),
+        float(scaled) if scaled is not None else None,
+        float(progress) if progress is not None else None,
+    )
