@@ -44,6 +44,7 @@
   }
 
   let finished = false;
+  let leaving = false; // the tab is closing: the state stays as it is and reopens at this activity
   let pending = null; // the player's own request, waiting for the SCO to terminate
   let sent = false;
 
@@ -107,6 +108,7 @@
   const finishEvent = config.standard === "scorm12" ? "LMSFinish" : "Terminate";
   api.on(finishEvent, function () {
     finished = true;
+    if (sequencing && leaving && !pending) return;
     if (sequencing) {
       const asked = pending || parseRequest(contentRequest()) || { request: "exit" };
       // Let the terminating commit leave first; the request also carries the SCO's last values.
@@ -147,6 +149,48 @@
     });
   });
 
+  // After each commit the rules may allow more (the SCO was satisfied, a test was passed): ask the
+  // server and update the buttons, the contents and the progress in place.
+  const labels = {
+    "not attempted": "Not attempted", incomplete: "Incomplete", completed: "Completed",
+    passed: "Passed", failed: "Failed",
+  };
+  function render(view) {
+    if (!view) return;
+    Object.keys(choice).forEach(function (key) { delete choice[key]; });
+    Object.assign(choice, view.choice || {});
+    const next = document.getElementById("nav-continue");
+    if (next) next.hidden = !view.continue;
+    const previous = document.getElementById("nav-previous");
+    if (previous) previous.hidden = !view.previous;
+    (view.toc || []).forEach(function (entry) {
+      const item = document.querySelector('.toc-item[data-activity="' + CSS.escape(entry.id) + '"]');
+      if (!item) return;
+      const button = item.querySelector("button.toc-link");
+      if (button) button.disabled = !entry.enabled || entry.current;
+      const status = item.querySelector(".toc-status");
+      if (status) {
+        status.textContent = labels[entry.status] || entry.status;
+        status.className = "toc-status status-" + entry.status.replace(" ", "-");
+      }
+      item.dataset.status = entry.status;
+    });
+    const progress = document.querySelector("#player-progress progress");
+    if (progress && typeof view.progress === "number") {
+      progress.value = Math.round(view.progress * 100);
+      progress.nextElementSibling.textContent = Math.round(view.progress * 100) + "%";
+    }
+  }
+  if (sequencing) {
+    api.on("CommitSuccess", function () {
+      if (finished) return;
+      fetch(config.navUrl, { credentials: "omit" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (answer) { if (answer) render(answer.sequencing); })
+        .catch(function () { /* the next commit tries again */ });
+    });
+  }
+
   const toc = document.getElementById("player-toc");
   if (toc && window.matchMedia && window.matchMedia("(max-width: 640px)").matches) {
     toc.open = false; // on a phone the contents start folded above the lesson
@@ -154,7 +198,9 @@
 
   // A closed tab must not lose progress: send what the SCO has set so far, without terminating the
   // attempt (the learner resumes next time). sendBeacon survives the page going away.
+  window.addEventListener("beforeunload", function () { leaving = true; });
   window.addEventListener("pagehide", function () {
+    leaving = true;
     if (!tracking || finished || !hasSco) return;
     try {
       const body = JSON.stringify({ cmi: api.cmi });

@@ -46,7 +46,10 @@ async def test_forced_sequential_offers_only_what_the_rules_allow_and_refuses_a_
     assert moved.status_code == 200, moved.text
     assert moved.json()["deliver"] == "etuqiette_item"
     page = await admin.get(f"/play/{enrollment.launch_token}")
-    assert 'aria-current="step">Etiquette' in page.text
+    assert 'value="etuqiette_item" aria-current="step" disabled>Etiquette' in page.text
+    assert 'value="handicapping_item" disabled>Handicapping' in page.text
+    view = await admin.get(again["navUrl"])
+    assert view.json()["sequencing"]["current"] == "etuqiette_item"
     assert "Passed" in page.text  # Playing the Game's status in the contents
 
 

@@ -130,10 +130,17 @@ async def open_course(
         sequencer = Sequencer(tree, state, rng=rng)
         current = sequencer.current()
         if current is not None and current.is_leaf:
-            # Active: the tab closed mid-way, reopen it. Not active: the SCO ended without a request; the
-            # learner picks what is next from the contents (SN: the LMS waits for a navigation event).
-            deliver = current.identifier if sequencer.of(current).active else None
-            return deliver, view_of(sequencer)
+            activity = sequencer.of(current)
+            if activity.active:
+                return current.identifier, view_of(sequencer)  # the tab closed mid-way: reopen it
+            if activity.suspended:
+                # The SCO suspended itself (cmi.exit) as the tab closed: resume it where it was.
+                sequencer.reenter(current)
+                await save_tree_state(uow, enrollment.id, sequencer, version)
+                await uow.commit()
+                return current.identifier, view_of(sequencer)
+            # The SCO ended without a request: the learner picks what is next (SN: the LMS waits).
+            return None, view_of(sequencer)
         kind = "resumeAll" if state.suspended is not None else "start"
         outcome = sequencer.navigate(kind)
         if outcome.valid:

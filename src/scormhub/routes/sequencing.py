@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
@@ -76,6 +76,15 @@ async def sequenced_player(deps: Deps, token: str) -> Response[Any] | None:
 class NavigationController(Controller):
     path = "/play/{token:str}/nav"
     opt = {"exclude_from_csrf": True}  # the unguessable launch token authenticates, as for commits
+
+    @get("", cache=False)
+    async def state(self, token: FromPath[str], deps: DepsDep) -> Response[Any]:
+        """The contents, valid buttons and progress as they stand (the player asks after each commit)."""
+        try:
+            view = await sequenced.current_view(token, uow=deps.uow(), trees=deps.activity_trees())
+        except (NotFound, CourseNotAvailable):
+            raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+        return Response(content={"sequencing": view.to_json()}, status_code=200)
 
     @post("", status_code=200, request_max_body_size=MAX_NAV_BYTES, opt={"checks_own_input": True})
     async def navigate(

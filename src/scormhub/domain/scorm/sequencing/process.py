@@ -96,6 +96,10 @@ class Sequencer(Tracking):
             return Outcome(valid=True, deliver=activity.identifier)
         return Outcome(valid=True)
 
+    def reenter(self, activity: ActivityDefinition) -> None:
+        """Deliver the current, suspended leaf again (a relaunch after the tab closed on it)."""
+        self._content_delivery(activity)
+
     def _end_session(self) -> None:
         for activity in self.tree.preorder:
             state = self.state.activities.get(activity.identifier)
