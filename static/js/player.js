@@ -181,13 +181,20 @@
       progress.nextElementSibling.textContent = Math.round(view.progress * 100) + "%";
     }
   }
+  function refresh() {
+    if (finished || sent) return;
+    fetch(config.navUrl, { credentials: "omit" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) { if (answer) render(answer.sequencing); })
+      .catch(function () { /* the next commit tries again */ });
+  }
   if (sequencing) {
-    api.on("CommitSuccess", function () {
-      if (finished) return;
-      fetch(config.navUrl, { credentials: "omit" })
-        .then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (answer) { if (answer) render(answer.sequencing); })
-        .catch(function () { /* the next commit tries again */ });
+    // scorm-again announces a finished upload only for asynchronous commits; after the SCO's Commit the
+    // store may still be in flight, so ask once soon and once a little later.
+    api.on("CommitSuccess", refresh);
+    api.on("Commit", function () {
+      setTimeout(refresh, 300);
+      setTimeout(refresh, 1500);
     });
   }
 
