@@ -19,6 +19,7 @@ from scormhub.domain.scorm.sequencing.process import NAVIGATION_KINDS, Sequencer
 from scormhub.domain.scorm.sequencing.runtime import (
     TocEntry,
     flow_valid,
+    looking,
     root_result,
     table_of_contents,
 )
@@ -93,11 +94,12 @@ def parse_request(value: str, target: str | None = None) -> tuple[str, str | Non
 def view_of(sequencer: Sequencer) -> NavigationView:
     toc = tuple(table_of_contents(sequencer))
     current = sequencer.current()
+    probe = looking(sequencer)
     return NavigationView(
         toc=toc,
         current=current.identifier if current is not None else None,
-        continue_valid=flow_valid(sequencer, "continue"),
-        previous_valid=flow_valid(sequencer, "previous"),
+        continue_valid=flow_valid(probe, "continue"),
+        previous_valid=flow_valid(probe, "previous"),
         choice={e.identifier: e.enabled for e in toc},
         progress=root_result(sequencer).progress,
         hide=current.hide_lms_ui if current is not None else frozenset(),

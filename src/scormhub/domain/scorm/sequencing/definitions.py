@@ -149,6 +149,7 @@ class ActivityDefinition:
     parent: ActivityDefinition | None = field(default=None, repr=False, compare=False)
     depth: int = 0
     order: int = 0  # position in a preorder walk of the whole tree
+    path: list[ActivityDefinition] = field(default_factory=list, repr=False, compare=False)  # self → root
 
     @property
     def is_leaf(self) -> bool:
@@ -171,6 +172,7 @@ class ActivityTreeDefinition:
         while stack:
             node, parent, depth = stack.pop()
             node.parent, node.depth, node.order = parent, depth, len(preorder)
+            node.path = [node, *(parent.path if parent is not None else [])]
             preorder.append(node)
             by_id[node.identifier] = node
             stack.extend((child, node, depth + 1) for child in reversed(node.children))

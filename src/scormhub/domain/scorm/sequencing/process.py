@@ -123,17 +123,15 @@ class Sequencer(Tracking):
 
     @staticmethod
     def path_to_root(activity: ActivityDefinition) -> list[ActivityDefinition]:
-        path = []
-        node: ActivityDefinition | None = activity
-        while node is not None:
-            path.append(node)
-            node = node.parent
-        return path
+        return activity.path  # built with the tree; callers only read it
 
     def common_ancestor(self, a: ActivityDefinition, b: ActivityDefinition) -> ActivityDefinition:
-        ancestors = {id(x) for x in self.path_to_root(a)}
-        for node in self.path_to_root(b):
-            if id(node) in ancestors:
+        if a.depth > b.depth:
+            a, b = b, a
+        a_path, b_path = a.path, b.path
+        offset = len(b_path) - len(a_path)
+        for index, node in enumerate(a_path):
+            if b_path[index + offset] is node:
                 return node
         return self.tree.root
 

@@ -124,9 +124,15 @@ def status_of(sequencer: Sequencer, activity: ActivityDefinition) -> str:
     return "not attempted"
 
 
-def choice_valid(sequencer: Sequencer, target: ActivityDefinition) -> bool:
-    """Would a choice of `target` deliver something? Looks without changing the state."""
+def looking(sequencer: Sequencer) -> Sequencer:
+    """A probe over the same state: it only looks, and remembers rule results while it does."""
     probe = Sequencer(sequencer.tree, sequencer.state, rng=sequencer.rng, probe=True)
+    probe.memo = {}
+    return probe
+
+
+def choice_valid(probe: Sequencer, target: ActivityDefinition) -> bool:
+    """Would a choice of `target` deliver something? `probe` comes from `looking`."""
     try:
         probe._navigation_request("choice", target.identifier)
         probe._delivery_request(probe.choice(target))
@@ -135,9 +141,8 @@ def choice_valid(sequencer: Sequencer, target: ActivityDefinition) -> bool:
     return True
 
 
-def flow_valid(sequencer: Sequencer, kind: str) -> bool:
+def flow_valid(probe: Sequencer, kind: str) -> bool:
     """adl.nav.request_valid.continue / previous: is there something to deliver that way?"""
-    probe = Sequencer(sequencer.tree, sequencer.state, rng=sequencer.rng, probe=True)
     current = probe.current()
     if current is None:
         return False
@@ -153,6 +158,7 @@ def flow_valid(sequencer: Sequencer, kind: str) -> bool:
 
 
 def table_of_contents(sequencer: Sequencer) -> list[TocEntry]:
+    sequencer = looking(sequencer)
     current = sequencer.current()
     entries = []
     for activity in _walk(sequencer, sequencer.tree.root):
@@ -182,9 +188,10 @@ def _walk(sequencer: Sequencer, activity: ActivityDefinition) -> list[ActivityDe
 
 
 def request_valid(sequencer: Sequencer, toc: Sequence[TocEntry]) -> Mapping[str, object]:
+    probe = looking(sequencer)
     return {
-        "continue": flow_valid(sequencer, "continue"),
-        "previous": flow_valid(sequencer, "previous"),
+        "continue": flow_valid(probe, "continue"),
+        "previous": flow_valid(probe, "previous"),
         "choice": {entry.identifier: entry.enabled for entry in toc},
     }
 

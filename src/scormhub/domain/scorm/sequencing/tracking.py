@@ -32,6 +32,9 @@ class Tracking:
     def __init__(self, tree: ActivityTreeDefinition, state: TreeState) -> None:
         self.tree = tree
         self.state = state
+        # Rule results by activity, for probes that only look (the contents ask about every activity
+        # at once, over a state that doesn't change meanwhile). None: no memo, the state may change.
+        self.memo: dict[tuple[str, tuple[str, ...]], bool] | None = None
 
     # --- state access ---------------------------------------------------------------------------
 
@@ -185,14 +188,27 @@ class Tracking:
         return None
 
     def pre_check(self, activity: ActivityDefinition, *actions: str) -> bool:
-        return self.rules_check(activity, activity.sequencing.pre_rules, set(actions)) is not None
+        if not activity.sequencing.pre_rules:
+            return False
+        if self.memo is None:
+            return self.rules_check(activity, activity.sequencing.pre_rules, set(actions)) is not None
+        key = (activity.identifier, actions)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = (
+                self.rules_check(activity, activity.sequencing.pre_rules, set(actions)) is not None
+            )
+        return found
 
     def check_activity(self, activity: ActivityDefinition) -> bool:
         """UP.5: True when the activity may not be delivered (disabled, or its attempt limit is used)."""
+        if self.pre_check(activity, "disabled"):
+            return True
+        if not activity.sequencing.attempt_limit:
+            return False
         state = self.of(activity)
         # UP.1: an attempt under way (active or suspended) is never cut off by its limit.
-        limited = not (state.active or state.suspended) and self.limit_exceeded(activity)
-        return self.pre_check(activity, "disabled") or limited
+        return not (state.active or state.suspended) and self.limit_exceeded(activity)
 
     # --- rollup (RB.1) ----------------------------------------------------------------------------
 
