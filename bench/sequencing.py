@@ -1,6 +1,6 @@
 """SCORM 2004 sequencing: one navigation request on a large activity tree, on the server's engine.
 
-The tree: an organization of 4 modules × 4 lessons × 4 SCOs (1 + 4 + 16 + 64 = 85 activities, 4 levels
+The tree: an organization of 4 modules x 4 lessons x 4 SCOs (1 + 4 + 16 + 64 = 85 activities, 4 levels
 below the root), flow and choice on, forced order inside each lesson (a precondition disabling a SCO until
 the previous one is satisfied, read through a global objective), rollup rules on every cluster and measure
 rollup. The engine is the pure domain code the endpoint runs (`Sequencer.navigate`, then `view_of`: the
@@ -51,12 +51,14 @@ def _sco(m: int, lesson: int, s: int) -> str:
         rules = (
             '<imsss:sequencingRules><imsss:preConditionRule><imsss:ruleConditions conditionCombination="any">'
             '<imsss:ruleCondition referencedObjective="prev" operator="not" condition="satisfied"/>'
-            '<imsss:ruleCondition referencedObjective="prev" operator="not" condition="objectiveStatusKnown"/>'
+            '<imsss:ruleCondition referencedObjective="prev" operator="not" '
+            'condition="objectiveStatusKnown"/>'
             '</imsss:ruleConditions><imsss:ruleAction action="disabled"/></imsss:preConditionRule>'
             "</imsss:sequencingRules>"
         )
         extra = (
-            f'<imsss:objective objectiveID="prev"><imsss:mapInfo targetObjectiveID="g.sco_{m}_{lesson}_{s - 1}"'
+            '<imsss:objective objectiveID="prev">'
+            f'<imsss:mapInfo targetObjectiveID="g.sco_{m}_{lesson}_{s - 1}"'
             ' readSatisfiedStatus="true"/></imsss:objective>'
         )
     return (
@@ -81,7 +83,8 @@ def manifest() -> str:
             )
         modules.append(
             f'<item identifier="module_{m}"><title>Module {m}</title>{"".join(lessons)}'
-            f'<imsss:sequencing><imsss:controlMode choice="true" flow="true"/>{ROLLUP}</imsss:sequencing></item>'
+            '<imsss:sequencing><imsss:controlMode choice="true" flow="true"/>'
+            f"{ROLLUP}</imsss:sequencing></item>"
         )
     return (
         f'<manifest identifier="big" {NS}><organizations default="o"><organization identifier="o">'
@@ -157,7 +160,8 @@ def run() -> Section:
                 "verdict",
             ],
             rows=rows,
-            caption=f"{len(tree.preorder)} activities ({len(tree.leaves())} SCOs), {SAMPLES} samples per request, "
+            caption=f"{len(tree.preorder)} activities ({len(tree.leaves())} SCOs), "
+            f"{SAMPLES} samples per request, "
             "in-process on the domain engine the endpoint runs.",
         )
     )
