@@ -27,6 +27,7 @@ MODULES = [
     "memory",
     "reports",
     "certificates",
+    "sequencing",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

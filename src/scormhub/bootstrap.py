@@ -28,6 +28,7 @@ from scormhub.domain.ports import (
     ReviewPasses,
 )
 from scormhub.domain.scorm.package import PackageLimits
+from scormhub.integrations.activity_trees import ManifestActivityTrees
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
 from scormhub.integrations.certificate_pdf import PooledCertificateRenderer
@@ -277,6 +278,10 @@ class Deps:
     def report_exports(self) -> PostgresReportExports:
         """Reports (the dashboard's store, direct downloads, exports written by a job) for one use."""
         return PostgresReportExports(self.settings.data_dir, self.render_pool)
+
+    def activity_trees(self) -> ManifestActivityTrees:
+        """SCORM 2004 activity trees of built-in courses (cached per process by the adapter)."""
+        return ManifestActivityTrees(self.builtin)
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"

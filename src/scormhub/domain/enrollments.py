@@ -24,10 +24,13 @@ from scormhub.domain.scorm.commits import CommitResult, validate_commit
 from scormhub.domain.scorm.launch_data import LmsLearner, initial_cmi
 from scormhub.domain.scorm.package import Sco, Standard
 from scormhub.domain.scorm.rollup import rollup
+from scormhub.domain.scorm.sequencing.course import with_root
 from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, start_session
+from scormhub.domain.sequencing_commits import apply_sco_commit
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
+    from scormhub.domain.ports.sequencing import ActivityTrees
 
 
 class PlanLimitReached(DomainError):
@@ -355,10 +358,12 @@ async def record_commit(
     is_final: bool,
     uow: UnitOfWork,
     clock: Clock,
+    trees: ActivityTrees | None = None,
 ) -> CommitReply:
     """Validate a commit from the player and apply it. Bad values are dropped and named; the rest is kept."""
     enrollment, course = await find_launch(launch_token, uow=uow)
     checked = check_commit(course, sco_id, payload)
+    tree = await trees.for_course(course) if trees is not None else None
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     async with uow:
         previous = await uow.sco_states.get_for_update(enrollment.id, sco_id)
@@ -379,6 +384,8 @@ async def record_commit(
             return CommitReply(accepted=False, finished_attempt=True)
         await uow.sco_states.put(enrollment.id, sco_id, outcome.state)
         attempts = max(enrollment.attempts, 1)  # a commit means the course was launched at least once
+        if tree is not None:
+            await apply_sco_commit(uow, enrollment.id, tree, sco_id, outcome.state, is_final=is_final)
         updated = await _roll_up(uow, enrollment, course, clock.now(), attempts=attempts)
         await uow.commit()
     visible = (updated.completion, updated.success, updated.score_percent)
@@ -420,12 +427,24 @@ def _mastery_of(course: Course, sco_id: str) -> float | None:
     return next((s.mastery_score for s in course.scos if s.identifier == sco_id), None)
 
 
+async def roll_up_enrollment(
+    uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime
+) -> Enrollment:
+    """The enrollment's progress from its SCOs (and, when sequenced, its activity tree), saved in `uow`."""
+    return await _roll_up(uow, enrollment, course, now, attempts=enrollment.attempts)
+
+
 async def _roll_up(
     uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime, *, attempts: int
 ) -> Enrollment:
     states = await uow.sco_states.for_enrollment(enrollment.id)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     progress = rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
+    if standard == "scorm2004":
+        # A sequenced course's status, result and score are its root activity's rollup.
+        sequenced = await uow.sequencing_states.get_for_update(enrollment.id)
+        if sequenced is not None and sequenced[0].result is not None:
+            progress = with_root(progress, sequenced[0].result)
     # A recorded completion never goes backwards (a new 2004 attempt resets the SCO, not the record).
     completed_before = enrollment.completion is Completion.COMPLETED
     updated = replace(

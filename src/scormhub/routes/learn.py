@@ -31,8 +31,10 @@ from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
 from scormhub.domain.ports import RequestLimits
 from scormhub.domain.postbacks import sync_registration
 from scormhub.domain.scorm.launch_data import SCORM12_API_SETTINGS
+from scormhub.domain.sequencing_commits import SequencingConflict
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep, UowDep
+from scormhub.routes.sequencing import sequenced_player
 from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,12 @@ class PlayerController(Controller):
             return _not_available()
         if held.engine is EngineKind.SCORM_CLOUD:
             return await _scorm_cloud_launch(deps, enrollment, token)
+        try:
+            page = await sequenced_player(deps, token)
+        except (NotFound, CourseNotAvailable):
+            return _not_available()
+        if page is not None:
+            return page
         try:
             launch = await cases.start_launch(
                 token, request.query_params.get("sco"), uow=deps.uow(), clock=deps.clock
@@ -137,6 +145,11 @@ class PlayerController(Controller):
                 is_final=params.get("final") == "true",
                 uow=deps.uow(),
                 clock=deps.clock,
+                trees=deps.activity_trees(),
+            )
+        except SequencingConflict:
+            return _scorm_reply(
+                False, 391, "The course was changed in another window; reload it.", status=409
             )
         except (NotFound, CourseNotAvailable):
             return _scorm_reply(False, 301, "This learning link is not valid.", status=404)

@@ -29,6 +29,7 @@ from scormhub.domain.model import (
     WorkspaceKind,
 )
 from scormhub.domain.scorm.cmi import Completion, Success
+from scormhub.domain.scorm.sequencing.state import TreeState
 from scormhub.domain.scorm.state import ScoState
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class FakeStore:
         self.engine_accounts: dict[UUID, EngineAccount] = {}
         self.inbox: dict[UUID, InboxItem] = {}
         self.certificates: dict[str, Certificate] = {}
+        self.sequencing_states: dict[UUID, tuple[dict[str, Any], int]] = {}
 
 
 class FakeWorkspaceRepository:
@@ -235,6 +237,24 @@ class FakeScoStateRepository:
         return {sco: s for (e, sco), s in self.staged.items() if e == enrollment_id}
 
 
+class FakeSequencingStateRepository:
+    """Stored as JSON-ready dicts, as the database does, so no caller shares a live TreeState."""
+
+    def __init__(self, staged: dict[UUID, tuple[dict[str, Any], int]]) -> None:
+        self.staged = staged
+
+    async def get_for_update(self, enrollment_id: UUID) -> tuple[TreeState, int] | None:
+        found = self.staged.get(enrollment_id)
+        return (TreeState.from_dict(found[0]), found[1]) if found else None
+
+    async def save(self, enrollment_id: UUID, state: TreeState, expected_version: int) -> bool:
+        stored = self.staged.get(enrollment_id)
+        if (stored[1] if stored else 0) != expected_version:
+            return False
+        self.staged[enrollment_id] = (state.to_dict(), expected_version + 1)
+        return True
+
+
 class FakeEngineAccountRepository:
     def __init__(self, staged: dict[UUID, EngineAccount]) -> None:
         self.staged = staged
@@ -365,6 +385,7 @@ class FakeUnitOfWork:
     engine_accounts: FakeEngineAccountRepository
     inbox: FakeInboxRepository
     certificates: FakeCertificateRepository
+    sequencing_states: FakeSequencingStateRepository
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -384,6 +405,7 @@ class FakeUnitOfWork:
         self.engine_accounts = FakeEngineAccountRepository(dict(s.engine_accounts))
         self.inbox = FakeInboxRepository(dict(s.inbox))
         self.certificates = FakeCertificateRepository(dict(s.certificates))
+        self.sequencing_states = FakeSequencingStateRepository(dict(s.sequencing_states))
         return self
 
     async def __aexit__(
@@ -407,6 +429,7 @@ class FakeUnitOfWork:
         s.engine_accounts = dict(self.engine_accounts.staged)
         s.inbox = dict(self.inbox.staged)
         s.certificates = dict(self.certificates.staged)
+        s.sequencing_states = dict(self.sequencing_states.staged)
         self.committed = True
 
     async def rollback(self) -> None:

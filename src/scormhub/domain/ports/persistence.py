@@ -25,6 +25,7 @@ from scormhub.domain.model import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from scormhub.domain.scorm.sequencing.state import TreeState
     from scormhub.domain.scorm.state import ScoState
 
 
@@ -132,6 +133,16 @@ class ScoStateRepository(Protocol):
     async def for_enrollment(self, enrollment_id: UUID) -> dict[str, ScoState]: ...
 
 
+class SequencingStateRepository(Protocol):
+    """One enrollment's SCORM 2004 activity tree state, with a version for optimistic saves."""
+
+    async def get_for_update(self, enrollment_id: UUID) -> tuple[TreeState, int] | None: ...
+
+    async def save(self, enrollment_id: UUID, state: TreeState, expected_version: int) -> bool:
+        """Store the state if the stored version is still `expected_version` (0: none yet); False if not."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless `commit()` is called inside the block."""
 
@@ -153,6 +164,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def sequencing_states(self) -> SequencingStateRepository: ...
 
     @property
     def sync_states(self) -> SyncStateRepository: ...

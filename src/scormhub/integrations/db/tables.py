@@ -124,6 +124,16 @@ class ScoStateRow(Table, tablename="sco_state"):
     updated_at = Timestamptz()
 
 
+class SequencingStateRow(Table, tablename="sequencing_state"):
+    """One enrollment's SCORM 2004 activity tree state; `version` guards against two tabs' races."""
+
+    id = UUID(primary_key=True)
+    enrollment_id = ForeignKey(references=EnrollmentRow, on_delete=OnDelete.cascade, unique=True)
+    state = JSONB()
+    version = Integer(default=0)
+    updated_at = Timestamptz()
+
+
 class OutboxRow(Table, tablename="outbox"):
     """Every CRM write to make, stored in the transaction that decided it; push_to_crm delivers them."""
 
@@ -314,4 +324,5 @@ TABLES: tuple[type[Table], ...] = (
     CrmRecordRow,
     CrmAgencyTokenRow,
     CertificateRow,
+    SequencingStateRow,
 )
