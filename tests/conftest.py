@@ -75,6 +75,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         secret_key=TEST_SECRET,
         public_url="http://testserver.local",
+        content_url="http://content.test",  # appserver.CONTENT
         in_process_worker=False,
         db_pool_size=4,
     )

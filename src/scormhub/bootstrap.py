@@ -49,6 +49,7 @@ from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
+from scormhub.integrations.preview_pass import PreviewPass
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
 from scormhub.integrations.request_limits import PostgresRequestLimits
@@ -268,6 +269,10 @@ class Deps:
 
     def review_passes(self) -> ReviewPasses:
         return ReviewPass(self.settings.secret_key)
+
+    def preview_passes(self) -> PreviewPass:
+        """Expiring review links for an admin's preview (it plays on the content origin, sessionless)."""
+        return PreviewPass(self.settings.secret_key, self.clock)
 
     def certificate_renderer(self) -> CertificateRenderer:
         return PooledCertificateRenderer(self.render_pool)

@@ -1,9 +1,11 @@
-"""The Courses tab: list, upload, detail (its live status is partials.courses), delete, preview."""
+"""The Courses tab: list, upload, detail (its live status is partials.courses), delete, preview (played on
+the content origin)."""
 
 from __future__ import annotations
 
 import mimetypes
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -22,12 +24,6 @@ from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard
 
-# Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
-# only our player may frame it.
-CONTENT_CSP = (
-    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; img-src 'self' data: blob: https:; "
-    "media-src 'self' data: blob: https:; frame-ancestors 'self'"
-)
 # The multipart envelope around the file: boundaries, headers and the CSRF field.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -155,39 +151,16 @@ class CourseController(Controller):
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
-    ) -> Template:
+    ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
         if course.status is not CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
+        # The preview plays on the content origin like any learner's, through an expiring pass: the
+        # package's script runs there without this admin's session, so it cannot act as them.
+        token = deps.preview_passes().issue(course.id)
         wanted = request.query_params.get("sco")
-        sco = next((s for s in course.scos if s.identifier == wanted), course.scos[0])
-        config = {
-            "standard": course.standard,
-            "launch": f"/app/courses/{course.id}/content/{sco.launch}",
-            "tracking": False,
-        }
-        return _page(
-            "pages/player/preview.html",
-            workspace,
-            deps,
-            course=course,
-            sco=sco,
-            player_config=config,
-        )
-
-    @get("/{course_id:uuid}/content/{path:path}", cache=False)
-    async def content(
-        self,
-        request: Request[Any, Any, Any],
-        course_id: FromPath[UUID],
-        path: FromPath[str],
-        deps: DepsDep,
-        workspace: WorkspaceDep,
-    ) -> Response[Any]:
-        course = await _course(deps, workspace, course_id)
-        if course.engine.value != "builtin":
-            raise NotFoundException()
-        return serve_content(deps, course.id, path)
+        query = f"?{urlencode({'sco': wanted})}" if wanted else ""
+        return Redirect(path=f"{deps.settings.content_origin}/play/{token}{query}", status_code=303)
 
 
 def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
@@ -200,7 +173,8 @@ def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
         path=target,
         media_type=media_type,
         content_disposition_type="inline",
-        headers={"Content-Security-Policy": CONTENT_CSP, "Cache-Control": "private, max-age=300"},
+        # Its CSP is the content origin's (web.content_origin), the only origin that serves it.
+        headers={"Cache-Control": "private, max-age=300"},
     )
 
 

@@ -365,7 +365,7 @@ async def _known_result(
 
 
 async def _review_course(deps: Deps, token: str) -> Course | None:
-    course_id = deps.review_passes().course_of(token)
+    course_id = deps.review_passes().course_of(token) or deps.preview_passes().course_of(token)
     if course_id is None:
         return None
     async with deps.uow() as uow:
