@@ -11,12 +11,12 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import File, Redirect, Template
+from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
-from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.domain.errors import NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
@@ -163,19 +163,41 @@ class CourseController(Controller):
         return Redirect(path=f"{deps.settings.content_origin}/play/{token}{query}", status_code=303)
 
 
-def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
-    """One file of a course's extracted package, with a CSP that lets only our player frame it."""
-    target = deps.builtin.content_file(course_id, path.lstrip("/"))
-    if target is None:
+async def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
+    """One file of a course's extracted package (only ever on the content origin, which sets its CSP)."""
+    try:
+        found = await deps.builtin.open_content(course_id, path.lstrip("/"))
+    except StorageUnavailable:
+        # The frame shows a sentence, not a blank page; storage coming back needs no restart.
+        return Response(
+            content=CONTENT_UNAVAILABLE,
+            media_type="text/html",
+            status_code=503,
+            headers={"Retry-After": "30", "Cache-Control": "no-store"},
+        )
+    if found is None:
         raise NotFoundException()
-    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    return File(
-        path=target,
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    headers = {"Cache-Control": "private, max-age=300"}
+    if found.local_path is not None:
+        return File(
+            path=found.local_path,
+            media_type=media_type,
+            content_disposition_type="inline",
+            headers=headers,
+        )
+    return Stream(
+        found.chunks(),
         media_type=media_type,
-        content_disposition_type="inline",
-        # Its CSP is the content origin's (web.content_origin), the only origin that serves it.
-        headers={"Cache-Control": "private, max-age=300"},
+        headers={**headers, "Content-Length": str(found.size)},
     )
+
+
+CONTENT_UNAVAILABLE = (
+    "<!doctype html><meta charset=utf-8><title>Content temporarily unavailable</title>"
+    "<p style='font:16px sans-serif;margin:2em'>This course's content is temporarily unavailable. "
+    "Your progress is saved. Try again in a minute.</p>"
+)
 
 
 def _page(
