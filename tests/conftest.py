@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from s3server import s3_server  # noqa: F401 - the session fixture for tests against real S3
 from scormhub.integrations.db import database
 from scormhub.settings import Settings
 

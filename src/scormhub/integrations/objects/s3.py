@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio
 import boto3
+from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +46,10 @@ def _client() -> Any:
         s3={"addressing_style": "path" if endpoint else "auto"},
         signature_version="s3v4",
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=config)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint or None, region_name=region or None, config=config
+    )
 
 
 class _S3Reader:
@@ -86,6 +90,11 @@ class S3ObjectStore:
             if _code(exc) in _MISSING:
                 raise FileNotFoundError(str(exc)) from None
             raise StorageUnavailable(f"storage answered {_code(exc)}") from exc
+        except (
+            S3TransferFailedError,
+            S3UploadFailedError,
+        ) as exc:  # a managed (multipart) transfer's own wrapper of the above
+            raise StorageUnavailable(f"storage refused the transfer ({exc})") from exc
         except BotoCoreError as exc:  # unreachable, timed out, credentials missing
             raise StorageUnavailable(f"storage is not answering ({type(exc).__name__})") from exc
 
