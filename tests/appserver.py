@@ -17,6 +17,10 @@ from scormhub.domain.workspaces import ensure_standalone_workspace, issue_login_
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 
+# The tests' content origin: another registrable name than the app's testserver.local, so httpx's cookie
+# jar (which, unlike a browser, sends host-only cookies to subdomains) behaves as a browser would.
+CONTENT = "http://content.test"
+
 
 @contextlib.asynccontextmanager
 async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from s3server import s3_server  # noqa: F401 - the session fixture for tests against real S3
 from scormhub.integrations.db import database
 from scormhub.settings import Settings
 
@@ -75,6 +76,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         secret_key=TEST_SECRET,
         public_url="http://testserver.local",
+        content_url="http://content.test",  # appserver.CONTENT
         in_process_worker=False,
         db_pool_size=4,
     )

@@ -54,6 +54,7 @@ from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController
 from scormhub.settings import Settings
+from scormhub.web.content_origin import ContentOriginMiddleware
 from scormhub.web.csrf import SessionAwareCSRFMiddleware
 from scormhub.web.flash import FlashClearingMiddleware
 from scormhub.web.guards import operator_guard
@@ -161,7 +162,9 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
     # Around the whole app, not per route: answers that no route produced (an unknown address, a method
     # the route lacks) are logged and get the security headers too.
     app.asgi_handler = TrustedProxyMiddleware(
-        RequestLogMiddleware(SecurityHeadersMiddleware(app.asgi_handler, settings=settings)),
+        RequestLogMiddleware(
+            SecurityHeadersMiddleware(ContentOriginMiddleware(app.asgi_handler, settings), settings=settings)
+        ),
         hops=settings.trusted_proxy_hops,
     )
     return app

@@ -50,14 +50,17 @@ from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.objects import build_object_store
+from scormhub.integrations.objects.filesystem import FilesystemObjectStore
 from scormhub.integrations.postback_credentials import PostbackCredentials
+from scormhub.integrations.preview_pass import PreviewPass
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
 from scormhub.integrations.request_limits import PostgresRequestLimits
 from scormhub.integrations.scorm_cloud.client import build_client as build_scorm_cloud_client
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
-from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.storage import PackageStore
 from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.settings import Settings
 from scormhub.web.sessions import Sessions
@@ -114,7 +117,7 @@ class ScormCloudEngines:
         self,
         settings: Settings,
         http: HttpClients,
-        storage: FilesystemPackageStorage,
+        storage: PackageStore,
         builtin: BuiltinEngine,
         cipher: SecretBox,
     ) -> None:
@@ -242,7 +245,7 @@ class Deps:
     sessions: Sessions
     queue: Queue
     jobs: SaqJobQueue
-    storage: FilesystemPackageStorage
+    storage: PackageStore
     builtin: BuiltinEngine
     package_limits: PackageLimits
     throttle: PostgresThrottle
@@ -272,6 +275,10 @@ class Deps:
     def review_passes(self) -> ReviewPasses:
         return ReviewPass(self.settings.secret_key)
 
+    def preview_passes(self) -> PreviewPass:
+        """Expiring review links for an admin's preview (it plays on the content origin, sessionless)."""
+        return PreviewPass(self.settings.secret_key, self.clock)
+
     def certificate_renderer(self) -> CertificateRenderer:
         return PooledCertificateRenderer(self.render_pool)
 
@@ -285,6 +292,13 @@ class Deps:
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
+
+
+def package_store(settings: Settings) -> PackageStore:
+    """Packages where SCORMHUB_STORAGE_URL says; received and validated in the data dir first."""
+    if settings.storage_url is None:
+        return PackageStore(FilesystemObjectStore(settings.data_dir), settings.data_dir / "packages")
+    return PackageStore(build_object_store(settings), settings.data_dir / "uploads")
 
 
 def build_deps(
@@ -301,7 +315,7 @@ def build_deps(
         configured_url(), pool_size=max(4, settings.db_pool_size), heartbeat_s=settings.recovery_interval_s
     )
     limits = PackageLimits(max_compressed_bytes=settings.max_package_bytes)
-    storage = FilesystemPackageStorage(settings.data_dir / "packages")
+    storage = package_store(settings)
     builtin = BuiltinEngine(settings.data_dir / "content", storage, limits)
     cipher = SecretBox(settings.secret_key)
     throttle = PostgresThrottle()

@@ -82,6 +82,13 @@ class Settings:
     highlevel_rate_limit: int = 100  # requests per location per highlevel_rate_window_s
     highlevel_rate_window_s: int = 10
     highlevel_scopes: str = DEFAULT_HIGHLEVEL_SCOPES
+    # Where the player and package files are served (SCORMHUB_CONTENT_URL); None: derived from public_url
+    # (see `content_origin`). Never the app's host: course scripts must not run beside the admin cookie.
+    content_url: str | None = None
+    # Where packages and extracted content live: file://… (default: the data dir) or s3://bucket/prefix.
+    storage_url: str | None = None
+    # The most unpacked course content one workspace may keep (SCORMHUB_STORAGE_QUOTA_MB).
+    storage_quota_mb: int = 2048
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -99,6 +106,16 @@ class Settings:
     @property
     def uses_https(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def content_origin(self) -> str:
+        """The player's origin. Unset (development, tests), a sibling of the app's host that shares no
+        cookie with it: 127.0.0.1 <-> localhost, anything else gets a `content.` subdomain."""
+        return self.content_url or derived_content_url(self.public_url)
+
+    @property
+    def storage_quota_bytes(self) -> int:
+        return self.storage_quota_mb * 1024 * 1024
 
     @property
     def max_package_bytes(self) -> int:
@@ -132,12 +149,24 @@ class Settings:
         elif mode == "production":
             raise ConfigError("DATABASE_URL", "required in production (postgresql://user:pass@host/db)")
         public_url = reader.url("SCORMHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        content_url = reader.optional("SCORMHUB_CONTENT_URL")
+        if content_url is not None:
+            content_url = _check_content_url(reader.url("SCORMHUB_CONTENT_URL", ""), public_url)
+        elif mode == "production":
+            raise ConfigError(
+                "SCORMHUB_CONTENT_URL",
+                "required in production: the https URL of a host other than SCORMHUB_PUBLIC_URL's "
+                "(best a separate domain) from which course content is served",
+            )
         return cls(
             env=mode,  # type: ignore[arg-type]
             data_dir=data_dir,
             secret_key=_secret_key(reader, mode, data_dir),
             database_url=database_url,
             public_url=public_url,
+            content_url=content_url,
+            storage_url=_check_storage_url(reader.optional("SCORMHUB_STORAGE_URL")),
+            storage_quota_mb=reader.integer("SCORMHUB_STORAGE_QUOTA_MB", 2048, minimum=1, maximum=10_000_000),
             host=reader.text("SCORMHUB_HOST", "0.0.0.0" if mode == "production" else "127.0.0.1"),  # noqa: S104 - a server listens on all interfaces in production by design
             port=port,
             in_process_worker=reader.boolean("SCORMHUB_IN_PROCESS_WORKER", True),
@@ -220,6 +249,43 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(name, f"an absolute http(s) URL such as https://example.com, got {raw!r}")
         return raw.rstrip("/")
+
+
+def derived_content_url(public_url: str) -> str:
+    parts = urlsplit(public_url)
+    host = parts.hostname or "localhost"
+    swapped = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(host, f"content.{host}")
+    netloc = f"{swapped}:{parts.port}" if parts.port else swapped
+    return f"{parts.scheme}://{netloc}"
+
+
+def _check_content_url(url: str, public_url: str) -> str:
+    # Cookies ignore ports: only another host name keeps the admin's session cookie out of content.
+    if urlsplit(url).hostname == urlsplit(public_url).hostname:
+        raise ConfigError(
+            "SCORMHUB_CONTENT_URL",
+            f"a host other than SCORMHUB_PUBLIC_URL's ({urlsplit(public_url).hostname}); a different port "
+            "is not enough, browsers send cookies to every port of a host",
+        )
+    if urlsplit(url).path not in ("", "/"):
+        raise ConfigError(
+            "SCORMHUB_CONTENT_URL",
+            f"an origin without a path, such as https://content.example.com, got {url!r}",
+        )
+    return url
+
+
+def _check_storage_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.path:
+        return url
+    if parts.scheme == "s3" and parts.netloc:
+        return url
+    raise ConfigError(
+        "SCORMHUB_STORAGE_URL", f"file:///absolute/folder or s3://bucket/optional/prefix, got {url!r}"
+    )
 
 
 def _check_database_url(url: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from appserver import csrf_of, serving
+from appserver import CONTENT, csrf_of, serving
 from scormhub.app import create_app
 from scormhub.domain.model import CourseStatus, CrmKind, EngineKind, PlanMode, Workspace, WorkspaceKind
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -169,23 +169,39 @@ async def test_an_upload_that_is_not_a_form_is_refused(admin: httpx.AsyncClient)
     assert response.status_code == 415
 
 
-async def test_preview_plays_the_first_sco_from_same_origin_content(
+async def preview_launch(admin: httpx.AsyncClient, course_url: str) -> tuple[httpx.Response, str]:
+    """The admin's preview as the browser follows it: the player page on the content origin, and the
+    absolute URL of the file its frame loads."""
+    page = await admin.get(f"{course_url}/preview", follow_redirects=True)
+    launch = re.search(r'"launch": "([^"]+)"', page.text)
+    assert launch, page.text
+    return page, CONTENT + launch.group(1)
+
+
+async def test_preview_plays_the_first_sco_on_the_content_origin_without_the_admins_session(
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:
     course_url = (await post_package(admin, GOLF_12.read_bytes())).headers["location"]
     await import_now(app, course_url)
 
-    page = await admin.get(f"{course_url}/preview")
-    launch = re.search(r'"launch": "([^"]+)"', page.text)
-    assert launch, page.text
-    content = await admin.get(launch.group(1))
+    redirect = await admin.get(f"{course_url}/preview")
+    page, launch = await preview_launch(admin, course_url)
+    content = await admin.get(launch)
+    with_cookie = await admin.get(
+        launch, headers={"cookie": f"scormhub_session={admin.cookies['scormhub_session']}"}
+    )
 
+    assert redirect.status_code == 303
+    assert redirect.headers["location"].startswith(f"{CONTENT}/play/")
     assert page.status_code == 200
+    assert str(page.url).startswith(CONTENT)
     assert "scorm12-3.4.3.min.js" in page.text
-    assert '"tracking": false' in page.text
+    assert "set-cookie" not in page.headers
     assert content.status_code == 200
     assert content.headers["content-type"].startswith("text/html")
-    assert "frame-ancestors 'self'" in content.headers["content-security-policy"]
+    assert "frame-ancestors" in content.headers["content-security-policy"]
+    assert "http://testserver.local" in content.headers["content-security-policy"], "the app may frame it"
+    assert with_cookie.status_code == 404, "the content origin never serves a request carrying a session"
 
 
 async def test_a_course_zipped_inside_its_folder_is_stored_and_played_with_that_folder_as_the_root(
@@ -198,10 +214,8 @@ async def test_a_course_zipped_inside_its_folder_is_stored_and_played_with_that_
     (stored,) = stored_packages(settings)
     with zipfile.ZipFile(stored) as kept, zipfile.ZipFile(GOLF_12) as original:
         assert sorted(kept.namelist()) == sorted(n for n in original.namelist() if not n.endswith("/"))
-    page = await admin.get(f"{course_url}/preview")
-    launch = re.search(r'"launch": "([^"]+)"', page.text)
-    assert launch, page.text
-    assert (await admin.get(launch.group(1))).status_code == 200
+    _, launch = await preview_launch(admin, course_url)
+    assert (await admin.get(launch)).status_code == 200
     assert "treated that folder as the course" in (await admin.get(course_url)).text
 
 
@@ -215,7 +229,10 @@ async def test_content_urls_cannot_leave_the_course_folder(
     course_url = (await post_package(admin, GOLF_12.read_bytes())).headers["location"]
     await import_now(app, course_url)
 
-    response = await admin.get(f"{course_url}/content/{path}")
+    _, launch = await preview_launch(admin, course_url)
+    content_root = launch[: launch.index("/content/") + len("/content/")]
+
+    response = await admin.get(content_root + path)
 
     assert response.status_code == 404
 
@@ -259,7 +276,7 @@ async def test_another_workspaces_course_is_a_404_on_every_course_route(
         await uow.commit()
     admin.cookies.set("scormhub_session", app.state.deps.sessions.issue(other.id))
 
-    for suffix in ("", "/status", "/delete", "/preview", "/content/shared/launchpage.html"):
+    for suffix in ("", "/status", "/delete", "/preview"):
         response = await admin.get(
             f"{course_url}{suffix}", headers={"HX-Request": "true"} if suffix == "/status" else {}
         )

@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar
 from movable_clock import MovableClock
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 from scormhub.domain import enrollments as cases
 from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Course, Enrollment, Workspace
 from scormhub.integrations.clock import SystemClock
@@ -336,7 +336,7 @@ async def test_launch_from_the_table_opens_that_enrollments_player_and_nothing_e
 
     launch = await admin.get(f"/app/courses/{course.id}/enrollments/{enrollment.id}/launch")
     wrong_course = await admin.get(f"/app/courses/{other.id}/enrollments/{enrollment.id}/launch")
-    player = await admin.get(launch.headers["location"])
+    player = await admin.get(launch.headers["location"], follow_redirects=True)
 
     assert launch.status_code == 303
     assert launch.headers["location"] == f"/play/{enrollment.launch_token}"
@@ -352,8 +352,8 @@ async def test_launch_tokens_are_long_and_distinct_and_a_made_up_one_is_a_404(
     seats = await fill_seats(course, 3)
 
     tokens = {e.launch_token for e in seats}
-    made_up = await admin.get("/play/" + "A" * 43)
-    made_up_content = await admin.get("/play/" + "A" * 43 + "/content/shared/launchpage.html")
+    made_up = await admin.get(CONTENT + "/play/" + "A" * 43)
+    made_up_content = await admin.get(CONTENT + "/play/" + "A" * 43 + "/content/shared/launchpage.html")
 
     assert len(tokens) == 3
     assert all(len(t) >= 43 for t in tokens), "256 bits, URL-safe"
@@ -370,13 +370,13 @@ async def test_content_urls_of_one_enrollment_cannot_reach_another_courses_files
     in_b = await enroll_directly(course_b, "Ada", "Lovelace", "ada@example.com")
     b_only = "adlcp_v1p3.xsd"  # only the 2004 package has it
 
-    own = await admin.get(f"/play/{in_a.launch_token}/content/shared/launchpage.html")
-    b_own = await admin.get(f"/play/{in_b.launch_token}/content/{b_only}")
+    own = await admin.get(f"{CONTENT}/play/{in_a.launch_token}/content/shared/launchpage.html")
+    b_own = await admin.get(f"{CONTENT}/play/{in_b.launch_token}/content/{b_only}")
     attempts = [
-        f"/play/{in_a.launch_token}/content/{b_only}",
-        f"/play/{in_a.launch_token}/content/../{course_b.id}/{b_only}",
-        f"/play/{in_a.launch_token}/content/%2e%2e/{course_b.id}/{b_only}",
-        f"/play/{in_a.launch_token}/content/..%2f{course_b.id}%2f{b_only}",
+        f"{CONTENT}/play/{in_a.launch_token}/content/{b_only}",
+        f"{CONTENT}/play/{in_a.launch_token}/content/../{course_b.id}/{b_only}",
+        f"{CONTENT}/play/{in_a.launch_token}/content/%2e%2e/{course_b.id}/{b_only}",
+        f"{CONTENT}/play/{in_a.launch_token}/content/..%2f{course_b.id}%2f{b_only}",
     ]
 
     assert own.status_code == 200
@@ -403,7 +403,7 @@ async def test_self_enrollment_enrolls_and_launches_at_once(admin: httpx.AsyncCl
     assert response.headers["location"] == f"/play/{enrollment.launch_token}"
     assert enrollment.self_enrolled
     assert enrollment.learner_email == "ada@example.com"
-    player = await client.get(response.headers["location"])
+    player = await client.get(response.headers["location"], follow_redirects=True)
     assert player.status_code == 200
     assert 'id="player-config"' in player.text
 
@@ -437,13 +437,13 @@ async def test_knowing_a_learners_email_neither_opens_their_session_nor_changes_
 ) -> None:
     course = await ready_course(admin, app)
     victim = await self_enroll(admin, course.self_enroll_token, "Ada", "Lovelace", "ada@example.com")
-    own = player_config(await admin.get(victim.headers["location"]))
+    own = player_config(await admin.get(victim.headers["location"], follow_redirects=True))
     passed = {"core": {"lesson_status": "passed", "score": {"raw": "95"}, "exit": ""}, "suspend_data": "p9"}
     assert (await admin.post(own["commitUrl"] + "&final=true", json=passed)).status_code == 200
 
     async with client_from(app, admin, "203.0.113.66") as attacker:
         taken = await self_enroll(attacker, course.self_enroll_token, "Eve", "Mallory", "ADA@Example.com")
-        page = await attacker.get(taken.headers["location"])
+        page = await attacker.get(taken.headers["location"], follow_redirects=True)
         config = player_config(page)
         failed = {"core": {"lesson_status": "failed", "score": {"raw": "3"}, "exit": ""}}
         forged = await attacker.post(config["commitUrl"] + "&final=true", json=failed)
@@ -698,7 +698,9 @@ async def test_a_full_trial_closes_self_enrollment_but_enrolled_learners_still_g
     assert returning.status_code == 303, "the browser that enrolled gets back in"
     assert returning.headers["location"] == ada.headers["location"]
     assert (unproven.status_code, unproven.text) == (newcomer.status_code, newcomer.text)
-    assert (await admin.get(f"/play/{seats[3].launch_token}")).status_code == 200, "their own link works"
+    assert (await admin.get(f"{CONTENT}/play/{seats[3].launch_token}")).status_code == 200, (
+        "their own link works"
+    )
     assert await used_seats() == TRIAL_REGISTRATION_LIMIT
 
 
@@ -736,7 +738,9 @@ async def test_removing_an_enrollment_frees_a_seat(admin: httpx.AsyncClient, app
     assert "Seat Holder0 was removed from this course." in removed.text
     assert "Trial: 9 of 10 registrations used" in removed.text
     assert joined.status_code == 303
-    assert (await admin.get(f"/play/{seats[0].launch_token}")).status_code == 404, "the old link is dead"
+    assert (await admin.get(f"{CONTENT}/play/{seats[0].launch_token}")).status_code == 404, (
+        "the old link is dead"
+    )
     assert await used_seats() == TRIAL_REGISTRATION_LIMIT
 
 

@@ -34,7 +34,7 @@ from two_workspaces import (
     upload_ready_course,
 )
 
-from appserver import login_link_token, serving
+from appserver import CONTENT, login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
 from scormhub.domain.model import EngineAccount, Enrollment
@@ -420,7 +420,7 @@ async def test_fuzzed_commits_never_fail_the_server_nor_corrupt_the_enrollment(
 ) -> None:
     enrollment = world.learners[which]
     async with client_for(world.app) as learner:
-        page = await learner.get(f"/play/{enrollment.launch_token}")
+        page = await learner.get(f"{CONTENT}/play/{enrollment.launch_token}")
         assert page.status_code == 200, "the player still opens"
         found = re.search(r'id="player-config">(.*?)</script>', page.text, re.S)
         assert found is not None
@@ -478,7 +478,7 @@ async def test_a_commit_over_the_size_limit_is_refused_before_it_is_read(world: 
 async def test_a_nul_character_drops_only_the_value_that_holds_it(world: FuzzWorld) -> None:
     enrollment = world.learners["1.2"]
     async with client_for(world.app) as learner:
-        page = await learner.get(f"/play/{enrollment.launch_token}")
+        page = await learner.get(f"{CONTENT}/play/{enrollment.launch_token}")
         found = re.search(r'id="player-config">(.*?)</script>', page.text, re.S)
         assert found is not None
         url = json.loads(found.group(1))["commitUrl"]

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from fake_highlevel import FakeHighLevel
 from litestar import Litestar
 
-from appserver import serving
+from appserver import CONTENT, serving
 from highlevel_sso import encrypt_sso
 from scormhub.app import create_app
 from scormhub.bootstrap import Deps
@@ -785,7 +785,7 @@ async def test_install_sso_search_enroll_learn_and_the_results_reach_highlevel_w
     assert enrollment["contact_id"] == ada["id"]
 
     # The learner passes; the sync and the outbox push carry it to HighLevel.
-    page = await client.get(f"/play/{enrollment['launch_token']}")
+    page = await client.get(f"{CONTENT}/play/{enrollment['launch_token']}")
     config = json.loads(page.text.split('id="player-config">', 1)[1].split("</script>", 1)[0])
     reply = await client.post(config["commitUrl"] + "&final=true", json=PASSED_12)
     assert reply.status_code == 200

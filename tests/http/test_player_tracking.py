@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from movable_clock import MovableClock
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 from scormhub.domain import enrollments as cases
 from scormhub.domain.model import Course, Enrollment
 from scormhub.domain.scorm.cmi import Completion, Success
@@ -91,7 +91,7 @@ async def enroll(course: Course, email: str) -> Enrollment:
 
 async def launch(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     """GET /play/{token} like a browser tab and return its player-config."""
-    page = await client.get(f"/play/{token}")
+    page = await client.get(f"{CONTENT}/play/{token}")
     assert page.status_code == 200, page.text
     found = re.search(r'<script type="application/json" id="player-config">(.*?)</script>', page.text, re.S)
     assert found, page.text
@@ -336,7 +336,7 @@ async def test_a_made_up_launch_token_is_a_404_for_the_player_and_its_commits(
     config = await launch(admin, enrollment.launch_token)
     made_up = "x" * 43
 
-    player = await admin.get(f"/play/{made_up}")
+    player = await admin.get(f"{CONTENT}/play/{made_up}")
     forged = await admin.post(config["commitUrl"].replace(enrollment.launch_token, made_up), json=PASSED_12)
 
     assert player.status_code == 404

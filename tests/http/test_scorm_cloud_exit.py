@@ -14,7 +14,7 @@ from litestar import Litestar
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
 from test_scorm_cloud_journey import cloud_enrollment
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -146,11 +146,11 @@ async def test_an_enrolled_email_typed_in_another_browser_gets_scorm_clouds_untr
                     "email": "ZOE@example.com",
                 },
             )
-            played = await other.get(answer.headers["location"])
+            played = await other.get(CONTENT + answer.headers["location"])
             came_back = await other.get(f"{answer.headers['location']}/exit")
         router.post(f"{CLOUD}/courses/{course.id}/preview").mock(side_effect=httpx.ConnectError("down"))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as other:
-            unreachable = await other.get(answer.headers["location"])
+            unreachable = await other.get(CONTENT + answer.headers["location"])
 
     assert answer.status_code == 303
     assert answer.headers["location"] != f"/play/{enrollment.launch_token}"

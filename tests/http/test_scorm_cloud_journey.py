@@ -17,7 +17,7 @@ from litestar import Litestar
 from multipart import MultipartParser
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings, connected  # noqa: F401 - fixtures
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 from scormhub.domain.model import EngineKind, Enrollment
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.tables import OutboxRow
@@ -95,7 +95,7 @@ async def test_a_learner_completes_a_course_delivered_by_scorm_cloud_and_the_crm
         async with PiccoloUnitOfWork() as uow:
             enrollment = await uow.enrollments.get(workspace.id, uuid.UUID(registration_id))
         assert enrollment is not None
-        launch = await client.get(f"/play/{enrollment.launch_token}")
+        launch = await client.get(f"{CONTENT}/play/{enrollment.launch_token}")
         assert launch.status_code == 303
         assert launch.headers["location"] == fixture("launch_link.json")["launchLink"]
         assert json.loads(link.calls.last.request.content)["redirectOnExitUrl"].endswith(

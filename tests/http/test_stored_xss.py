@@ -28,7 +28,7 @@ from two_workspaces import (
     upload_ready_course,
 )
 
-from appserver import csrf_of, login_link_token, serving
+from appserver import CONTENT, csrf_of, login_link_token, serving
 from pdf_text import read_pdf
 from scormhub.app import create_app
 from scormhub.domain.model import Course
@@ -72,7 +72,7 @@ async def completed_and_synced(
     app: Litestar, launch_token: str, workspace_id: str, enrollment_id: str
 ) -> None:
     async with client_for(app) as learner:
-        page = await learner.get(f"/play/{launch_token}")
+        page = await learner.get(f"{CONTENT}/play/{launch_token}")
         found = re.search(r'id="player-config">(.*?)</script>', page.text, re.S)
         assert found is not None
         config = json.loads(found.group(1))

@@ -31,7 +31,7 @@ from two_workspaces import (
     serving_two_tenants,
 )
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 
 Kind = Literal["session", "operator", "learner-token", "login-token", "public-id", "webhook", "not-an-id"]
 
@@ -74,9 +74,6 @@ PROBES: dict[tuple[str, str], Probe] = {
         "session", COURSE + "/delete", form={}, destructive=True
     ),
     ("GET", "/app/courses/{course_id:uuid}/preview"): Probe("session", COURSE + "/preview"),
-    ("GET", "/app/courses/{course_id:uuid}/content/{path:path}"): Probe(
-        "session", COURSE + "/content/shared/launchpage.html"
-    ),
     # Enrolling and the enrolled table
     ("GET", "/app/courses/{course_id:uuid}/contacts"): Probe(
         "session", COURSE + "/contacts?q={v.marker}", headers=HX
@@ -144,11 +141,12 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/app/jobs/static/{file_path:path}"): Probe("operator", "/app/jobs/static/app.js"),
     # Learner pages: the launch token is the credential; an enrollment id is not one.
-    ("GET", "/play/{token:str}"): Probe("learner-token", PLAY, control=OWN_PLAY),
+    # The player and package files answer on the content origin only.
+    ("GET", "/play/{token:str}"): Probe("learner-token", CONTENT + PLAY, control=CONTENT + OWN_PLAY),
     ("GET", "/play/{token:str}/content/{path:path}"): Probe(
         "learner-token",
-        PLAY + "/content/shared/launchpage.html",
-        control=OWN_PLAY + "/content/shared/launchpage.html",
+        CONTENT + PLAY + "/content/shared/launchpage.html",
+        control=CONTENT + OWN_PLAY + "/content/shared/launchpage.html",
     ),
     ("POST", "/play/{token:str}/commit"): Probe(
         "learner-token",
@@ -203,6 +201,9 @@ async def send(
     client: httpx.AsyncClient, method: str, probe: Probe, path: str, victim: Tenant, attacker: Tenant
 ) -> httpx.Response:
     headers = dict(probe.headers)
+    if path.startswith(CONTENT):
+        # A browser sends the app's cookies to no other host; httpx's jar would, so the cookie goes.
+        headers["cookie"] = ""
     if method == "GET":
         return await client.get(path, headers=headers)
     if path.startswith("/hooks/"):

@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 from litestar import Litestar
 
-from appserver import csrf_of, login_link_token, serving
+from appserver import CONTENT, csrf_of, login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
 from scormhub.domain.model import (
@@ -84,6 +84,7 @@ def settings_for(data_dir: Path) -> Settings:
         data_dir=data_dir,
         secret_key=TEST_SECRET,
         public_url="http://testserver.local",
+        content_url="http://content.test",  # appserver.CONTENT
         in_process_worker=False,
         db_pool_size=4,
         # Nothing here may reach the real SCORM Cloud: a closed local port fails at once.
@@ -234,7 +235,7 @@ async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tena
 async def complete_with_certificate(app: Litestar, session: str, enrollment: Enrollment) -> str:
     """The learner passes in the player; the admin's first download issues the certificate."""
     async with client_for(app) as learner:
-        page = await learner.get(f"/play/{enrollment.launch_token}")
+        page = await learner.get(f"{CONTENT}/play/{enrollment.launch_token}")
         found = re.search(r'id="player-config">(.*?)</script>', page.text, re.S)
         assert found is not None, page.text
         commit_url = json.loads(found.group(1))["commitUrl"] + "&final=true"

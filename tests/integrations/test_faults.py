@@ -42,6 +42,7 @@ from faultkit import (
 )
 from processes import scormhub_env
 
+from appserver import CONTENT
 from scormhub.domain.courses import new_course
 from scormhub.domain.crm_writes import SyncSettings, desired_tags, plan_sync
 from scormhub.domain.enrollments import enroll_contact
@@ -625,7 +626,7 @@ async def test_an_engine_that_never_answers_leaves_pages_responsive_and_jobs_ret
             assert time.monotonic() - began < ENGINE_TIMEOUT_S, path
         # A learner's launch needs SCORM Cloud: a clear page instead of a hang.
         began = time.monotonic()
-        launch = await admin.get(f"/play/{enrollment.launch_token}")
+        launch = await admin.get(f"{CONTENT}/play/{enrollment.launch_token}")
         took = time.monotonic() - began
         assert launch.status_code == 503
         assert "The course player is not answering" in launch.text

@@ -46,12 +46,14 @@ def test_a_malformed_setting_names_the_variable_and_what_it_expects(
     assert str(caught.value).startswith(f"{variable}: ")
 
 
-@pytest.mark.parametrize("missing", ["SCORMHUB_SECRET_KEY", "DATABASE_URL"])
+@pytest.mark.parametrize("missing", ["SCORMHUB_SECRET_KEY", "DATABASE_URL", "SCORMHUB_CONTENT_URL"])
 def test_production_refuses_to_start_without_its_required_settings(tmp_path: Path, missing: str) -> None:
     values = {
         "SCORMHUB_ENV": "production",
         "SCORMHUB_SECRET_KEY": GOOD_KEY,
         "DATABASE_URL": "postgresql://db/x",
+        "SCORMHUB_PUBLIC_URL": "https://hub.example.com",
+        "SCORMHUB_CONTENT_URL": "https://content.example-cdn.com",
     }
     del values[missing]
 
@@ -118,3 +120,40 @@ def test_highlevel_settings_give_the_webhook_app_id_and_the_rate_budget(tmp_path
     assert "contacts.write" in settings.highlevel_scopes.split()
     assert "the-client-secret" not in repr(settings)
     assert "the-sso-key" not in repr(settings)
+
+
+def test_the_development_content_origin_is_another_host_than_the_app() -> None:
+    assert Settings(
+        data_dir=Path("."), secret_key="k" * 40, public_url="http://127.0.0.1:8123"
+    ).content_origin == ("http://localhost:8123")
+    assert Settings(
+        data_dir=Path("."), secret_key="k" * 40, public_url="http://localhost:9"
+    ).content_origin == ("http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://hub.example.com:8443", "a different port is not enough"),
+        ("https://content.example.com/files", "an origin without a path"),
+        ("ftp://content.example.com", "an absolute http(s) URL"),
+    ],
+)
+def test_a_content_url_on_the_apps_host_or_with_a_path_is_refused(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(
+            env(tmp_path, SCORMHUB_PUBLIC_URL="https://hub.example.com", SCORMHUB_CONTENT_URL=value)
+        )
+
+    assert caught.value.variable == "SCORMHUB_CONTENT_URL"
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["s3://", "http://bucket", "file://", "bucket/prefix"])
+def test_a_storage_url_that_names_no_place_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env(tmp_path, SCORMHUB_STORAGE_URL=value))
+
+    assert caught.value.variable == "SCORMHUB_STORAGE_URL"

@@ -79,3 +79,7 @@ class CrmRejected(DomainError):
 
 class LogoRefused(DomainError, ValueError):
     """A logo we will not store; the message says why and what to do instead."""
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """Object storage did not answer, or answered with an error of its own: nothing was changed."""

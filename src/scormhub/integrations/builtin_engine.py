@@ -1,9 +1,11 @@
-"""The built-in delivery engine: packages are extracted into a content store and played by scorm-again."""
+"""The built-in delivery engine: packages are extracted into object storage (`content/{course id}/…`) and
+played by scorm-again. Extraction happens in a local staging folder, then the folder is published with
+its record file last: a course whose record is stored is complete, wherever it is read from."""
 
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,9 +17,10 @@ import anyio
 from scormhub.domain.courses import ImportFailed
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import Course, ImportState, ImportStatus
+from scormhub.domain.ports import ObjectReader, ObjectStore
 from scormhub.domain.scorm.archive import plan_extraction, validate_package
 from scormhub.domain.scorm.package import PackageLimits, Problem
-from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.storage import PackageStore
 
 _COPY_CHUNK = 256 * 1024
 _RECORD = ".scormhub.json"
@@ -30,31 +33,50 @@ class ExtractionError(Exception):
 class BuiltinEngine:
     """Imports are synchronous: start_import extracts, so poll_import finds the result at once."""
 
-    def __init__(self, content_root: Path, storage: FilesystemPackageStorage, limits: PackageLimits) -> None:
-        self.content_root = content_root
+    def __init__(
+        self,
+        content_root: Path,
+        storage: PackageStore,
+        limits: PackageLimits,
+        store: ObjectStore | None = None,
+    ) -> None:
+        self.content_root = content_root  # local staging for extraction
         self.storage = storage
+        self.store = store or storage.store
         self.limits = limits
         self.content_root.mkdir(parents=True, exist_ok=True)
 
     def course_dir(self, course_id: UUID) -> Path:
+        """Where the filesystem default keeps a course's files (and where staging happens)."""
         return self.content_root / str(course_id)
 
+    @staticmethod
+    def prefix(course_id: UUID) -> str:
+        return f"content/{course_id}"
+
     async def start_import(self, course: Course) -> str:
+        if await self.store.read_bytes(f"{self.prefix(course.id)}/{_RECORD}") is not None:
+            return str(course.id)  # imported already: a retried job must not extract twice
+        staging = self.content_root / f".{course.id}.{secrets.token_hex(4)}.partial"
         try:
-            await anyio.to_thread.run_sync(self._extract, course)
+            async with self.storage.local_copy(course.package_key) as source:
+                await anyio.to_thread.run_sync(self._extract, source, staging)
+            await self.store.publish_tree(self.prefix(course.id), staging, marker=_RECORD)
         except (ExtractionError, zipfile.BadZipFile, ValueError) as exc:
             raise ImportFailed(f"The package could not be unpacked: {exc}. Upload it again.") from None
         except FileNotFoundError:
             raise ImportFailed("The uploaded package is missing from storage. Upload it again.") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return str(course.id)
 
     async def poll_import(self, handle: str) -> ImportStatus:
-        record = self.course_dir(UUID(handle)) / _RECORD
-        if not record.exists():
+        raw = await self.store.read_bytes(f"{self.prefix(UUID(handle))}/{_RECORD}")
+        if raw is None:
             return ImportStatus(
                 state=ImportState.ERROR, message="The extracted course is missing. Upload it again."
             )
-        data: dict[str, Any] = json.loads(record.read_text())
+        data: dict[str, Any] = json.loads(raw)
         if data.get("error"):
             return ImportStatus(state=ImportState.ERROR, message=data["error"])
         return ImportStatus(
@@ -64,55 +86,40 @@ class BuiltinEngine:
         )
 
     async def delete_course(self, course: Course) -> None:
-        target = self.course_dir(course.id)
-        if not target.exists():
+        if not await self.store.delete_prefix(self.prefix(course.id) + "/"):
             raise NotFound("course content")
-        await anyio.to_thread.run_sync(shutil.rmtree, target)
 
-    def content_file(self, course_id: UUID, relative: str) -> Path | None:
-        """The file a content URL names, or None: never a path outside the course's own folder."""
-        root = self.course_dir(course_id).resolve()
-        if not relative or "\x00" in relative:
+    async def open_content(self, course_id: UUID, relative: str) -> ObjectReader | None:
+        """The file a content URL names, or None: never anything outside the course's own files."""
+        segments = relative.split("/")
+        if (
+            not relative
+            or "\x00" in relative
+            or "\\" in relative
+            or any(segment in ("", ".", "..") for segment in segments)
+            or relative == _RECORD
+        ):
             return None
-        try:
-            candidate = (root / relative).resolve()
-            if not candidate.is_relative_to(root) or not candidate.is_file() or candidate.name == _RECORD:
-                return None
-        except OSError:  # a name or path longer than the filesystem allows names nothing
-            return None
-        return candidate
+        return await self.store.open(f"{self.prefix(course_id)}/{relative}")
 
     # --- extraction (runs in a worker thread) --------------------------------------------------------
 
-    def _extract(self, course: Course) -> None:
-        final = self.course_dir(course.id)
-        if (final / _RECORD).exists():
-            return  # imported already: a retried job must not extract twice
-        source = self.storage.path(course.package_key)
-        if not source.exists():
-            raise FileNotFoundError(source)
+    def _extract(self, source: Path, staging: Path) -> None:
         report = validate_package(source, self.limits)
-        staging = self.content_root / f".{course.id}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        try:
-            if not report.valid:
-                raise ExtractionError("; ".join(p.message for p in report.errors))
-            with zipfile.ZipFile(source) as zf:
-                for info, target in plan_extraction(zf, report, limits=self.limits):
-                    self._write_member(zf, info, staging, target)
-            record = {
-                "title": report.title,
-                "standard": report.standard,
-                "edition": report.edition,
-                "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
-            }
-            (staging / _RECORD).write_text(json.dumps(record))
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(staging, final)  # atomic: players never see a half-extracted course
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        if not report.valid:
+            raise ExtractionError("; ".join(p.message for p in report.errors))
+        with zipfile.ZipFile(source) as zf:
+            for info, target in plan_extraction(zf, report, limits=self.limits):
+                self._write_member(zf, info, staging, target)
+        record = {
+            "title": report.title,
+            "standard": report.standard,
+            "edition": report.edition,
+            "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+        }
+        (staging / _RECORD).write_text(json.dumps(record))
 
     def _write_member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, target: str) -> None:
         destination = (root / target).resolve()

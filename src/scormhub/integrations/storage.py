@@ -1,4 +1,8 @@
-"""PackageStorage on the local filesystem (the data dir). Keys are ours; the user's file name never is."""
+"""PackageStorage over an ObjectStore: an upload is received into a local working copy, validated and
+settled there, then stored as `packages/{key}.zip` where every process finds it. Keys are ours; the
+user's file name never is.
+
+With the filesystem default the working copy *is* the stored object (no copy is made)."""
 
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ from pathlib import Path
 import anyio
 
 from scormhub.domain.courses import PackageTooLarge
+from scormhub.domain.ports import ObjectStore
 from scormhub.domain.scorm.archive import plan_extraction, validate_package
 from scormhub.domain.scorm.package import PackageLimits, PackageReport
+from scormhub.integrations.objects.filesystem import FilesystemObjectStore
 
 # Writes are batched so the thread hop costs little; a batch is the most a request holds in memory.
 WRITE_BATCH = 1024 * 1024
@@ -26,9 +32,10 @@ STALE_PARTIAL_S = 60 * 60
 COPY_CHUNK = 1024 * 1024
 
 
-class FilesystemPackageStorage:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+class PackageStore:
+    def __init__(self, store: ObjectStore, scratch: Path) -> None:
+        self.store = store
+        self.root = scratch  # the local working copies (and partial uploads)
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_stale_partials(time.time())
 
@@ -47,9 +54,38 @@ class FilesystemPackageStorage:
         return removed
 
     def path(self, key: str) -> Path:
+        """The local working copy of a package (with the filesystem default, the stored package)."""
         if not key.isalnum():  # our keys are token_hex; anything else did not come from us
             raise ValueError("malformed package key")
         return self.root / f"{key}.zip"
+
+    @staticmethod
+    def object_key(key: str) -> str:
+        if not key.isalnum():
+            raise ValueError("malformed package key")
+        return f"packages/{key}.zip"
+
+    def _stored_locally(self, key: str) -> bool:
+        return isinstance(self.store, FilesystemObjectStore) and self.store.path(
+            self.object_key(key)
+        ) == self.path(key)
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        """The stored package as a local file for as long as the block runs (a download unless the
+        storage is this machine's disk). FileNotFoundError when it is not stored."""
+        if isinstance(self.store, FilesystemObjectStore):
+            path = self.store.path(self.object_key(key))
+            if not path.exists():
+                raise FileNotFoundError(path)
+            yield path
+            return
+        target = self.root / f".{key}.{secrets.token_hex(4)}.download.part"
+        try:
+            await self.store.download(self.object_key(key), target)
+            yield target
+        finally:
+            target.unlink(missing_ok=True)
 
     async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
         key = secrets.token_hex(16)
@@ -76,17 +112,31 @@ class FilesystemPackageStorage:
         return key, size
 
     async def inspect(self, key: str, limits: PackageLimits) -> PackageReport:
-        return await anyio.to_thread.run_sync(validate_package, self.path(key), limits)
+        path = self.path(key)
+        if not path.exists():  # received by another process: validate the stored one
+            await self.store.download(self.object_key(key), path)
+        return await anyio.to_thread.run_sync(validate_package, path, limits)
 
     async def settle(
         self, key: str, report: PackageReport, limits: PackageLimits
     ) -> tuple[PackageReport, int]:
         path = self.path(key)
         await anyio.to_thread.run_sync(_rewrite_as_validated, path, report, limits)
-        return dataclasses.replace(report, root_prefix=""), path.stat().st_size
+        size = path.stat().st_size
+        if not self._stored_locally(key):
+            await self.store.put_file(self.object_key(key), path)  # consumes the working copy
+        return dataclasses.replace(report, root_prefix=""), size
 
     async def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+        await self.store.delete(self.object_key(key))
+
+
+class FilesystemPackageStorage(PackageStore):
+    """The default: packages in `root` (the data dir's packages/), stored where they are received."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(FilesystemObjectStore(root.parent), root)
 
 
 def _rewrite_as_validated(path: Path, report: PackageReport, limits: PackageLimits) -> None:

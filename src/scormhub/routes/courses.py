@@ -1,20 +1,22 @@
-"""The Courses tab: list, upload, detail (its live status is partials.courses), delete, preview."""
+"""The Courses tab: list, upload, detail (its live status is partials.courses), delete, preview (played on
+the content origin)."""
 
 from __future__ import annotations
 
 import mimetypes
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import File, Redirect, Template
+from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
-from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.domain.errors import NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
@@ -22,12 +24,6 @@ from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard
 
-# Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
-# only our player may frame it.
-CONTENT_CSP = (
-    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; img-src 'self' data: blob: https:; "
-    "media-src 'self' data: blob: https:; frame-ancestors 'self'"
-)
 # The multipart envelope around the file: boundaries, headers and the CSRF field.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -155,53 +151,53 @@ class CourseController(Controller):
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
-    ) -> Template:
+    ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
         if course.status is not CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
+        # The preview plays on the content origin like any learner's, through an expiring pass: the
+        # package's script runs there without this admin's session, so it cannot act as them.
+        token = deps.preview_passes().issue(course.id)
         wanted = request.query_params.get("sco")
-        sco = next((s for s in course.scos if s.identifier == wanted), course.scos[0])
-        config = {
-            "standard": course.standard,
-            "launch": f"/app/courses/{course.id}/content/{sco.launch}",
-            "tracking": False,
-        }
-        return _page(
-            "pages/player/preview.html",
-            workspace,
-            deps,
-            course=course,
-            sco=sco,
-            player_config=config,
+        query = f"?{urlencode({'sco': wanted})}" if wanted else ""
+        return Redirect(path=f"{deps.settings.content_origin}/play/{token}{query}", status_code=303)
+
+
+async def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
+    """One file of a course's extracted package (only ever on the content origin, which sets its CSP)."""
+    try:
+        found = await deps.builtin.open_content(course_id, path.lstrip("/"))
+    except StorageUnavailable:
+        # The frame shows a sentence, not a blank page; storage coming back needs no restart.
+        return Response(
+            content=CONTENT_UNAVAILABLE,
+            media_type="text/html",
+            status_code=503,
+            headers={"Retry-After": "30", "Cache-Control": "no-store"},
         )
-
-    @get("/{course_id:uuid}/content/{path:path}", cache=False)
-    async def content(
-        self,
-        request: Request[Any, Any, Any],
-        course_id: FromPath[UUID],
-        path: FromPath[str],
-        deps: DepsDep,
-        workspace: WorkspaceDep,
-    ) -> Response[Any]:
-        course = await _course(deps, workspace, course_id)
-        if course.engine.value != "builtin":
-            raise NotFoundException()
-        return serve_content(deps, course.id, path)
-
-
-def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
-    """One file of a course's extracted package, with a CSP that lets only our player frame it."""
-    target = deps.builtin.content_file(course_id, path.lstrip("/"))
-    if target is None:
+    if found is None:
         raise NotFoundException()
-    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    return File(
-        path=target,
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    headers = {"Cache-Control": "private, max-age=300"}
+    if found.local_path is not None:
+        return File(
+            path=found.local_path,
+            media_type=media_type,
+            content_disposition_type="inline",
+            headers=headers,
+        )
+    return Stream(
+        found.chunks(),
         media_type=media_type,
-        content_disposition_type="inline",
-        headers={"Content-Security-Policy": CONTENT_CSP, "Cache-Control": "private, max-age=300"},
+        headers={**headers, "Content-Length": str(found.size)},
     )
+
+
+CONTENT_UNAVAILABLE = (
+    "<!doctype html><meta charset=utf-8><title>Content temporarily unavailable</title>"
+    "<p style='font:16px sans-serif;margin:2em'>This course's content is temporarily unavailable. "
+    "Your progress is saved. Try again in a minute.</p>"
+)
 
 
 def _page(

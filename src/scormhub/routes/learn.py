@@ -109,7 +109,7 @@ class PlayerController(Controller):
         except CourseNotAvailable:
             raise NotFoundException() from None
         # Content is served only for the course this token is enrolled in (or is a review of).
-        return serve_content(deps, course.id, path)
+        return await serve_content(deps, course.id, path)
 
     @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES, opt={"checks_own_input": True})
     async def commit(
@@ -384,7 +384,7 @@ async def _known_result(
 
 
 async def _review_course(deps: Deps, token: str) -> Course | None:
-    course_id = deps.review_passes().course_of(token)
+    course_id = deps.review_passes().course_of(token) or deps.preview_passes().course_of(token)
     if course_id is None:
         return None
     async with deps.uow() as uow:

@@ -39,6 +39,7 @@ from scormhub.domain.ports.persistence import (
     UnitOfWork,
     WorkspaceRepository,
 )
+from scormhub.domain.ports.storage import ObjectReader, ObjectStore, StoredObject
 from scormhub.domain.ports.system import Clock, JobQueue, RequestLimits, ReviewPasses, SecretCipher, Throttle
 
 __all__ = [
@@ -63,6 +64,8 @@ __all__ = [
     "JobQueue",
     "LoginTokenRepository",
     "LogoSource",
+    "ObjectReader",
+    "ObjectStore",
     "OutboxRepository",
     "PackageStorage",
     "PostbackReader",
@@ -72,6 +75,7 @@ __all__ = [
     "ReviewPasses",
     "ScoStateRepository",
     "SecretCipher",
+    "StoredObject",
     "SyncRunRepository",
     "SyncStateRepository",
     "Throttle",

@@ -17,7 +17,7 @@ from scormhub.integrations.scorm_cloud.client import (
     required_str,
     unreadable,
 )
-from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.storage import PackageStore
 from scormhub.integrations.vendor_http import segment
 
 IMPORT_UPLOAD: Final = "courses/importJobs/upload"
@@ -29,30 +29,31 @@ PREVIEW_LINK: Final = "courses/{course_id}/preview"
 class ScormCloudCourses:
     """One application's courses."""
 
-    def __init__(self, api: ScormCloudClient, storage: FilesystemPackageStorage) -> None:
+    def __init__(self, api: ScormCloudClient, storage: PackageStore) -> None:
         self._api = api
         self._storage = storage
 
     async def start_import(self, course: Course) -> str:
         try:
-            path = self._storage.path(course.package_key)
-            package = await anyio.open_file(path, "rb")
-        except (OSError, ValueError) as exc:
+            async with self._storage.local_copy(course.package_key) as path:
+                package = await anyio.open_file(path, "rb")
+                try:
+                    # httpx streams the open file in chunks (sized up front, so no chunked encoding); the
+                    # 50 MB package is never held in memory. Never retried here: the import job retries
+                    # the whole step.
+                    response = await self._api.send(
+                        "POST",
+                        IMPORT_UPLOAD,
+                        params={"courseId": str(course.id), "mayCreateNewVersion": "true"},
+                        files={"file": (f"{course.id}.zip", package.wrapped, "application/zip")},
+                        idempotent=False,
+                    )
+                finally:
+                    await package.aclose()
+        except (FileNotFoundError, ValueError) as exc:
             raise ImportFailed(
                 "The uploaded package is no longer stored. Delete this course and upload the package again."
             ) from exc
-        try:
-            # httpx streams the open file in chunks (sized up front, so no chunked encoding); the 50 MB
-            # package is never held in memory. Never retried here: the import job retries the whole step.
-            response = await self._api.send(
-                "POST",
-                IMPORT_UPLOAD,
-                params={"courseId": str(course.id), "mayCreateNewVersion": "true"},
-                files={"file": (f"{course.id}.zip", package.wrapped, "application/zip")},
-                idempotent=False,
-            )
-        finally:
-            await package.aclose()
         return required_str(self._api.json_object(response), "result")
 
     async def poll_import(self, handle: str) -> ImportStatus:

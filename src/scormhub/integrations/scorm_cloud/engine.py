@@ -18,7 +18,7 @@ from scormhub.integrations.scorm_cloud.client import ScormCloudClient
 from scormhub.integrations.scorm_cloud.connection import ScormCloudConnection
 from scormhub.integrations.scorm_cloud.courses import ScormCloudCourses
 from scormhub.integrations.scorm_cloud.registrations import ScormCloudRegistrations
-from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.storage import PackageStore
 from scormhub.integrations.vendor_http import RetryPolicy
 
 
@@ -32,7 +32,7 @@ class ScormCloudEngine:
         *,
         app_id: str,
         secret_key: str,
-        storage: FilesystemPackageStorage,
+        storage: PackageStore,
         base_url: str,
         retry: RetryPolicy | None = None,
     ) -> None:
