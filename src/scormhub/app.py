@@ -52,6 +52,7 @@ from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController
+from scormhub.routes.workflows import WorkflowController
 from scormhub.settings import Settings
 from scormhub.web.csrf import SessionAwareCSRFMiddleware
 from scormhub.web.flash import FlashClearingMiddleware
@@ -120,6 +121,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             LearnerCertificateController,
             verify_certificate,
             HighLevelController,
+            WorkflowController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

@@ -44,6 +44,7 @@ from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
 from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
 from scormhub.integrations.highlevel.tokens import HighLevelAgencyAuth, PostgresTokenSource
+from scormhub.integrations.highlevel.workflows import HighLevelTriggers
 from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
@@ -211,6 +212,30 @@ class Crms:
         if workspace is None:
             return LocalContactBook(workspace_id)
         return self.for_workspace(workspace)
+
+    async def trigger_sender(self, workspace_id: UUID) -> HighLevelTriggers | None:
+        """Who fires a workspace's workflow triggers: its HighLevel location, or None when it has none."""
+        async with new_uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return None
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        return HighLevelTriggers(
+            self._http.highlevel,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            public_url=settings.public_url,
+            window_s=settings.highlevel_rate_window_s,
+        )
 
     def agency_auth(self) -> HighLevelAgencyAuth:
         """Agency installs' side of HighLevel's OAuth (fails with CrmAuthExpired when used unconfigured)."""

@@ -32,6 +32,7 @@ DEFAULT_HIGHLEVEL_SCOPES = " ".join(
         "associations/relation.write",
         "oauth.readonly",
         "oauth.write",
+        "workflows.readonly",  # offers our workflow actions and triggers (reference: workflows §0)
     )
 )
 
@@ -82,6 +83,8 @@ class Settings:
     highlevel_rate_limit: int = 100  # requests per location per highlevel_rate_window_s
     highlevel_rate_window_s: int = 10
     highlevel_scopes: str = DEFAULT_HIGHLEVEL_SCOPES
+    # The static header HighLevel sends on workflow action/trigger calls (X-ScormHub-Action-Key).
+    highlevel_workflow_key: str | None = field(default=None, repr=False)
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -164,6 +167,7 @@ class Settings:
             highlevel_rate_limit=reader.integer("HIGHLEVEL_RATE_LIMIT", 100, minimum=1, maximum=10_000),
             highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
+            highlevel_workflow_key=reader.optional("HIGHLEVEL_WORKFLOW_KEY"),
         )
 
 

@@ -292,6 +292,56 @@ class CertificateRow(Table, tablename="certificate"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class TriggerSubscriptionRow(Table, tablename="trigger_subscription"):
+    """A HighLevel workflow's subscription to one of our triggers (migration 2026-12-07T23:05)."""
+
+    id = Varchar(length=200, primary_key=True)  # HighLevel's triggerData.id
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    location_id = Varchar(length=100)
+    company_id = Varchar(length=100, null=True, default=None)
+    workflow_id = Varchar(length=100, null=True, default=None)
+    trigger_key = Varchar(length=100)
+    version = Varchar(length=20, null=True, default=None)
+    filters = JSONB()
+    target_url = Text()
+    active = Boolean(default=True)
+    inactive_reason = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class WebhookEndpointRow(Table, tablename="webhook_endpoint"):
+    """Settings → Webhooks: an HTTPS endpoint, the events it receives, its signing secret (encrypted)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    url = Text()
+    events = JSONB()
+    secret_enc = Text()
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class WebhookDeliveryRow(Table, tablename="webhook_delivery"):
+    """The webhook outbox and delivery log: one row per (endpoint, event), with the last response."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    endpoint_id = ForeignKey(references=WebhookEndpointRow, on_delete=OnDelete.cascade)
+    event_type = Varchar(length=50)
+    message_id = Varchar(length=100)
+    payload = JSONB()
+    idempotency_key = Varchar(length=300, unique=True)
+    status = Varchar(length=10, default="pending")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    response_status = Integer(null=True, default=None)
+    response_body = Text(null=True, default=None)
+    last_error = Text(null=True, default=None)
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -313,4 +363,7 @@ TABLES: tuple[type[Table], ...] = (
     CrmRecordRow,
     CrmAgencyTokenRow,
     CertificateRow,
+    TriggerSubscriptionRow,
+    WebhookEndpointRow,
+    WebhookDeliveryRow,
 )
