@@ -51,6 +51,7 @@ from scormhub.routes.reports import ReportsController
 from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
+from scormhub.routes.settings.webhooks import WebhookSettingsController
 from scormhub.routes.sync import SyncController
 from scormhub.routes.workflows import WorkflowController
 from scormhub.settings import Settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             verify_certificate,
             HighLevelController,
             WorkflowController,
+            WebhookSettingsController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

@@ -27,6 +27,7 @@ from scormhub.domain.ports import (
     RequestLimits,
     ReviewPasses,
 )
+from scormhub.domain.ports.automation import WebhookSender
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
@@ -58,6 +59,7 @@ from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
 from scormhub.integrations.storage import FilesystemPackageStorage
 from scormhub.integrations.vendor_http import RetryPolicy
+from scormhub.integrations.webhooks import HttpWebhookSender
 from scormhub.settings import Settings
 from scormhub.web.sessions import Sessions
 
@@ -282,6 +284,7 @@ class Deps:
     brandings: BrandingStore = field(default_factory=PostgresBrandingStore)
     logos: LogoSource = field(default_factory=HttpLogoSource)
     request_limits: RequestLimits = field(default_factory=PostgresRequestLimits)
+    webhooks: WebhookSender = field(default_factory=HttpWebhookSender)
 
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""

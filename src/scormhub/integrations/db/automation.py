@@ -46,7 +46,8 @@ def _subscription(row: dict[str, Any]) -> TriggerSubscription:
 
 
 def _endpoint(row: dict[str, Any]) -> WebhookEndpoint:
-    events = frozenset(AutomationEvent(e) for e in _json(row["events"]) or () if e in AutomationEvent)
+    known = {e.value for e in AutomationEvent}
+    events = frozenset(AutomationEvent(e) for e in _json(row["events"]) or () if e in known)
     return WebhookEndpoint(
         id=row["id"],
         workspace_id=row["workspace_id"],
