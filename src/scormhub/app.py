@@ -34,6 +34,7 @@ from scormhub.partials.courses import CourseStatusPartial
 from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController, root
+from scormhub.routes.bulk import BulkEnrollmentController
 from scormhub.routes.certificates import (
     CertificateAdminController,
     LearnerCertificateController,
@@ -124,6 +125,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             HighLevelController,
             WorkflowController,
             WebhookSettingsController,
+            BulkEnrollmentController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

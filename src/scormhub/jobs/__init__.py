@@ -7,6 +7,7 @@ from typing import Any
 
 from saq import CronJob
 
+from scormhub.jobs.bulk import bulk_enroll
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
@@ -34,6 +35,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     remove_stale_uploads,
     deliver_webhooks,
     deliver_due_webhooks,
+    bulk_enroll,
 )
 
 

@@ -139,7 +139,7 @@ async def _contact_for(call: ActionCall, contacts: ContactBook) -> Contact:
     return await contacts.upsert_contact(first_name=first, last_name=last, email=address)
 
 
-class _KnownContact:
+class KnownContact:
     """The ContactBook enroll_contact reads: the contact the action already resolved (no second call)."""
 
     def __init__(self, contact: Contact, book: ContactBook) -> None:
@@ -182,7 +182,7 @@ async def enroll_action(
             course_id,
             contact.id,
             uow=uow,
-            contacts=_KnownContact(contact, contacts),
+            contacts=KnownContact(contact, contacts),
             clock=clock,
             # No SCORM Cloud call while HighLevel waits: the launch creates the registration (§3).
             registrations=None,

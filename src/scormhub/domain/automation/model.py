@@ -115,3 +115,49 @@ class Emitted:
         return Emitted(
             self.triggers + other.triggers, self.webhooks + other.webhooks, self.events + other.events
         )
+
+
+# --- Bulk enrollment ---------------------------------------------------------------------------------------
+
+
+class BulkRowStatus(enum.StrEnum):
+    PENDING = "pending"
+    ENROLLED = "enrolled"
+    ALREADY = "already"  # already enrolled in the course
+    SKIPPED = "skipped"  # not enrolled: `reason` says why
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    row_no: int  # the CSV line (1 = the first line of the file), or the position in the tag search
+    first_name: str
+    last_name: str
+    email: str
+    status: BulkRowStatus = BulkRowStatus.PENDING
+    reason: str | None = None
+    contact_id: str | None = None  # known already for contacts found by tag
+
+
+@dataclass(frozen=True)
+class BulkRun:
+    id: UUID
+    workspace_id: UUID
+    course_id: UUID
+    source: str  # "csv" | "tag"
+    label: str  # the file name or the tag
+    status: str  # preview | running | done
+    created_at: datetime
+    counts: dict[str, int] = field(default_factory=dict)  # BulkRowStatus value → rows
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def processed(self) -> int:
+        return self.total - self.counts.get(BulkRowStatus.PENDING.value, 0)
+
+    def count(self, status: BulkRowStatus) -> int:
+        return self.counts.get(status.value, 0)

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from scormhub.domain.automation.model import (
     AutomationEvent,
+    BulkRow,
+    BulkRun,
     NewDelivery,
     TriggerSubscription,
     WebhookDelivery,
@@ -109,3 +111,31 @@ class WebhookSender(Protocol):
     async def check_url(self, url: str) -> None:
         """Raises DomainError saying why the URL cannot receive webhooks (not https, private address …)."""
         ...
+
+
+class BulkRepository(Protocol):
+    """Bulk-enrollment runs and their rows (one per CSV line or tagged contact)."""
+
+    async def create_run(self, run: BulkRun, rows: Sequence[BulkRow]) -> None: ...
+
+    async def get_run(self, workspace_id: UUID, run_id: UUID) -> BulkRun | None:
+        """With its counts per row status."""
+        ...
+
+    async def start(self, workspace_id: UUID, run_id: UUID, now: datetime) -> bool:
+        """preview → running; False when it is not a preview of this workspace."""
+        ...
+
+    async def pending_rows(self, run_id: UUID, *, limit: int) -> list[BulkRow]: ...
+
+    async def mark_rows(self, run_id: UUID, outcomes: Sequence[BulkRow]) -> None:
+        """Store each row's status and reason, only where it is still pending (a second job changes none)."""
+        ...
+
+    async def finish(self, run_id: UUID, now: datetime) -> None: ...
+
+    async def rows_with(self, run_id: UUID, statuses: Sequence[str], *, limit: int) -> list[BulkRow]: ...
+
+    async def enrolled_emails(
+        self, workspace_id: UUID, course_id: UUID, emails: Sequence[str]
+    ) -> set[str]: ...

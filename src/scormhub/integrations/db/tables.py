@@ -342,6 +342,33 @@ class WebhookDeliveryRow(Table, tablename="webhook_delivery"):
     sent_at = Timestamptz(null=True, default=None)
 
 
+class BulkRunRow(Table, tablename="bulk_run"):
+    """A bulk enrollment into one course, from a CSV or a CRM tag (migration 2026-12-07T23:30)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade)
+    source = Varchar(length=10)
+    label = Varchar(length=200)
+    status = Varchar(length=10)  # preview | running | done
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class BulkRowRow(Table, tablename="bulk_row"):
+    """One learner of a bulk enrollment, with what became of it (primary key: run_id, row_no)."""
+
+    run_id = ForeignKey(references=BulkRunRow, on_delete=OnDelete.cascade)
+    row_no = Integer()
+    first_name = Text()
+    last_name = Text()
+    email = Text()
+    status = Varchar(length=10)
+    reason = Text(null=True, default=None)
+    contact_id = Varchar(length=100, null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -366,4 +393,6 @@ TABLES: tuple[type[Table], ...] = (
     TriggerSubscriptionRow,
     WebhookEndpointRow,
     WebhookDeliveryRow,
+    BulkRunRow,
+    BulkRowRow,
 )
