@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
@@ -74,7 +75,11 @@ class WebhookSettingsController(Controller):
 
     @post("/{endpoint_id:uuid}/delete")
     async def delete(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep, endpoint_id: UUID
+        self,
+        request: Request[Any, Any, Any],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+        endpoint_id: FromPath[UUID],
     ) -> Redirect:
         try:
             await cases.delete_endpoint(workspace.id, endpoint_id, uow=deps.uow())
@@ -84,7 +89,11 @@ class WebhookSettingsController(Controller):
 
     @post("/{endpoint_id:uuid}/test")
     async def test(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep, endpoint_id: UUID
+        self,
+        request: Request[Any, Any, Any],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+        endpoint_id: FromPath[UUID],
     ) -> Redirect:
         try:
             await cases.send_test_event(workspace.id, endpoint_id, uow=deps.uow(), clock=deps.clock)
@@ -97,7 +106,11 @@ class WebhookSettingsController(Controller):
 
     @post("/deliveries/{delivery_id:uuid}/retry")
     async def retry(
-        self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep, delivery_id: UUID
+        self,
+        request: Request[Any, Any, Any],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+        delivery_id: FromPath[UUID],
     ) -> Redirect:
         try:
             await cases.retry_delivery(workspace.id, delivery_id, uow=deps.uow(), clock=deps.clock)
