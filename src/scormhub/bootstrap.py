@@ -27,7 +27,7 @@ from scormhub.domain.ports import (
     RequestLimits,
     ReviewPasses,
 )
-from scormhub.domain.ports.automation import WebhookSender
+from scormhub.domain.ports.automation import TaggedContacts, WebhookSender
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
@@ -38,6 +38,7 @@ from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
+from scormhub.integrations.highlevel.client import HighLevelClient
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
 from scormhub.integrations.highlevel.crm import HighLevelCrm
@@ -58,6 +59,7 @@ from scormhub.integrations.scorm_cloud.client import build_client as build_scorm
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
 from scormhub.integrations.storage import FilesystemPackageStorage
+from scormhub.integrations.tagged_contacts import HighLevelTaggedContacts, LocalTaggedContacts
 from scormhub.integrations.vendor_http import RetryPolicy
 from scormhub.integrations.webhooks import HttpWebhookSender
 from scormhub.settings import Settings
@@ -214,6 +216,31 @@ class Crms:
         if workspace is None:
             return LocalContactBook(workspace_id)
         return self.for_workspace(workspace)
+
+    async def tagged_contacts(self, workspace_id: UUID) -> TaggedContacts:
+        """Contacts by tag: HighLevel's search for its locations, else the contact book."""
+        async with new_uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return LocalTaggedContacts(workspace_id)
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        api = HighLevelClient(
+            self._http.highlevel,
+            base_url=settings.highlevel_api_url,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            rate_limit=limit,
+        )
+        return HighLevelTaggedContacts(api, location_id=workspace.crm_location_id)
 
     async def trigger_sender(self, workspace_id: UUID) -> HighLevelTriggers | None:
         """Who fires a workspace's workflow triggers: its HighLevel location, or None when it has none."""

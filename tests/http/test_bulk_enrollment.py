@@ -216,3 +216,39 @@ async def test_a_run_stopped_by_an_outage_resumes_where_it_stopped(
     assert {r["status"]: r["n"] for r in halfway} == {"enrolled": 3, "pending": 2}
     assert done.counts == {"enrolled": 5}
     assert len(await rows(db, "SELECT id FROM enrollment")) == 5
+
+
+async def test_everyone_with_a_contact_book_tag_is_enrolled(
+    admin: httpx.AsyncClient, deps: Deps, db: str
+) -> None:
+    workspace = await workspace_id(deps)
+    course = await add_course(deps, workspace, "Excel 101")
+    book = deps.crm.contact_directory(workspace)
+    for n in range(5):
+        contact = await book.upsert_contact(first_name=f"T{n}", last_name="Tagged", email=f"t{n}@example.com")
+        if n < 3:
+            writer = await deps.crm.writer(workspace)
+            await writer.add_tags(contact.id, ["customer"])
+    base = f"/app/courses/{course.id}/bulk"
+
+    preview = await admin.post(
+        f"{base}/preview-tag", data={"_csrf_token": await csrf(admin, base), "tag": "customer"}
+    )
+    nobody = await admin.post(
+        f"{base}/preview-tag", data={"_csrf_token": await csrf(admin, base), "tag": "nobody"}
+    )
+    start = re.search(r'action="(/app/courses/[^"]+/start)"', preview.text)
+    assert start
+    started = await admin.post(start.group(1), data={"_csrf_token": await csrf(admin, base)})
+    result = await bulk_enroll(
+        {"deps": deps}, workspace_id=str(workspace), run_id=started.headers["location"].rsplit("/", 1)[1]
+    )
+
+    assert fact(preview.text, "to-enroll") == "3"
+    assert (
+        "No contact has the tag &#39;nobody&#39;" in nobody.text
+        or "No contact has the tag 'nobody'" in nobody.text
+    )
+    assert result == {"enrolled": 3}
+    emails = {r["learner_email"] for r in await rows(db, "SELECT learner_email FROM enrollment")}
+    assert emails == {"t0@example.com", "t1@example.com", "t2@example.com"}

@@ -16,14 +16,14 @@ from uuid import UUID
 
 from scormhub.domain.automation.actions import KnownContact
 from scormhub.domain.automation.model import BulkRow, BulkRowStatus, BulkRun
-from scormhub.domain.bulk_csv import parse_csv
+from scormhub.domain.bulk_csv import MAX_ROWS, parse_csv
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached, enroll_contact
 from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
 from scormhub.domain.model import Contact, CourseStatus
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, JobQueue, UnitOfWork
-    from scormhub.domain.ports.automation import BulkRepository
+    from scormhub.domain.ports.automation import BulkRepository, TaggedContacts
 
 ALREADY = "Already enrolled in this course."
 BATCH = 100
@@ -101,6 +101,61 @@ async def preview_csv(
         uow=uow,
         clock=clock,
     )
+
+
+class TagRefused(DomainError):
+    """No usable tag was given, or nobody carries it."""
+
+
+async def preview_tag(
+    workspace_id: UUID,
+    course_id: UUID,
+    tag: str,
+    *,
+    tagged: TaggedContacts,
+    uow: UnitOfWork,
+    clock: Clock,
+    page: int = 100,
+) -> Preview:
+    """Every contact with the tag (paged through the CRM's search), as a preview."""
+    tag = " ".join(tag.split())[:100]
+    if not tag:
+        raise TagRefused("Enter the tag whose contacts should be enrolled.")
+    rows: list[BulkRow] = []
+    after: str | None = None
+    while True:
+        contacts, after = await tagged.page_with_tag(tag, after=after, limit=page)
+        for contact in contacts:
+            if len(rows) >= MAX_ROWS:
+                raise TagRefused(f"More than {MAX_ROWS:,} contacts have this tag; enroll them in parts.")
+            number = len(rows) + 1
+            if not contact.email:
+                rows.append(
+                    BulkRow(
+                        number,
+                        contact.first_name,
+                        contact.last_name,
+                        "",
+                        BulkRowStatus.SKIPPED,
+                        "The contact has no email address.",
+                        contact.id,
+                    )
+                )
+            else:
+                rows.append(
+                    BulkRow(
+                        number,
+                        contact.first_name,
+                        contact.last_name,
+                        contact.email.lower(),
+                        contact_id=contact.id,
+                    )
+                )
+        if after is None:
+            break
+    if not rows:
+        raise TagRefused(f"No contact has the tag {tag!r}. Check its spelling in the CRM.")
+    return await preview(workspace_id, course_id, rows, source="tag", label=tag, uow=uow, clock=clock)
 
 
 async def start(workspace_id: UUID, run_id: UUID, *, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> None:

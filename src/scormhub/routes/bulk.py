@@ -21,6 +21,7 @@ from scormhub.domain import bulk_enrollment as cases
 from scormhub.domain.automation.model import BulkRowStatus, BulkRun
 from scormhub.domain.bulk_csv import MAX_BYTES, MAX_ROWS, CsvRefused
 from scormhub.domain.enrollments import CourseNotAvailable
+from scormhub.domain.errors import ServiceUnavailable
 from scormhub.domain.model import Course, Workspace
 from scormhub.partials.courses import course_or_404
 from scormhub.routes.providers import DepsDep, WorkspaceDep
@@ -61,15 +62,33 @@ class BulkEnrollmentController(Controller):
             return _form(course, str(refused))
         except CourseNotAvailable as unavailable:
             return _form(course, str(unavailable))
-        return Template(
-            template_name="pages/bulk/preview.html",
-            context={
-                "nav": "courses",
-                "course": course,
-                "preview": found,
-                "skips": await _rows(deps, workspace, found.run, (BulkRowStatus.SKIPPED,)),
-            },
-        )
+        return await _preview_page(deps, workspace, course, found)
+
+    @post("/preview-tag")
+    async def preview_tag(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+    ) -> Template:
+        course = await course_or_404(deps, workspace, course_id)
+        form = await request.form()
+        tag = str(form.get("tag", ""))[:200]
+        try:
+            found = await cases.preview_tag(
+                workspace.id,
+                course.id,
+                tag,
+                tagged=await deps.crm.tagged_contacts(workspace.id),
+                uow=deps.uow(),
+                clock=deps.clock,
+            )
+        except (cases.TagRefused, CourseNotAvailable) as refused:
+            return _form(course, str(refused))
+        except ServiceUnavailable as down:
+            return _form(course, f"The CRM did not answer ({down}). Nothing was stored; try again shortly.")
+        return await _preview_page(deps, workspace, course, found)
 
     @post("/{run_id:uuid}/start")
     async def start(
@@ -123,3 +142,15 @@ async def _rows(
 ) -> list[Any]:
     async with deps.uow() as uow:
         return await uow.bulk.rows_with(run.id, [s.value for s in statuses], limit=REPORT_ROWS)
+
+
+async def _preview_page(deps: Deps, workspace: Workspace, course: Course, found: cases.Preview) -> Template:
+    return Template(
+        template_name="pages/bulk/preview.html",
+        context={
+            "nav": "courses",
+            "course": course,
+            "preview": found,
+            "skips": await _rows(deps, workspace, found.run, (BulkRowStatus.SKIPPED,)),
+        },
+    )

@@ -17,6 +17,7 @@ from scormhub.domain.automation.model import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from scormhub.domain.model import Contact
 
 
 class AutomationRepository(Protocol):
@@ -139,3 +140,13 @@ class BulkRepository(Protocol):
     async def enrolled_emails(
         self, workspace_id: UUID, course_id: UUID, emails: Sequence[str]
     ) -> set[str]: ...
+
+
+class TaggedContacts(Protocol):
+    """The contacts that carry a tag, a page at a time (HighLevel's search with `searchAfter`)."""
+
+    async def page_with_tag(
+        self, tag: str, *, after: str | None, limit: int
+    ) -> tuple[list[Contact], str | None]:
+        """One page and the cursor of the next (None: this was the last)."""
+        ...
