@@ -34,6 +34,7 @@ from scormhub.partials.courses import CourseStatusPartial
 from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController, root
+from scormhub.routes.bulk import BulkEnrollmentController
 from scormhub.routes.certificates import (
     CertificateAdminController,
     LearnerCertificateController,
@@ -52,7 +53,9 @@ from scormhub.routes.sequencing import NavigationController
 from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
+from scormhub.routes.settings.webhooks import WebhookSettingsController
 from scormhub.routes.sync import SyncController
+from scormhub.routes.workflows import WorkflowController
 from scormhub.settings import Settings
 from scormhub.web.content_origin import ContentOriginMiddleware
 from scormhub.web.csrf import SessionAwareCSRFMiddleware
@@ -123,6 +126,9 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             LearnerCertificateController,
             verify_certificate,
             HighLevelController,
+            WorkflowController,
+            WebhookSettingsController,
+            BulkEnrollmentController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

@@ -27,6 +27,7 @@ from scormhub.domain.ports import (
     RequestLimits,
     ReviewPasses,
 )
+from scormhub.domain.ports.automation import TaggedContacts, WebhookSender
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.activity_trees import ManifestActivityTrees
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
@@ -38,6 +39,7 @@ from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
+from scormhub.integrations.highlevel.client import HighLevelClient
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
 from scormhub.integrations.highlevel.crm import HighLevelCrm
@@ -46,6 +48,7 @@ from scormhub.integrations.highlevel.oauth import HighLevelOAuth
 from scormhub.integrations.highlevel.provision_state import PostgresProvisionStore
 from scormhub.integrations.highlevel.record_refs import PostgresRecordRefs
 from scormhub.integrations.highlevel.tokens import HighLevelAgencyAuth, PostgresTokenSource
+from scormhub.integrations.highlevel.workflows import HighLevelTriggers
 from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
@@ -61,7 +64,9 @@ from scormhub.integrations.scorm_cloud.client import build_client as build_scorm
 from scormhub.integrations.scorm_cloud.engine import ScormCloudEngine
 from scormhub.integrations.scorm_cloud.postbacks import ScormCloudPostbacks
 from scormhub.integrations.storage import PackageStore
+from scormhub.integrations.tagged_contacts import HighLevelTaggedContacts, LocalTaggedContacts
 from scormhub.integrations.vendor_http import RetryPolicy
+from scormhub.integrations.webhooks import HttpWebhookSender
 from scormhub.settings import Settings
 from scormhub.web.sessions import Sessions
 
@@ -217,6 +222,55 @@ class Crms:
             return LocalContactBook(workspace_id)
         return self.for_workspace(workspace)
 
+    async def tagged_contacts(self, workspace_id: UUID) -> TaggedContacts:
+        """Contacts by tag: HighLevel's search for its locations, else the contact book."""
+        async with new_uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return LocalTaggedContacts(workspace_id)
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        api = HighLevelClient(
+            self._http.highlevel,
+            base_url=settings.highlevel_api_url,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            rate_limit=limit,
+        )
+        return HighLevelTaggedContacts(api, location_id=workspace.crm_location_id)
+
+    async def trigger_sender(self, workspace_id: UUID) -> HighLevelTriggers | None:
+        """Who fires a workspace's workflow triggers: its HighLevel location, or None when it has none."""
+        async with new_uow() as uow:
+            workspace = await uow.workspaces.get(workspace_id)
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return None
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        return HighLevelTriggers(
+            self._http.highlevel,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            public_url=settings.public_url,
+            window_s=settings.highlevel_rate_window_s,
+        )
+
     def agency_auth(self) -> HighLevelAgencyAuth:
         """Agency installs' side of HighLevel's OAuth (fails with CrmAuthExpired when used unconfigured)."""
         return HighLevelAgencyAuth(self.oauth, self._cipher, self._clock)
@@ -263,6 +317,7 @@ class Deps:
     brandings: BrandingStore = field(default_factory=PostgresBrandingStore)
     logos: LogoSource = field(default_factory=HttpLogoSource)
     request_limits: RequestLimits = field(default_factory=PostgresRequestLimits)
+    webhooks: WebhookSender = field(default_factory=HttpWebhookSender)
 
     def uow(self) -> AppUnitOfWork:
         """A new unit of work (one transaction when entered)."""

@@ -32,6 +32,7 @@ DEFAULT_HIGHLEVEL_SCOPES = " ".join(
         "associations/relation.write",
         "oauth.readonly",
         "oauth.write",
+        "workflows.readonly",  # offers our workflow actions and triggers (reference: workflows §0)
     )
 )
 
@@ -89,6 +90,8 @@ class Settings:
     storage_url: str | None = None
     # The most unpacked course content one workspace may keep (SCORMHUB_STORAGE_QUOTA_MB).
     storage_quota_mb: int = 2048
+    # The static header HighLevel sends on workflow action/trigger calls (X-ScormHub-Action-Key).
+    highlevel_workflow_key: str | None = field(default=None, repr=False)
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -193,6 +196,7 @@ class Settings:
             highlevel_rate_limit=reader.integer("HIGHLEVEL_RATE_LIMIT", 100, minimum=1, maximum=10_000),
             highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
+            highlevel_workflow_key=reader.optional("HIGHLEVEL_WORKFLOW_KEY"),
         )
 
 

@@ -125,6 +125,17 @@ class FakeHighLevel:
         def missing() -> httpx.Response:
             return httpx.Response(404, json={"statusCode": 404, "message": "Not found"}, headers=headers)
 
+        if path == "/contacts/search" and method == "POST" and body.get("filters"):
+            # The tag filter, paged with searchAfter (never together with page): each contact carries
+            # its cursor, as community code reads it.
+            assert not ("page" in body and "searchAfter" in body)
+            [tag] = [f["value"] for f in body["filters"] if f["field"] == "tags" and f["operator"] == "eq"]
+            tagged = sorted((c for c in self.contacts.values() if tag in c["tags"]), key=lambda c: c["id"])
+            after = body.get("searchAfter")
+            if after:
+                tagged = [c for c in tagged if c["id"] > after[1]]
+            page = [{**c, "searchAfter": [1700000000000, c["id"]]} for c in tagged[: body["pageLimit"]]]
+            return ok({"contacts": page, "total": len(tagged)})
         if path == "/contacts/search" and method == "POST":
             query = body["query"].lower()
             found = [

@@ -12,6 +12,7 @@ from litestar import Litestar
 from movable_clock import MovableClock
 from test_player_tracking import commit, current, enroll, launch, ready_course, sco_state
 
+from appserver import CONTENT
 from scormhub.domain.scorm.cmi import Completion, Success
 from shared_packages import PACKAGES
 
@@ -176,7 +177,7 @@ async def test_a_link_to_a_part_the_course_does_not_have_says_so_and_opens_nothi
 ) -> None:
     enrollment = await enroll(await ready_course(admin, app, MINIMUM_CALLS_12), "ada@example.com")
 
-    page = await admin.get(f"/play/{enrollment.launch_token}", params={"sco": "unknown"})
+    page = await admin.get(f"{CONTENT}/play/{enrollment.launch_token}", params={"sco": "unknown"})
 
     assert page.status_code == 404
     assert "This part of the course does not exist" in page.text

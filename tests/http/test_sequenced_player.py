@@ -10,6 +10,7 @@ import httpx
 from litestar import Litestar
 from test_player_tracking import commit, current, enrolled, launch
 
+from appserver import CONTENT
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from shared_packages import PACKAGES
@@ -45,7 +46,7 @@ async def test_forced_sequential_offers_only_what_the_rules_allow_and_refuses_a_
     moved = await nav(admin, again, "continue")
     assert moved.status_code == 200, moved.text
     assert moved.json()["deliver"] == "etuqiette_item"
-    page = await admin.get(f"/play/{enrollment.launch_token}")
+    page = await admin.get(f"{CONTENT}/play/{enrollment.launch_token}")
     assert 'value="etuqiette_item" aria-current="step" disabled>Etiquette' in page.text
     assert 'value="handicapping_item" disabled>Handicapping' in page.text
     view = await admin.get(again["navUrl"])

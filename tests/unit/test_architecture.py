@@ -147,6 +147,9 @@ def test_ports_speak_only_in_model_errors_and_scorm_types() -> None:
         "scormhub.domain.errors",
         "scormhub.domain.scorm",
         "scormhub.domain.ports",  # its modules name each other's Protocols
+        # Automation's entities: a model module of their own (domain/model.py is near the size limit),
+        # importing only the standard library, as domain.model does.
+        "scormhub.domain.automation.model",
     )
     ports = {
         module: imports for module, imports in graph.items() if module.startswith("scormhub.domain.ports")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from scormhub.domain.automation import events as automation_events
 from scormhub.domain.errors import DomainError, NotFound
 from scormhub.domain.model import Certificate, CertificateSnapshot, Enrollment
 from scormhub.domain.scorm.cmi import Completion
@@ -128,15 +129,17 @@ async def issue_certificate(
         snapshot = snapshot_of(
             enrollment, course_title=course.title, organization_name=organization_name, now=now
         )
-        issued = await uow.certificates.add_once(
-            Certificate(
-                id=new_certificate_id(),
-                workspace_id=workspace_id,
-                enrollment_id=enrollment_id,
-                snapshot=snapshot,
-                issued_at=now,
-            )
+        candidate = Certificate(
+            id=new_certificate_id(),
+            workspace_id=workspace_id,
+            enrollment_id=enrollment_id,
+            snapshot=snapshot,
+            issued_at=now,
         )
+        issued = await uow.certificates.add_once(candidate)
+        if issued.id == candidate.id:
+            # Issued by this call (add_once hands back the winner of a race): "Certificate issued" fires.
+            await automation_events.record_certificate(uow, enrollment, issued, course.title)
         await uow.commit()
     return issued
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from scormhub.domain.automation import events as automation_events
+from scormhub.domain.automation.model import Emitted
 from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
@@ -59,6 +61,8 @@ class UnknownItem(NotFound):
 class EnrollResult:
     enrollment: Enrollment
     created: bool
+    # What the new enrollment put in the trigger and webhook outboxes (callers with a queue wake them).
+    emitted: Emitted = field(default_factory=Emitted)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ async def enroll_contact(
             enrolled_by=enrolled_by,
         )
         await uow.enrollments.add(enrollment)
+        emitted = await automation_events.record_enrolled(uow, enrollment, course.title)
         await uow.commit()
     if course.engine is EngineKind.SCORM_CLOUD and registrations is not None:
         try:
@@ -154,11 +159,14 @@ async def enroll_contact(
         except EngineAccountLimit:
             async with uow:
                 await uow.enrollments.delete(workspace_id, enrollment.id)
+                # Its "learner enrolled" trigger must not fire for an enrollment that was taken back.
+                pending = await uow.outbox.pending_for(workspace_id, enrollment.id)
+                await uow.outbox.discard([item.id for item in pending])
                 await uow.commit()
             raise
         except ServiceUnavailable:
             pass  # the launch creates the registration once SCORM Cloud answers again
-    return EnrollResult(enrollment, created=True)
+    return EnrollResult(enrollment, created=True, emitted=emitted)
 
 
 async def register(
@@ -465,4 +473,6 @@ async def _roll_up(
         updated_at=now,
     )
     await uow.enrollments.save(updated)
+    # Completed / passed / failed reach triggers and webhooks from the transaction that records them.
+    await automation_events.record_progress(uow, enrollment, updated, course.title, now)
     return updated

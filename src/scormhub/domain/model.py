@@ -373,6 +373,7 @@ class WriteKind(enum.StrEnum):
     NOTE = "note"
     TRAINING_RECORD = "training_record"
     COMPANY_SUMMARY = "company_summary"
+    TRIGGER = "trigger"  # a HighLevel workflow trigger fired (domain.automation.events)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from scormhub.domain.automation import events as automation_events
+from scormhub.domain.automation.model import Emitted
+from scormhub.domain.automation.triggers import fire_trigger
 from scormhub.domain.crm_writes import ALL_BAND_TAGS as ALL_BAND_TAGS
 from scormhub.domain.crm_writes import SCORE_BANDS as SCORE_BANDS
 from scormhub.domain.crm_writes import TAG_COMPLETED as TAG_COMPLETED
@@ -48,6 +51,7 @@ from scormhub.domain.model import (
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, CrmWriter, JobQueue, Throttle, UnitOfWork
+    from scormhub.domain.ports.automation import TriggerSender
 
 
 # --- progress from the engine --------------------------------------------------------------------------
@@ -145,10 +149,14 @@ async def sync_enrollment(
             raise NotFound("enrollment")
         course = await uow.courses.get(workspace_id, enrollment.course_id)
         applied = False
+        emitted = Emitted()
         if progress is not None and is_newer(progress, engine_stamp):
-            enrollment = apply_progress(enrollment, progress)
+            before, enrollment = enrollment, apply_progress(enrollment, progress)
             await uow.enrollments.save(enrollment)
             engine_stamp, applied = progress.updated_at, True
+            emitted = await automation_events.record_progress(
+                uow, before, enrollment, course.title if course else "(deleted course)", clock.now()
+            )
         settings = SyncSettings(
             tags=workspace.sync_tags, notes=workspace.sync_notes, records=workspace.sync_records
         )
@@ -170,10 +178,33 @@ async def sync_enrollment(
             if merged.new:
                 queued += await uow.outbox.add_new(workspace_id, enrollment_id, merged.new, clock.now())
         await uow.sync_states.store(enrollment_id, plan.synced, engine_stamp)
+        if progress is None:
+            # The built-in engine recorded its events with the commit; wake whoever delivers them.
+            triggers, webhooks = await automation_pending(uow, workspace_id, enrollment_id)
+            emitted += Emitted(int(triggers), int(webhooks))
         await uow.commit()
-    if queued:
+    if queued or emitted.triggers:
         await enqueue_push(workspace_id, jobs=jobs)
+    if emitted.webhooks:
+        await enqueue_webhooks(workspace_id, jobs=jobs)
     return SyncOutcome(queued=queued, progress_applied=applied)
+
+
+async def automation_pending(uow: UnitOfWork, workspace_id: UUID, enrollment_id: UUID) -> tuple[bool, bool]:
+    repo = getattr(uow, "automation", None)  # absent from other areas' unit-test fakes: nothing pending
+    return await repo.pending_work(workspace_id, enrollment_id) if repo is not None else (False, False)
+
+
+async def enqueue_webhooks(workspace_id: UUID, *, jobs: JobQueue, delay_s: float = 0) -> None:
+    # One deliverer per workspace at a time, like the CRM pusher.
+    await jobs.enqueue(
+        "deliver_webhooks",
+        key=f"deliver_webhooks:{workspace_id}",
+        delay_s=delay_s,
+        timeout_s=3600,
+        retries=1,
+        workspace_id=str(workspace_id),
+    )
 
 
 async def enqueue_push(workspace_id: UUID, *, jobs: JobQueue, delay_s: float = 0) -> None:
@@ -236,6 +267,7 @@ async def push_to_crm(
     batch: int = 25,
     lease_s: float = 300,
     max_batches: int = 1000,
+    triggers: TriggerSender | None = None,
 ) -> PushOutcome:
     """Deliver due outbox writes within the CRM's rate limit; retry transient failures, fail the rest."""
     sent = retrying = failed = 0
@@ -252,6 +284,8 @@ async def push_to_crm(
             try:
                 if item.write.kind is WriteKind.COMPANY_SUMMARY:
                     await deliver_company_summary(item, crm=crm, uow_factory=uow_factory, clock=clock)
+                elif item.write.kind is WriteKind.TRIGGER:
+                    await fire_trigger(item, sender=triggers, uow_factory=uow_factory, clock=clock)
                 else:
                     await deliver(crm, item.write)
             except CrmAuthExpired as exc:

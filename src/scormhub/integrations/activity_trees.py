@@ -1,13 +1,15 @@
 """Activity trees of built-in courses, read from their extracted imsmanifest.xml and kept in memory.
 
-The manifest of an imported course never changes in place (a new version is a new folder), so a tree is
-cached by file and modification time; parsing happens once per course and process, not per request."""
+An imported course's manifest changes only with the course record (a new import or version updates it),
+so a tree is cached by course and its `updated_at`; parsing happens once per course and process, not per
+request, wherever the content is stored."""
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from pathlib import Path
+from datetime import datetime
+from uuid import UUID
 
 import anyio
 
@@ -21,12 +23,12 @@ from scormhub.integrations.builtin_engine import BuiltinEngine
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 64
-_cache: OrderedDict[tuple[Path, int], ActivityTreeDefinition | None] = OrderedDict()
+_cache: OrderedDict[tuple[UUID, datetime], ActivityTreeDefinition | None] = OrderedDict()
 
 
-def _read(path: Path) -> ActivityTreeDefinition | None:
+def _read(manifest: bytes) -> ActivityTreeDefinition | None:
     findings = Findings()
-    root = parse_manifest(decode_manifest(path.read_bytes(), "cp1252", findings), findings)
+    root = parse_manifest(decode_manifest(manifest, "cp1252", findings), findings)
     if root is None:
         return None
     try:
@@ -44,14 +46,18 @@ class ManifestActivityTrees:
     async def for_course(self, course: Course) -> ActivityTreeDefinition | None:
         if course.standard != "scorm2004":
             return None
-        path = self.builtin.content_file(course.id, "imsmanifest.xml")
-        if path is None:
-            return None
-        key = (path, path.stat().st_mtime_ns)
+        key = (course.id, course.updated_at)
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        tree = await anyio.to_thread.run_sync(_read, path)
+        reader = await self.builtin.open_content(course.id, "imsmanifest.xml")
+        if reader is None:
+            return None
+        try:
+            manifest = b"".join([chunk async for chunk in reader.chunks()])
+        finally:
+            await reader.aclose()
+        tree = await anyio.to_thread.run_sync(_read, manifest)
         _cache[key] = tree
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)

@@ -26,6 +26,7 @@ MAX_REDIRECTS = 3
 FORMAT_TYPES = {fmt: kind for kind, fmt in ALLOWED_TYPES.items()}
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+LOGO_INSTEAD = " or upload the file instead"
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
@@ -58,28 +59,35 @@ class _Target:
         return self.url.copy_with(host=address)
 
 
-async def _vet(url: str, resolve: Resolver) -> _Target:
+async def _vet(
+    url: str, resolve: Resolver, *, noun: str = "logo URL", instead: str = LOGO_INSTEAD
+) -> _Target:
+    """The SSRF guard: a public https:// URL whose every resolved address is public. `noun` names the
+    URL in the messages ("logo URL", "webhook URL"); `instead` is what the person can do otherwise."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, UnicodeError):
-        raise LogoRefused("The logo URL is not a valid address.") from None
+        raise LogoRefused(f"The {noun} is not a valid address.") from None
     if parsed.scheme != "https":
-        raise LogoRefused("The logo URL must start with https://.")
+        raise LogoRefused(f"The {noun} must start with https://.")
     if not parsed.host:
-        raise LogoRefused("The logo URL has no host name.")
+        raise LogoRefused(f"The {noun} has no host name.")
     if parsed.userinfo:
-        raise LogoRefused("The logo URL must not contain a user name or password.")
+        raise LogoRefused(f"The {noun} must not contain a user name or password.")
     host = parsed.raw_host.decode("ascii")
     try:
         addresses = await resolve(host, parsed.port or 443)
     except (OSError, UnicodeError):
-        raise LogoRefused(f"The host {parsed.host} could not be found. Check the logo URL.") from None
+        raise LogoRefused(f"The host {parsed.host} could not be found. Check the {noun}.") from None
     if not addresses or not all(_public(a) for a in addresses):
         raise LogoRefused(
-            "The logo URL points at a private or local network address; use a public https:// address "
-            "or upload the file instead."
+            f"The {noun} points at a private or local network address; "
+            f"use a public https:// address{instead}."
         )
     return _Target(parsed, host, addresses)
+
+
+vet_public_https = _vet  # the one SSRF guard, shared with webhook delivery (integrations/webhooks.py)
 
 
 async def fetch_logo(url: str, *, client: httpx.AsyncClient, resolve: Resolver | None = None) -> Logo:

@@ -7,12 +7,14 @@ from typing import Any
 
 from saq import CronJob
 
+from scormhub.jobs.bulk import bulk_enroll
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker, remove_stale_uploads
+from scormhub.jobs.webhooks import deliver_due_webhooks, deliver_webhooks
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
 TASKS: tuple[Callable[..., Any], ...] = (
@@ -31,6 +33,9 @@ TASKS: tuple[Callable[..., Any], ...] = (
     install_agency_location,
     provision_crm,
     remove_stale_uploads,
+    deliver_webhooks,
+    deliver_due_webhooks,
+    bulk_enroll,
 )
 
 
@@ -47,6 +52,7 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
+        CronJob(deliver_due_webhooks, cron=every, unique=True),
     )
 
 

@@ -59,6 +59,7 @@ async def push_to_crm(ctx: JobContext, *, workspace_id: str) -> dict[str, Any]:
         clock=deps.clock,
         jitter=random.random,
         lease_s=deps.settings.outbox_lease_s,
+        triggers=await deps.crm.trigger_sender(workspace),
     )
     if outcome.next_due_at is not None:
         delay = max(0.0, (outcome.next_due_at - deps.clock.now()).total_seconds())

@@ -303,6 +303,83 @@ class CertificateRow(Table, tablename="certificate"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class TriggerSubscriptionRow(Table, tablename="trigger_subscription"):
+    """A HighLevel workflow's subscription to one of our triggers (migration 2026-12-07T23:05)."""
+
+    id = Varchar(length=200, primary_key=True)  # HighLevel's triggerData.id
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    location_id = Varchar(length=100)
+    company_id = Varchar(length=100, null=True, default=None)
+    workflow_id = Varchar(length=100, null=True, default=None)
+    trigger_key = Varchar(length=100)
+    version = Varchar(length=20, null=True, default=None)
+    filters = JSONB()
+    target_url = Text()
+    active = Boolean(default=True)
+    inactive_reason = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class WebhookEndpointRow(Table, tablename="webhook_endpoint"):
+    """Settings → Webhooks: an HTTPS endpoint, the events it receives, its signing secret (encrypted)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    url = Text()
+    events = JSONB()
+    secret_enc = Text()
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class WebhookDeliveryRow(Table, tablename="webhook_delivery"):
+    """The webhook outbox and delivery log: one row per (endpoint, event), with the last response."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    endpoint_id = ForeignKey(references=WebhookEndpointRow, on_delete=OnDelete.cascade)
+    event_type = Varchar(length=50)
+    message_id = Varchar(length=100)
+    payload = JSONB()
+    idempotency_key = Varchar(length=300, unique=True)
+    status = Varchar(length=10, default="pending")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    response_status = Integer(null=True, default=None)
+    response_body = Text(null=True, default=None)
+    last_error = Text(null=True, default=None)
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class BulkRunRow(Table, tablename="bulk_run"):
+    """A bulk enrollment into one course, from a CSV or a CRM tag (migration 2026-12-07T23:30)."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, index=True)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade)
+    source = Varchar(length=10)
+    label = Varchar(length=200)
+    status = Varchar(length=10)  # preview | running | done
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class BulkRowRow(Table, tablename="bulk_row"):
+    """One learner of a bulk enrollment, with what became of it (primary key: run_id, row_no)."""
+
+    run_id = ForeignKey(references=BulkRunRow, on_delete=OnDelete.cascade)
+    row_no = Integer()
+    first_name = Text()
+    last_name = Text()
+    email = Text()
+    status = Varchar(length=10)
+    reason = Text(null=True, default=None)
+    contact_id = Varchar(length=100, null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -325,4 +402,9 @@ TABLES: tuple[type[Table], ...] = (
     CrmAgencyTokenRow,
     CertificateRow,
     SequencingStateRow,
+    TriggerSubscriptionRow,
+    WebhookEndpointRow,
+    WebhookDeliveryRow,
+    BulkRunRow,
+    BulkRowRow,
 )

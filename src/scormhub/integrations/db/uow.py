@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from scormhub.integrations.db.automation import PiccoloAutomationRepository
+from scormhub.integrations.db.bulk import PiccoloBulkRepository
 from scormhub.integrations.db.certificates import PiccoloCertificateRepository
 from scormhub.integrations.db.courses import PiccoloCourseRepository
 from scormhub.integrations.db.crm_sync import (
@@ -37,6 +39,8 @@ class PiccoloUnitOfWork:
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
         self.sequencing_states = PiccoloSequencingStateRepository()
+        self.automation = PiccoloAutomationRepository()
+        self.bulk = PiccoloBulkRepository()
         self._transaction: Any = None
         self._committed = False
 
