@@ -48,6 +48,7 @@ from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import ReportsController
+from scormhub.routes.settings.billing import BillingController
 from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
@@ -106,6 +107,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             scorm_cloud_postback,
             AuthController,
             SettingsController,
+            BillingController,
             CourseController,
             EnrollmentController,
             ContactController,

@@ -37,6 +37,8 @@ from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
+from scormhub.integrations.highlevel.billing import HighLevelBilling
+from scormhub.integrations.highlevel.client import HighLevelClient
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
 from scormhub.integrations.highlevel.crm import HighLevelCrm
@@ -211,6 +213,40 @@ class Crms:
         if workspace is None:
             return LocalContactBook(workspace_id)
         return self.for_workspace(workspace)
+
+    async def billing_for(self, workspace_id: UUID) -> HighLevelBilling | None:
+        """The location's marketplace billing (usage charges); None outside HighLevel or unconfigured."""
+        workspace = (await self._for_id_workspace(workspace_id)) if self._settings.highlevel_app_id else None
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return None
+        connection = await self._connections.get(workspace_id)
+        settings = self._settings
+        limit = RateLimit(
+            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
+        )
+        api = HighLevelClient(
+            self._http.highlevel,
+            base_url=settings.highlevel_api_url,
+            tokens=PostgresTokenSource(
+                workspace.id,
+                oauth=self.oauth,
+                cipher=self._cipher,
+                clock=self._clock,
+                connections=self._connections,
+            ),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            rate_limit=limit,
+        )
+        return HighLevelBilling(
+            api,
+            app_id=settings.highlevel_app_id or "",
+            location_id=workspace.crm_location_id,
+            company_id=connection.company_id if connection else None,
+        )
+
+    async def _for_id_workspace(self, workspace_id: UUID) -> Workspace | None:
+        async with new_uow() as uow:
+            return await uow.workspaces.get(workspace_id)
 
     def agency_auth(self) -> HighLevelAgencyAuth:
         """Agency installs' side of HighLevel's OAuth (fails with CrmAuthExpired when used unconfigured)."""

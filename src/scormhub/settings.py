@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from scormhub.domain.model_billing import PlanCatalog, PlanModelError, parse_plans
+
 DEFAULT_FRAME_ANCESTORS = (
     "'self' https://app.gohighlevel.com https://*.gohighlevel.com https://*.leadconnectorhq.com"
 )
@@ -32,6 +34,10 @@ DEFAULT_HIGHLEVEL_SCOPES = " ".join(
         "associations/relation.write",
         "oauth.readonly",
         "oauth.write",
+        # Usage billing (highlevel-workflows.md §0): charges, the funds check, the installer's plan.
+        "charges.write",
+        "charges.readonly",
+        "marketplace-installer-details.readonly",
     )
 )
 
@@ -82,6 +88,9 @@ class Settings:
     highlevel_rate_limit: int = 100  # requests per location per highlevel_rate_window_s
     highlevel_rate_window_s: int = 10
     highlevel_scopes: str = DEFAULT_HIGHLEVEL_SCOPES
+    # The marketplace plans by HighLevel planId: trial limit, or live with a free monthly allowance and a
+    # per-registration price on a usage meter (HIGHLEVEL_PLANS, see domain.model_billing.parse_plans).
+    highlevel_plans: PlanCatalog = field(default_factory=PlanCatalog)
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -164,6 +173,7 @@ class Settings:
             highlevel_rate_limit=reader.integer("HIGHLEVEL_RATE_LIMIT", 100, minimum=1, maximum=10_000),
             highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
+            highlevel_plans=_plans(reader),
         )
 
 
@@ -220,6 +230,13 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(name, f"an absolute http(s) URL such as https://example.com, got {raw!r}")
         return raw.rstrip("/")
+
+
+def _plans(reader: _Reader) -> PlanCatalog:
+    try:
+        return parse_plans(reader.optional("HIGHLEVEL_PLANS"))
+    except PlanModelError as exc:
+        raise ConfigError("HIGHLEVEL_PLANS", str(exc)) from None
 
 
 def _check_database_url(url: str) -> str:

@@ -10,9 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from scormhub.domain.billing.admission import admit_registration, launch_held
+from scormhub.domain.billing.plans import registration_limit
+from scormhub.domain.billing.usage import enqueue_charges
 from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
-from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
+from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, Workspace
+from scormhub.domain.model_billing import ChargeStatus
 from scormhub.domain.scorm.cmi import (
     SUSPEND_DATA_LIMIT_2004,
     SUSPEND_DATA_LIMIT_2004_4TH,
@@ -26,7 +30,7 @@ from scormhub.domain.scorm.rollup import rollup
 from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, resume_cmi, start_session
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
+    from scormhub.domain.ports import Clock, ContactBook, JobQueue, RegistrationEngine, UnitOfWork
 
 
 class PlanLimitReached(DomainError):
@@ -42,10 +46,23 @@ class CourseNotAvailable(DomainError):
     """The course is missing or not Ready; learners see "Course not available"."""
 
 
+class RegistrationOnHold(CourseNotAvailable):
+    """The registration's usage charge has not gone through (domain.billing.usage): no launch yet."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your registration is not active yet: it is waiting for its payment to be confirmed. Try again "
+            "in a few minutes; if this keeps happening, ask your course administrator."
+        )
+
+
 @dataclass(frozen=True)
 class EnrollResult:
     enrollment: Enrollment
     created: bool
+    # Live plans: FREE within the month's allowance, PENDING while its charge is sent (no launch until
+    # it goes through); None on a trial.
+    charge: ChargeStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,8 @@ def new_launch_token() -> str:
 async def plan_usage(workspace: Workspace, *, uow: UnitOfWork) -> PlanUsage:
     async with uow:
         used = await uow.enrollments.count_for_workspace(workspace.id)
-    return PlanUsage(used=used, limit=workspace.registration_limit)
+        limit = await registration_limit(uow, workspace)
+    return PlanUsage(used=used, limit=limit)
 
 
 async def enroll_contact(
@@ -88,6 +106,7 @@ async def enroll_contact(
     self_enrolled: bool = False,
     registrations: RegistrationEngine | None = None,
     enrolled_by: str | None = None,
+    jobs: JobQueue | None = None,
 ) -> EnrollResult:
     """Enroll a contact once per course; the trial limit holds however many requests race for the last seat.
 
@@ -110,7 +129,7 @@ async def enroll_contact(
         existing = await uow.enrollments.find(workspace_id, course_id, contact.id)
         if existing is not None:
             return EnrollResult(existing, created=False)
-        limit = workspace.registration_limit
+        limit = await registration_limit(uow, workspace)
         if limit is not None and await uow.enrollments.count_for_workspace(workspace_id) >= limit:
             raise PlanLimitReached(limit)
         now = clock.now()
@@ -129,7 +148,11 @@ async def enroll_contact(
             enrolled_by=enrolled_by,
         )
         await uow.enrollments.add(enrollment)
+        # In the same transaction, under the same lock: the registration and its charge, or neither.
+        charge = await admit_registration(uow, workspace, enrollment, course_title=course.title, now=now)
         await uow.commit()
+    if charge is ChargeStatus.PENDING and jobs is not None:
+        await enqueue_charges(workspace_id, jobs=jobs)  # else the charge cron sends it
     if course.engine is EngineKind.SCORM_CLOUD and registrations is not None:
         try:
             await register(
@@ -145,7 +168,7 @@ async def enroll_contact(
             raise
         except ServiceUnavailable:
             pass  # the launch creates the registration once SCORM Cloud answers again
-    return EnrollResult(enrollment, created=True)
+    return EnrollResult(enrollment, created=True, charge=charge)
 
 
 async def register(
@@ -192,6 +215,7 @@ async def self_enroll(
     clock: Clock,
     registrations_for: Callable[[UUID], Awaitable[RegistrationEngine | None]] | None = None,
     proof: str | None = None,
+    jobs: JobQueue | None = None,
 ) -> EnrollResult | ReviewOnly:
     """The public link: validate, upsert the contact, enroll; or resume the existing enrollment, but only for
     `proof` of being its learner (the launch token this browser was given when it enrolled).
@@ -209,11 +233,11 @@ async def self_enroll(
         existing = await uow.enrollments.find_by_email(course.workspace_id, course.id, address)
         workspace = await uow.workspaces.get(course.workspace_id)
         used = await uow.enrollments.count_for_workspace(course.workspace_id)
+        limit = await registration_limit(uow, workspace) if workspace is not None else None
     if workspace is None:
         raise CourseNotAvailable("This course is not available right now.")
     if existing is not None and proves(proof, existing):
         return EnrollResult(existing, created=False)
-    limit = workspace.registration_limit
     if limit is not None and used >= limit:
         # Before any CRM write: a refused learner must not be left behind as a contact. enroll_contact
         # checks again under the workspace lock for the requests that race for the last seat.
@@ -231,6 +255,7 @@ async def self_enroll(
         clock=clock,
         self_enrolled=True,
         registrations=await registrations_for(course.workspace_id) if registrations_for else None,
+        jobs=jobs,
     )
     if not result.created and not proves(proof, result.enrollment):
         # Enrolled meanwhile (a concurrent request), or under this contact with another address.
@@ -251,17 +276,6 @@ async def delete_enrollment(workspace_id: UUID, enrollment_id: UUID, *, uow: Uni
         await uow.enrollments.delete(workspace_id, enrollment_id)
         await uow.commit()
         return enrollment
-
-
-async def go_live(workspace_id: UUID, *, uow: UnitOfWork) -> Workspace:
-    async with uow:
-        workspace = await uow.workspaces.lock(workspace_id)
-        if workspace is None:
-            raise NotFound("workspace")
-        live = replace(workspace, plan=PlanMode.LIVE)
-        await uow.workspaces.save(live)
-        await uow.commit()
-        return live
 
 
 # --- the built-in player's tracking -------------------------------------------------------------------
@@ -292,6 +306,8 @@ async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment
         enrollment = await uow.enrollments.get_by_launch_token(launch_token)
         if enrollment is None:
             raise NotFound("launch")
+        if await launch_held(uow, enrollment.id):
+            raise RegistrationOnHold()
         course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
     if course is None or course.status is not CourseStatus.READY or not course.scos:
         raise CourseNotAvailable("This course is not available right now.")

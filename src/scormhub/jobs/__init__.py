@@ -7,6 +7,7 @@ from typing import Any
 
 from saq import CronJob
 
+from scormhub.jobs.billing import charge_due_usage, charge_usage, reconcile_charges
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
@@ -31,6 +32,9 @@ TASKS: tuple[Callable[..., Any], ...] = (
     install_agency_location,
     provision_crm,
     remove_stale_uploads,
+    charge_usage,
+    charge_due_usage,
+    reconcile_charges,
 )
 
 
@@ -47,6 +51,8 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
+        CronJob(charge_due_usage, cron=every, unique=True),
+        CronJob(reconcile_charges, cron="17 3 * * *", unique=True),  # daily, off the hour
     )
 
 

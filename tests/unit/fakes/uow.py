@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID, uuid4
 
+from fakes.billing import FakeBillingRepository
 from fakes.crm_sync import FakeOutboxRepository, FakeSyncRunRepository, FakeSyncStateRepository
 from scormhub.domain.model import (
     Certificate,
@@ -28,6 +29,7 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
+from scormhub.domain.model_billing import BillingAccount, UsageCharge
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.state import ScoState
 
@@ -56,6 +58,8 @@ class FakeStore:
         self.engine_accounts: dict[UUID, EngineAccount] = {}
         self.inbox: dict[UUID, InboxItem] = {}
         self.certificates: dict[str, Certificate] = {}
+        self.billing_accounts: dict[UUID, BillingAccount] = {}
+        self.usage_charges: dict[UUID, UsageCharge] = {}
 
 
 class FakeWorkspaceRepository:
@@ -365,6 +369,7 @@ class FakeUnitOfWork:
     engine_accounts: FakeEngineAccountRepository
     inbox: FakeInboxRepository
     certificates: FakeCertificateRepository
+    billing: FakeBillingRepository
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -384,6 +389,7 @@ class FakeUnitOfWork:
         self.engine_accounts = FakeEngineAccountRepository(dict(s.engine_accounts))
         self.inbox = FakeInboxRepository(dict(s.inbox))
         self.certificates = FakeCertificateRepository(dict(s.certificates))
+        self.billing = FakeBillingRepository(dict(s.billing_accounts), dict(s.usage_charges))
         return self
 
     async def __aexit__(
@@ -407,6 +413,8 @@ class FakeUnitOfWork:
         s.engine_accounts = dict(self.engine_accounts.staged)
         s.inbox = dict(self.inbox.staged)
         s.certificates = dict(self.certificates.staged)
+        s.billing_accounts = dict(self.billing.accounts)
+        s.usage_charges = dict(self.billing.charges)
         self.committed = True
 
     async def rollback(self) -> None:

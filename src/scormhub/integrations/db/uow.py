@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from scormhub.integrations.db.billing import PiccoloBillingRepository
 from scormhub.integrations.db.certificates import PiccoloCertificateRepository
 from scormhub.integrations.db.courses import PiccoloCourseRepository
 from scormhub.integrations.db.crm_sync import (
@@ -35,6 +36,7 @@ class PiccoloUnitOfWork:
         self.engine_accounts = PiccoloEngineAccountRepository()
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
+        self.billing = PiccoloBillingRepository()
         self._transaction: Any = None
         self._committed = False
 
