@@ -18,7 +18,13 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.enrollments import CourseNotAvailable, Launch, PlanLimitReached, ReviewOnly
+from scormhub.domain.enrollments import (
+    CourseNotAvailable,
+    Launch,
+    PlanLimitReached,
+    RegistrationOnHold,
+    ReviewOnly,
+)
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
@@ -69,6 +75,8 @@ class PlayerController(Controller):
                 return await _scorm_cloud_review(deps, review, token)
             launch = cases.review_launch(review, request.query_params.get("sco"), clock=deps.clock)
             return _player_page(launch, token)
+        except RegistrationOnHold as on_hold:
+            return _on_hold(str(on_hold))
         except CourseNotAvailable:
             return _not_available()
         if held.engine is EngineKind.SCORM_CLOUD:
@@ -460,6 +468,15 @@ def _not_available() -> Template:
             "message": "This course can't be taken right now. Check the link with whoever sent it to you.",
         },
         status_code=404,
+    )
+
+
+def _on_hold(message: str) -> Template:
+    # Billing: the registration's charge has not gone through yet (domain.billing.usage).
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={"title": "Registration not active yet", "message": message},
+        status_code=409,
     )
 
 
