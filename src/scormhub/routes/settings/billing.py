@@ -93,18 +93,24 @@ class BillingController(Controller):
 
     @post("/charges/{enrollment_id:uuid}/retry")
     async def retry(
-        self,
-        request: Request[Any, Any, Any],
-        deps: DepsDep,
-        workspace: WorkspaceDep,
-        enrollment_id: FromPath[UUID],
+        self, deps: DepsDep, workspace: WorkspaceDep, enrollment_id: FromPath[UUID]
     ) -> Response[Any]:
-        if workspace.kind is not WorkspaceKind.STANDALONE and not current_admin(request).crm_admin:
-            return _forbidden("Only an admin of this HighLevel location can retry a charge to its wallet.")
+        """Send a refused or failed charge again, with the same eventId. Any admin may: the cost was
+        agreed when the location went live, and the registration waits for it."""
         try:
             await retry_charge(workspace.id, enrollment_id, uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
-        except NotFound as exc:
-            return redirect_with_flash(request, "/app/settings", billing_error=str(exc))
+        except NotFound:
+            # Scoped by the session's workspace: another workspace's registration is not here either.
+            return Template(
+                template_name="pages/error.html",
+                context={
+                    "title": "No charge to retry",
+                    "message": "This registration has no refused or failed charge. Reload Settings to see "
+                    "where its charge stands.",
+                    "status": 404,
+                },
+                status_code=404,
+            )
         return Redirect(path="/app/settings", query_params={"saved": "charge"}, status_code=303)
 
     @post("/plan/refresh")
