@@ -153,8 +153,8 @@ async def test_account_mode_shows_the_plan_this_months_usage_and_charges_and_ret
         billing.get_by_text("new registrations · the first 2 free, then US$0.50 each")
     ).to_be_visible()
     await expect(billing.get_by_role("cell", name="chg_6571a0c3")).to_be_visible()
-    await expect(billing.get_by_text("Charged", exact=True)).to_be_visible()
-    await expect(billing.get_by_text("Refused", exact=True)).to_be_visible()
+    await expect(billing.locator(".badge", has_text="Charged")).to_be_visible()
+    await expect(billing.locator(".badge", has_text="Refused")).to_be_visible()
     await expect(billing.get_by_role("alert").first).to_contain_text("insufficient funds")
     await page.screenshot(path=SCREENSHOT)
 
@@ -162,4 +162,4 @@ async def test_account_mode_shows_the_plan_this_months_usage_and_charges_and_ret
 
     await expect(page).to_have_url(f"{base}/app/settings?saved=charge")
     await expect(page.get_by_text("The charge is being sent again")).to_be_visible()
-    await expect(page.locator("#billing").get_by_text("Pending", exact=True).first).to_be_visible()
+    await expect(page.locator("#billing .badge", has_text="Pending").first).to_be_visible()

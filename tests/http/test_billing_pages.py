@@ -180,6 +180,7 @@ async def test_each_registration_beyond_the_free_allowance_is_charged_once(
     again = await charge(w)
     playing = await launch(w, paid.enrollment.launch_token)
     page = await w.settings_page()
+    log = await client.get("/app/sync", headers=w.admin)
 
     assert [r.charge.value for r in free if r.charge] == ["free", "free"]
     assert held.status_code == 409
@@ -204,6 +205,8 @@ async def test_each_registration_beyond_the_free_allowance_is_charged_once(
     assert "Charged" in page
     assert "chg_0001" in page
     assert "3</strong> new registrations" in page
+    assert "Usage charges" in log.text
+    assert "chg_0001" in log.text, "the sync log shows the charge too"
 
 
 @respx.mock(assert_all_called=False)
