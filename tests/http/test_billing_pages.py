@@ -13,7 +13,7 @@ from billing_world import FREE, LIVE, METER, BillingWorld, billing_settings, ins
 from litestar import Litestar
 from test_highlevel_install import API, APP_ID, COMPANY, LOCATION, install_event, rows, signed
 
-from appserver import serving
+from appserver import csrf_of, serving
 from scormhub.app import create_app
 from scormhub.domain.billing.plans import AppUninstalled
 from scormhub.domain.enrollments import PlanLimitReached
@@ -353,6 +353,14 @@ async def test_after_an_uninstall_nothing_more_is_charged(
         await w.enroll()
     statuses = sorted(c["status"] for c in await w.charges())
     assert statuses == ["cancelled", "free", "free"]
+    client.cookies.clear()
+    await client.get(f"/enroll/{w.course.self_enroll_token}")
+    learner = await client.post(
+        f"/enroll/{w.course.self_enroll_token}",
+        data={"_csrf_token": csrf_of(client), "first_name": "Late", "last_name": "Comer", "email": "l@x.io"},
+    )
+    assert learner.status_code == 403
+    assert "Enrollment is closed for now" in learner.text
 
 
 @respx.mock(assert_all_called=False)

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
+from scormhub.domain.billing.plans import AppUninstalled
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.enrollments import (
     CourseNotAvailable,
@@ -246,6 +247,7 @@ class EnrollController(Controller):
                 clock=deps.clock,
                 registrations_for=deps.scorm_cloud.for_workspace,
                 proof=request.cookies.get(PROOF_COOKIE),
+                jobs=deps.jobs,  # a registration past the plan's free allowance: its charge goes out now
             )
         except InvalidInput as bad:
             return Template(
@@ -255,7 +257,7 @@ class EnrollController(Controller):
             )
         except (CourseNotAvailable, NotFound):
             return _not_available()
-        except EngineAccountLimit:
+        except (EngineAccountLimit, AppUninstalled):
             return Template(
                 template_name="pages/enroll/message.html",
                 context={
