@@ -353,6 +353,7 @@ async def test_after_an_uninstall_nothing_more_is_charged(
         await w.enroll()
     statuses = sorted(c["status"] for c in await w.charges())
     assert statuses == ["cancelled", "free", "free"]
+    assert "Uninstalled: no new registrations, nothing charged" in await w.settings_page()
     client.cookies.clear()
     await client.get(f"/enroll/{w.course.self_enroll_token}")
     learner = await client.post(

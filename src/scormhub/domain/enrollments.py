@@ -91,7 +91,7 @@ def new_launch_token() -> str:
 async def plan_usage(workspace: Workspace, *, uow: UnitOfWork) -> PlanUsage:
     async with uow:
         used = await uow.enrollments.count_for_workspace(workspace.id)
-        limit = await registration_limit(uow, workspace)
+        limit = await registration_limit(uow, workspace, enrolling=False)
     return PlanUsage(used=used, limit=limit)
 
 

@@ -158,12 +158,15 @@ async def set_operator_plan(
     return account
 
 
-async def registration_limit(uow: UnitOfWork, workspace: Workspace) -> int | None:
-    """Active registrations the workspace may hold (inside the caller's transaction); None: no limit."""
+async def registration_limit(uow: UnitOfWork, workspace: Workspace, *, enrolling: bool = True) -> int | None:
+    """Active registrations the workspace may hold (inside the caller's transaction); None: no limit.
+
+    `enrolling`: an uninstalled location takes no new registration (AppUninstalled); a page that only
+    shows the limit gets the plan's."""
     account = await uow.billing.account(workspace.id)
     if account is None:
         return workspace.registration_limit
-    if account.status is AccountStatus.UNINSTALLED:
+    if account.status is AccountStatus.UNINSTALLED and enrolling:
         raise AppUninstalled()
     return account.registration_limit
 
