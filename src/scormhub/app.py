@@ -50,6 +50,7 @@ from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import ReportsController
 from scormhub.routes.sequencing import NavigationController
+from scormhub.routes.settings.billing import BillingController
 from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
@@ -111,6 +112,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             scorm_cloud_postback,
             AuthController,
             SettingsController,
+            BillingController,
             CourseController,
             EnrollmentController,
             ContactController,

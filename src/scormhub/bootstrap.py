@@ -39,6 +39,7 @@ from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
+from scormhub.integrations.highlevel.billing import HighLevelBilling
 from scormhub.integrations.highlevel.client import HighLevelClient
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
 from scormhub.integrations.highlevel.connections import HighLevelConnections
@@ -181,21 +182,12 @@ class Crms:
         """The workspace's CRM as contact book and writer. `user_id` attributes notes (HighLevel SSO)."""
         if workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
             return LocalContactBook(workspace.id)
-        settings = self._settings
-        limit = RateLimit(
-            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
-        )
+        limit = self._rate_limit()
         return HighLevelCrm(
             self._http.highlevel,
-            base_url=settings.highlevel_api_url,
+            base_url=self._settings.highlevel_api_url,
             location_id=workspace.crm_location_id,
-            tokens=PostgresTokenSource(
-                workspace.id,
-                oauth=self.oauth,
-                cipher=self._cipher,
-                clock=self._clock,
-                connections=self._connections,
-            ),
+            tokens=self._tokens(workspace),
             limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
             refs=PostgresRecordRefs(workspace.id, self._clock),
             provision=PostgresProvisionStore(workspace.id),
@@ -224,51 +216,64 @@ class Crms:
 
     async def tagged_contacts(self, workspace_id: UUID) -> TaggedContacts:
         """Contacts by tag: HighLevel's search for its locations, else the contact book."""
-        async with new_uow() as uow:
-            workspace = await uow.workspaces.get(workspace_id)
+        workspace = await self._workspace(workspace_id)
         if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
             return LocalTaggedContacts(workspace_id)
-        settings = self._settings
-        limit = RateLimit(
-            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
-        )
-        api = HighLevelClient(
-            self._http.highlevel,
-            base_url=settings.highlevel_api_url,
-            tokens=PostgresTokenSource(
-                workspace.id,
-                oauth=self.oauth,
-                cipher=self._cipher,
-                clock=self._clock,
-                connections=self._connections,
-            ),
-            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
-            rate_limit=limit,
-        )
-        return HighLevelTaggedContacts(api, location_id=workspace.crm_location_id)
+        return HighLevelTaggedContacts(self._api(workspace), location_id=workspace.crm_location_id)
 
     async def trigger_sender(self, workspace_id: UUID) -> HighLevelTriggers | None:
         """Who fires a workspace's workflow triggers: its HighLevel location, or None when it has none."""
-        async with new_uow() as uow:
-            workspace = await uow.workspaces.get(workspace_id)
+        workspace = await self._workspace(workspace_id)
         if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
             return None
         settings = self._settings
-        limit = RateLimit(
-            requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s
-        )
         return HighLevelTriggers(
             self._http.highlevel,
-            tokens=PostgresTokenSource(
-                workspace.id,
-                oauth=self.oauth,
-                cipher=self._cipher,
-                clock=self._clock,
-                connections=self._connections,
-            ),
-            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            tokens=self._tokens(workspace),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, self._rate_limit()),
             public_url=settings.public_url,
             window_s=settings.highlevel_rate_window_s,
+        )
+
+    async def billing_for(self, workspace_id: UUID) -> HighLevelBilling | None:
+        """The location's marketplace billing (usage charges); None outside HighLevel or unconfigured."""
+        workspace = (await self._workspace(workspace_id)) if self._settings.highlevel_app_id else None
+        if workspace is None or workspace.crm is not CrmKind.HIGHLEVEL or not workspace.crm_location_id:
+            return None
+        connection = await self._connections.get(workspace_id)
+        return HighLevelBilling(
+            self._api(workspace),
+            app_id=self._settings.highlevel_app_id or "",
+            location_id=workspace.crm_location_id,
+            company_id=connection.company_id if connection else None,
+        )
+
+    async def _workspace(self, workspace_id: UUID) -> Workspace | None:
+        async with new_uow() as uow:
+            return await uow.workspaces.get(workspace_id)
+
+    def _rate_limit(self) -> RateLimit:
+        settings = self._settings
+        return RateLimit(requests=settings.highlevel_rate_limit, per_seconds=settings.highlevel_rate_window_s)
+
+    def _tokens(self, workspace: Workspace) -> PostgresTokenSource:
+        return PostgresTokenSource(
+            workspace.id,
+            oauth=self.oauth,
+            cipher=self._cipher,
+            clock=self._clock,
+            connections=self._connections,
+        )
+
+    def _api(self, workspace: Workspace) -> HighLevelClient:
+        """HighLevel's API for one location: its tokens, under its share of the rate limit."""
+        limit = self._rate_limit()
+        return HighLevelClient(
+            self._http.highlevel,
+            base_url=self._settings.highlevel_api_url,
+            tokens=self._tokens(workspace),
+            limiter=ThrottleLimiter(self._throttle, workspace.id, limit),
+            rate_limit=limit,
         )
 
     def agency_auth(self) -> HighLevelAgencyAuth:

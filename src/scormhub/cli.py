@@ -1,4 +1,4 @@
-"""The `scormhub` command: serve, worker, migrate, login-link, package check."""
+"""The `scormhub` command: serve, worker, migrate, login-link, plan, package check."""
 
 from __future__ import annotations
 
@@ -33,7 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     from scormhub.logs import configure_logging
 
     configure_logging(settings.log_level)
-    handlers = {"serve": _serve, "worker": _worker, "migrate": _migrate, "login-link": _login_link}
+    handlers = {
+        "serve": _serve,
+        "worker": _worker,
+        "migrate": _migrate,
+        "login-link": _login_link,
+        "plan": _plan,
+    }
     handlers[args.command](settings, args)
 
 
@@ -48,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("login-link", help="print a one-time admin login link for the standalone workspace")
+    plan = commands.add_parser("plan", help="show or set the standalone workspace's plan and limit")
+    plan_commands = plan.add_subparsers(dest="plan_command", required=True)
+    plan_commands.add_parser("show", help="print the plan, its limit and the registrations in use")
+    plan_set = plan_commands.add_parser("set", help="set the plan: trial (limited) or live")
+    plan_set.add_argument("mode", choices=("trial", "live"))
+    plan_set.add_argument(
+        "--limit",
+        type=_limit,
+        default=None,
+        help="active registrations allowed (trial default 10; live: none)",
+    )
     package = commands.add_parser("package", help="SCORM package tools")
     package_commands = package.add_subparsers(dest="package_command", required=True)
     check = package_commands.add_parser("check", help="validate a SCORM zip without importing it")
@@ -226,6 +243,42 @@ async def _new_login_link(settings: Settings) -> str:
     workspace, _ = await ensure_standalone_workspace(uow=PiccoloUnitOfWork(), clock=clock)
     token = await issue_login_token(workspace.id, uow=PiccoloUnitOfWork(), clock=clock)
     return f"{settings.public_url}/login/{token}"
+
+
+def _limit(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number from 1, got {raw!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 1000000, got {value}")
+    return value
+
+
+def _plan(settings: Settings, args: argparse.Namespace) -> None:
+    """Standalone mode: the operator decides the plan (there is no marketplace to bill through)."""
+    with _database(settings):
+        print(asyncio.run(_plan_command(args)))
+
+
+async def _plan_command(args: argparse.Namespace) -> str:
+    from scormhub.domain.billing.plans import set_operator_plan
+    from scormhub.domain.enrollments import plan_usage
+    from scormhub.domain.model import PlanMode
+    from scormhub.domain.workspaces import ensure_standalone_workspace
+    from scormhub.integrations.clock import SystemClock
+    from scormhub.integrations.db.uow import PiccoloUnitOfWork
+
+    clock = SystemClock()
+    workspace, _ = await ensure_standalone_workspace(uow=PiccoloUnitOfWork(), clock=clock)
+    if args.plan_command == "set":
+        mode = PlanMode(args.mode)
+        await set_operator_plan(workspace.id, mode, args.limit, uow=PiccoloUnitOfWork(), clock=clock)
+        async with PiccoloUnitOfWork() as uow:
+            workspace = await uow.workspaces.get(workspace.id) or workspace
+    usage = await plan_usage(workspace, uow=PiccoloUnitOfWork())
+    limit = f"up to {usage.limit} active registrations" if usage.limit is not None else "no limit"
+    return f"plan: {workspace.plan.value} · {limit} · {usage.used} in use"
 
 
 def _login_message(settings: Settings, link: str) -> str:

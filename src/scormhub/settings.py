@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from scormhub.domain.model_billing import PlanCatalog, PlanModelError, parse_plans
+
 DEFAULT_FRAME_ANCESTORS = (
     "'self' https://app.gohighlevel.com https://*.gohighlevel.com https://*.leadconnectorhq.com"
 )
@@ -33,6 +35,10 @@ DEFAULT_HIGHLEVEL_SCOPES = " ".join(
         "oauth.readonly",
         "oauth.write",
         "workflows.readonly",  # offers our workflow actions and triggers (reference: workflows §0)
+        # Usage billing (highlevel-workflows.md §0): charges, the funds check, the installer's plan.
+        "charges.write",
+        "charges.readonly",
+        "marketplace-installer-details.readonly",
     )
 )
 
@@ -92,6 +98,9 @@ class Settings:
     storage_quota_mb: int = 2048
     # The static header HighLevel sends on workflow action/trigger calls (X-ScormHub-Action-Key).
     highlevel_workflow_key: str | None = field(default=None, repr=False)
+    # The marketplace plans by HighLevel planId: trial limit, or live with a free monthly allowance and a
+    # per-registration price on a usage meter (HIGHLEVEL_PLANS, see domain.model_billing.parse_plans).
+    highlevel_plans: PlanCatalog = field(default_factory=PlanCatalog)
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -197,6 +206,7 @@ class Settings:
             highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
             highlevel_workflow_key=reader.optional("HIGHLEVEL_WORKFLOW_KEY"),
+            highlevel_plans=_plans(reader),
         )
 
 
@@ -290,6 +300,13 @@ def _check_storage_url(url: str | None) -> str | None:
     raise ConfigError(
         "SCORMHUB_STORAGE_URL", f"file:///absolute/folder or s3://bucket/optional/prefix, got {url!r}"
     )
+
+
+def _plans(reader: _Reader) -> PlanCatalog:
+    try:
+        return parse_plans(reader.optional("HIGHLEVEL_PLANS"))
+    except PlanModelError as exc:
+        raise ConfigError("HIGHLEVEL_PLANS", str(exc)) from None
 
 
 def _check_database_url(url: str) -> str:

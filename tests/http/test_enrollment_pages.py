@@ -18,7 +18,8 @@ from movable_clock import MovableClock
 
 from appserver import CONTENT, csrf_of
 from scormhub.domain import enrollments as cases
-from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Course, Enrollment, Workspace
+from scormhub.domain.billing.plans import set_operator_plan
+from scormhub.domain.model import TRIAL_REGISTRATION_LIMIT, Course, Enrollment, PlanMode, Workspace
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.tables import ContactRow
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -300,7 +301,9 @@ async def test_the_enrolled_table_shows_every_column_and_pages_by_25(
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:
     course = await ready_course(admin, app)
-    await cases.go_live(course.workspace_id, uow=PiccoloUnitOfWork())
+    await set_operator_plan(
+        course.workspace_id, PlanMode.LIVE, None, uow=PiccoloUnitOfWork(), clock=SystemClock()
+    )
     await fill_seats(course, 27)
 
     page_one = await admin.get(f"/app/courses/{course.id}")
@@ -578,7 +581,10 @@ async def test_a_class_of_forty_behind_one_office_address_all_enroll_within_a_mi
 ) -> None:
     course = await ready_course(admin, app)
     await admin.get("/app/settings")
-    assert (await post_form(admin, "/app/settings/go-live", {})).status_code == 303  # past the trial's 10
+    # The operator lifts the trial's 10 (`scormhub plan set live`).
+    await set_operator_plan(
+        course.workspace_id, PlanMode.LIVE, None, uow=PiccoloUnitOfWork(), clock=SystemClock()
+    )
     await admin.get(f"/enroll/{course.self_enroll_token}")
 
     statuses = []
@@ -704,7 +710,7 @@ async def test_a_full_trial_closes_self_enrollment_but_enrolled_learners_still_g
     assert await used_seats() == TRIAL_REGISTRATION_LIMIT
 
 
-async def test_settings_show_usage_and_going_live_lifts_the_limit(
+async def test_settings_show_usage_and_the_operator_going_live_lifts_the_limit(
     admin: httpx.AsyncClient, app: Litestar
 ) -> None:
     course = await ready_course(admin, app)
@@ -713,13 +719,18 @@ async def test_settings_show_usage_and_going_live_lifts_the_limit(
     trial = await admin.get("/app/settings")
     await fill_seats(course, TRIAL_REGISTRATION_LIMIT)
     refused = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
-    go_live = await post_form(admin, "/app/settings/go-live", {})
+    await set_operator_plan(
+        course.workspace_id, PlanMode.LIVE, None, uow=PiccoloUnitOfWork(), clock=SystemClock()
+    )
     accepted = await self_enroll(admin, course.self_enroll_token, "Grace", "Hopper", "grace@example.com")
     live = await admin.get("/app/settings")
 
     assert "<strong>7 of 10</strong> in use" in trial.text
     assert refused.status_code == 403
-    assert go_live.status_code == 303
+    assert "scormhub plan set live" in trial.text, (
+        "standalone: the operator decides, no button pretends to bill"
+    )
+    assert 'action="/app/settings/go-live"' not in trial.text
     assert accepted.status_code == 303
     assert "11 active · no limit" in live.text
     assert await used_seats() == 11

@@ -116,6 +116,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/app/enrollments/{enrollment_id:uuid}/certificate/revoke"): Probe(
         "session", "/app/enrollments/{v.enrollment.id}/certificate/revoke"
     ),
+    # Billing: only a refused or failed charge of the session's own workspace can be retried.
+    ("POST", "/app/settings/charges/{enrollment_id:uuid}/retry"): Probe(
+        "session", "/app/settings/charges/{v.enrollment.id}/retry", form={}, control=None
+    ),
     ("POST", "/app/enrollments/{enrollment_id:uuid}/certificate/revoke"): Probe(
         "session", "/app/enrollments/{v.enrollment.id}/certificate/revoke", form={}, destructive=True
     ),

@@ -130,6 +130,7 @@ async def test_exchange_code_posts_the_form_without_bearer_or_version(
         company_id=COMPANY,
         user_id="YlWd2wuCAZQzh2cH1fVZ",
         approved_locations=(LOCATION,),
+        plan_id="plan-1",  # the marketplace plan the install chose (billing)
     )
 
 

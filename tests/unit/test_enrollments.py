@@ -11,6 +11,7 @@ from fakes.system import FakeClock
 from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import enrollments as cases
+from scormhub.domain.billing.plans import set_operator_plan
 from scormhub.domain.contacts import InvalidInput
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import NotFound
@@ -153,7 +154,7 @@ async def test_an_enrolled_email_without_proof_gets_a_review_and_the_enrollment_
     assert world.book.contacts == contacts, "the learner's contact is not rewritten either"
 
 
-async def test_deleting_an_enrollment_frees_a_seat_and_going_live_lifts_the_limit() -> None:
+async def test_deleting_an_enrollment_frees_a_seat_and_the_operator_going_live_lifts_the_limit() -> None:
     world = World()
     seats = [await world.enroll(f"l{i}@example.com") for i in range(TRIAL_REGISTRATION_LIMIT)]
 
@@ -161,12 +162,13 @@ async def test_deleting_an_enrollment_frees_a_seat_and_going_live_lifts_the_limi
     refill = await world.enroll("refill@example.com")
     with pytest.raises(PlanLimitReached):
         await world.enroll("one-more@example.com")
-    live = await cases.go_live(world.workspace.id, uow=world.uow())
+    await set_operator_plan(world.workspace.id, PlanMode.LIVE, None, uow=world.uow(), clock=world.clock)
+    live = world.store.workspaces[world.workspace.id]
     past_the_limit = await world.enroll("one-more@example.com")
 
     assert refill.created
     assert past_the_limit.created
-    assert live.registration_limit is None
+    assert live.plan is PlanMode.LIVE
     assert len(world.store.enrollments) == TRIAL_REGISTRATION_LIMIT + 1
     usage = await cases.plan_usage(live, uow=world.uow())
     assert usage.limit is None

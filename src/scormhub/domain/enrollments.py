@@ -12,9 +12,13 @@ from uuid import UUID
 
 from scormhub.domain.automation import events as automation_events
 from scormhub.domain.automation.model import Emitted
+from scormhub.domain.billing.admission import admit_registration, launch_held
+from scormhub.domain.billing.plans import registration_limit
+from scormhub.domain.billing.usage import enqueue_charges
 from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
-from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
+from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, Workspace
+from scormhub.domain.model_billing import ChargeStatus
 from scormhub.domain.scorm.cmi import (
     SUSPEND_DATA_LIMIT_2004,
     SUSPEND_DATA_LIMIT_2004_4TH,
@@ -31,7 +35,7 @@ from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, 
 from scormhub.domain.sequencing_commits import apply_sco_commit
 
 if TYPE_CHECKING:
-    from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
+    from scormhub.domain.ports import Clock, ContactBook, JobQueue, RegistrationEngine, UnitOfWork
     from scormhub.domain.ports.sequencing import ActivityTrees
 
 
@@ -57,12 +61,25 @@ class UnknownItem(NotFound):
         self.sco_id = sco_id
 
 
+class RegistrationOnHold(CourseNotAvailable):
+    """The registration's usage charge has not gone through (domain.billing.usage): no launch yet."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your registration is not active yet: it is waiting for its payment to be confirmed. Try again "
+            "in a few minutes; if this keeps happening, ask your course administrator."
+        )
+
+
 @dataclass(frozen=True)
 class EnrollResult:
     enrollment: Enrollment
     created: bool
     # What the new enrollment put in the trigger and webhook outboxes (callers with a queue wake them).
     emitted: Emitted = field(default_factory=Emitted)
+    # Live plans: FREE within the month's allowance, PENDING while its charge is sent (no launch until
+    # it goes through); None on a trial.
+    charge: ChargeStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,8 @@ def new_launch_token() -> str:
 async def plan_usage(workspace: Workspace, *, uow: UnitOfWork) -> PlanUsage:
     async with uow:
         used = await uow.enrollments.count_for_workspace(workspace.id)
-    return PlanUsage(used=used, limit=workspace.registration_limit)
+        limit = await registration_limit(uow, workspace, enrolling=False)
+    return PlanUsage(used=used, limit=limit)
 
 
 async def enroll_contact(
@@ -105,6 +123,7 @@ async def enroll_contact(
     self_enrolled: bool = False,
     registrations: RegistrationEngine | None = None,
     enrolled_by: str | None = None,
+    jobs: JobQueue | None = None,
 ) -> EnrollResult:
     """Enroll a contact once per course; the trial limit holds however many requests race for the last seat.
 
@@ -127,7 +146,7 @@ async def enroll_contact(
         existing = await uow.enrollments.find(workspace_id, course_id, contact.id)
         if existing is not None:
             return EnrollResult(existing, created=False)
-        limit = workspace.registration_limit
+        limit = await registration_limit(uow, workspace)
         if limit is not None and await uow.enrollments.count_for_workspace(workspace_id) >= limit:
             raise PlanLimitReached(limit)
         now = clock.now()
@@ -146,8 +165,12 @@ async def enroll_contact(
             enrolled_by=enrolled_by,
         )
         await uow.enrollments.add(enrollment)
+        # In the same transaction, under the same lock: the registration and its charge, or neither.
+        charge = await admit_registration(uow, workspace, enrollment, course_title=course.title, now=now)
         emitted = await automation_events.record_enrolled(uow, enrollment, course.title)
         await uow.commit()
+    if charge is ChargeStatus.PENDING and jobs is not None:
+        await enqueue_charges(workspace_id, jobs=jobs)  # else the charge cron sends it
     if course.engine is EngineKind.SCORM_CLOUD and registrations is not None:
         try:
             await register(
@@ -166,7 +189,7 @@ async def enroll_contact(
             raise
         except ServiceUnavailable:
             pass  # the launch creates the registration once SCORM Cloud answers again
-    return EnrollResult(enrollment, created=True, emitted=emitted)
+    return EnrollResult(enrollment, created=True, emitted=emitted, charge=charge)
 
 
 async def register(
@@ -213,6 +236,7 @@ async def self_enroll(
     clock: Clock,
     registrations_for: Callable[[UUID], Awaitable[RegistrationEngine | None]] | None = None,
     proof: str | None = None,
+    jobs: JobQueue | None = None,
 ) -> EnrollResult | ReviewOnly:
     """The public link: validate, upsert the contact, enroll; or resume the existing enrollment, but only for
     `proof` of being its learner (the launch token this browser was given when it enrolled).
@@ -230,11 +254,11 @@ async def self_enroll(
         existing = await uow.enrollments.find_by_email(course.workspace_id, course.id, address)
         workspace = await uow.workspaces.get(course.workspace_id)
         used = await uow.enrollments.count_for_workspace(course.workspace_id)
+        limit = await registration_limit(uow, workspace) if workspace is not None else None
     if workspace is None:
         raise CourseNotAvailable("This course is not available right now.")
     if existing is not None and proves(proof, existing):
         return EnrollResult(existing, created=False)
-    limit = workspace.registration_limit
     if limit is not None and used >= limit:
         # Before any CRM write: a refused learner must not be left behind as a contact. enroll_contact
         # checks again under the workspace lock for the requests that race for the last seat.
@@ -252,6 +276,7 @@ async def self_enroll(
         clock=clock,
         self_enrolled=True,
         registrations=await registrations_for(course.workspace_id) if registrations_for else None,
+        jobs=jobs,
     )
     if not result.created and not proves(proof, result.enrollment):
         # Enrolled meanwhile (a concurrent request), or under this contact with another address.
@@ -272,17 +297,6 @@ async def delete_enrollment(workspace_id: UUID, enrollment_id: UUID, *, uow: Uni
         await uow.enrollments.delete(workspace_id, enrollment_id)
         await uow.commit()
         return enrollment
-
-
-async def go_live(workspace_id: UUID, *, uow: UnitOfWork) -> Workspace:
-    async with uow:
-        workspace = await uow.workspaces.lock(workspace_id)
-        if workspace is None:
-            raise NotFound("workspace")
-        live = replace(workspace, plan=PlanMode.LIVE)
-        await uow.workspaces.save(live)
-        await uow.commit()
-        return live
 
 
 # --- the built-in player's tracking -------------------------------------------------------------------
@@ -313,6 +327,8 @@ async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment
         enrollment = await uow.enrollments.get_by_launch_token(launch_token)
         if enrollment is None:
             raise NotFound("launch")
+        if await launch_held(uow, enrollment.id):
+            raise RegistrationOnHold()
         course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
     if course is None or course.status is not CourseStatus.READY or not course.scos:
         raise CourseNotAvailable("This course is not available right now.")

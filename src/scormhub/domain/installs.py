@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from scormhub.domain.billing.plans import apply_plan, apply_plan_event
 from scormhub.domain.errors import DomainError, ServiceUnavailable
 from scormhub.domain.model import TokenGrant, Workspace
 from scormhub.domain.sync import enqueue_push
 
 if TYPE_CHECKING:
+    from scormhub.domain.model_billing import PlanCatalog
     from scormhub.domain.ports import Clock, CrmAgencyAuth, CrmInstallations, CrmWriter, JobQueue, UnitOfWork
 
 # An agency install can approve many locations; each needs its own minted token and workspace.
@@ -35,6 +37,7 @@ async def install_from_grant(
     uow: UnitOfWork,
     jobs: JobQueue,
     clock: Clock,
+    plans: PlanCatalog | None = None,
 ) -> InstallOutcome:
     """Store what a token exchange gave: a location's tokens, or an agency's (then mint per location).
 
@@ -48,6 +51,10 @@ async def install_from_grant(
             user_id=grant.user_id,
         )
         await after_connect(workspace.id, uow=uow, jobs=jobs, clock=clock)
+        if plans is not None and grant.plan_id:
+            await apply_plan(
+                workspace.id, grant.plan_id, catalog=plans, source="install", uow=uow, clock=clock
+            )
         return InstallOutcome(workspace=workspace)
     if not grant.company_id or not grant.refresh_token:
         raise DomainError("HighLevel's answer named neither a location nor an agency.")
@@ -93,6 +100,7 @@ async def install_agency_location(
     uow: UnitOfWork,
     jobs: JobQueue,
     clock: Clock,
+    plans: PlanCatalog | None = None,
 ) -> Workspace:
     """Mint a location token from the agency's and connect the location's workspace."""
     company_token = await agency.agency_token(company_id)
@@ -101,6 +109,8 @@ async def install_agency_location(
         location_id=location_id, company_id=company_id, grant=grant, user_id=grant.user_id
     )
     await after_connect(workspace.id, uow=uow, jobs=jobs, clock=clock)
+    if plans is not None and grant.plan_id:
+        await apply_plan(workspace.id, grant.plan_id, catalog=plans, source="install", uow=uow, clock=clock)
     return workspace
 
 
@@ -124,13 +134,24 @@ async def process_crm_webhook(
     installations: CrmInstallations,
     jobs: JobQueue,
     clock: Clock,
+    plans: PlanCatalog | None = None,
 ) -> str:
-    """Act on a stored INSTALL / UNINSTALL webhook, once (a processed row is left alone); the outcome."""
+    """Act on a stored INSTALL / PLAN_CHANGE / UNINSTALL webhook, once (a processed row is left alone);
+    the outcome."""
     async with uow() as reading:
         item = await reading.inbox.get(inbox_id)
     if item is None or item.processed_at is not None:
         return "already processed"
-    outcome = await _apply(json.loads(item.body), installations=installations, jobs=jobs)
+    event = json.loads(item.body)
+    outcome = (
+        "plan change"
+        if event.get("type") == "PLAN_CHANGE"
+        else await _apply(event, installations=installations, jobs=jobs)
+    )
+    if plans is not None and isinstance(event, dict):
+        plan = await apply_plan_event(event, installations=installations, uow=uow, catalog=plans, clock=clock)
+        if plan is not None and event.get("type") != "UNINSTALL":
+            outcome = f"{outcome}; {plan}"
     async with uow() as marking:
         await marking.inbox.mark_processed(item.id, outcome, clock.now())
         await marking.commit()

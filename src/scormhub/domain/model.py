@@ -479,6 +479,7 @@ class TokenGrant:
     company_id: str | None
     user_id: str | None
     approved_locations: tuple[str, ...] = ()
+    plan_id: str | None = None  # the marketplace plan the location is on (billing)
 
 
 # --- branding ------------------------------------------------------------------------------------------

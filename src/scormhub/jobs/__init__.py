@@ -7,6 +7,7 @@ from typing import Any
 
 from saq import CronJob
 
+from scormhub.jobs.billing import charge_due_usage, charge_usage, reconcile_charges
 from scormhub.jobs.bulk import bulk_enroll
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
@@ -36,6 +37,9 @@ TASKS: tuple[Callable[..., Any], ...] = (
     deliver_webhooks,
     deliver_due_webhooks,
     bulk_enroll,
+    charge_usage,
+    charge_due_usage,
+    reconcile_charges,
 )
 
 
@@ -53,6 +57,8 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
         CronJob(deliver_due_webhooks, cron=every, unique=True),
+        CronJob(charge_due_usage, cron=every, unique=True),
+        CronJob(reconcile_charges, cron="17 3 * * *", unique=True),  # daily, off the hour
     )
 
 

@@ -23,6 +23,7 @@ async def install_agency_location(ctx: JobContext, *, company_id: str, location_
         uow=deps.uow(),
         jobs=deps.jobs,
         clock=deps.clock,
+        plans=deps.settings.highlevel_plans,
     )
     return {"workspace_id": str(workspace.id)}
 
@@ -44,5 +45,6 @@ async def process_crm_webhook(ctx: JobContext, *, inbox_id: str) -> dict[str, An
         installations=deps.highlevel_connections,
         jobs=deps.jobs,
         clock=deps.clock,
+        plans=deps.settings.highlevel_plans,
     )
     return {"outcome": outcome}

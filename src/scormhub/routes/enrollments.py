@@ -18,6 +18,7 @@ from scormhub.domain.contacts import InvalidInput, add_contact, clean_name, norm
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
+from scormhub.domain.model_billing import ChargeStatus
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.partials.enrollments import enrolled_context, enrollment_table, page_number, search_results
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
@@ -103,9 +104,15 @@ class EnrollmentController(Controller):
                 clock=deps.clock,
                 registrations=await deps.scorm_cloud.for_workspace(workspace.id),
                 enrolled_by=current_admin(request).user_id,
+                jobs=deps.jobs,
             )
             who = result.enrollment.learner_name
             message = f"{who} is enrolled." if result.created else f"{who} was already enrolled."
+            if result.charge is ChargeStatus.PENDING:
+                message = (
+                    f"{who} is enrolled. This registration is past the month's free ones: the learner can "
+                    "start once its charge goes through (Settings → Account mode)."
+                )
         except InvalidInput as bad:
             error = str(bad)
         except (PlanLimitReached, EngineAccountLimit) as full:

@@ -106,6 +106,7 @@ class HighLevelController(Controller):
                 uow=deps.uow(),
                 jobs=deps.jobs,
                 clock=deps.clock,
+                plans=deps.settings.highlevel_plans,
             )
         except ServiceUnavailable:
             return _install_problem(503, "HighLevel is not answering right now.")
@@ -198,11 +199,13 @@ class HighLevelController(Controller):
             return _json({"install": "/oauth/install", "error": reason}, 409)
         user_id = user.get("userId") if isinstance(user.get("userId"), str) else None
         user_name = user.get("userName") if isinstance(user.get("userName"), str) else None
+        role = user.get("role") if isinstance(user.get("role"), str) else None
         token = deps.sessions.issue(
             connection.workspace_id,
             user_id=user_id,
             user_name=user_name,
             max_age_s=SSO_SESSION_MAX_AGE_S,
+            role=role,  # Go Live (changing the plan) is for the location's admins only
         )
         response = _json({"token": token, "expires_in": SSO_SESSION_MAX_AGE_S}, 200)
         set_session_cookie(response, deps.sessions.cookie_header(token, max_age_s=SSO_SESSION_MAX_AGE_S))

@@ -17,8 +17,16 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
+from scormhub.domain.billing.plans import AppUninstalled
 from scormhub.domain.contacts import InvalidInput
-from scormhub.domain.enrollments import CourseNotAvailable, Launch, PlanLimitReached, ReviewOnly, UnknownItem
+from scormhub.domain.enrollments import (
+    CourseNotAvailable,
+    Launch,
+    PlanLimitReached,
+    RegistrationOnHold,
+    ReviewOnly,
+    UnknownItem,
+)
 from scormhub.domain.errors import (
     CrmAuthExpired,
     CrmRejected,
@@ -75,6 +83,8 @@ class PlayerController(Controller):
             except UnknownItem:
                 return _no_such_item(token)
             return _player_page(launch, token)
+        except RegistrationOnHold as on_hold:
+            return _on_hold(str(on_hold))
         except CourseNotAvailable:
             return _not_available()
         if held.engine is EngineKind.SCORM_CLOUD:
@@ -257,6 +267,7 @@ class EnrollController(Controller):
                 clock=deps.clock,
                 registrations_for=deps.scorm_cloud.for_workspace,
                 proof=request.cookies.get(PROOF_COOKIE),
+                jobs=deps.jobs,  # a registration past the plan's free allowance: its charge goes out now
             )
         except InvalidInput as bad:
             return Template(
@@ -266,7 +277,7 @@ class EnrollController(Controller):
             )
         except (CourseNotAvailable, NotFound):
             return _not_available()
-        except EngineAccountLimit:
+        except (EngineAccountLimit, AppUninstalled):
             return Template(
                 template_name="pages/enroll/message.html",
                 context={
@@ -496,6 +507,15 @@ def _not_available() -> Template:
             "message": "This course can't be taken right now. Check the link with whoever sent it to you.",
         },
         status_code=404,
+    )
+
+
+def _on_hold(message: str) -> Template:
+    # Billing: the registration's charge has not gone through yet (domain.billing.usage).
+    return Template(
+        template_name="pages/enroll/message.html",
+        context={"title": "Registration not active yet", "message": message},
+        status_code=409,
     )
 
 

@@ -14,6 +14,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from scormhub.domain import sync
+from scormhub.domain.model_billing import ChargeStatus
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.partials.sync import sync_progress
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
@@ -36,12 +37,19 @@ class SyncController(Controller):
         async with deps.uow() as uow:
             items = await uow.outbox.recent(workspace.id, enrollment_id=enrollment_id, limit=200)
             counts = await uow.outbox.counts(workspace.id, enrollment_id=enrollment_id)
+            # Usage charges go out through their own outbox; the log shows them too (billed ones only).
+            charges = [
+                c
+                for c in await uow.billing.recent(workspace.id, limit=50)
+                if c.status is not ChargeStatus.FREE
+            ]
         context = {
             "workspace": workspace,
             "nav": "settings",
             "items": items,
             "counts": counts,
             "enrollment": enrollment_id,
+            "charges": charges,
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/sync/log.html", context=context))

@@ -30,6 +30,13 @@ class AdminSession:
     user_id: str | None = None  # the CRM user (HighLevel SSO); None for a standalone login link
     user_name: str | None = None
     via_header: bool = False  # authenticated by the header token, not the cookie
+    # The CRM's role for the user (HighLevel SSO: "admin" | "user"); None for a login link or an install.
+    role: str | None = None
+
+    @property
+    def crm_admin(self) -> bool:
+        """Whether the CRM says this user administers the location (what changing its plan needs)."""
+        return self.role == "admin"
 
 
 class Sessions:
@@ -46,11 +53,14 @@ class Sessions:
         user_id: str | None = None,
         user_name: str | None = None,
         max_age_s: int = SESSION_MAX_AGE_S,
+        role: str | None = None,
     ) -> str:
         payload: dict[str, Any] = {"w": str(workspace_id), "t": int(time.time()), "m": max_age_s}
         if user_id:
             payload["u"] = user_id
             payload["n"] = (user_name or "")[:200]
+        if role:
+            payload["r"] = role[:20]
         return self._signer.dumps(payload)
 
     def read(self, token: str, *, via_header: bool = False) -> AdminSession | None:
@@ -65,6 +75,7 @@ class Sessions:
                 user_id=payload.get("u"),
                 user_name=payload.get("n"),
                 via_header=via_header,
+                role=payload.get("r") if isinstance(payload.get("r"), str) else None,
             )
         except (DecryptionError, KeyError, ValueError, TypeError):
             return None

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID, uuid4
 
+from fakes.billing import FakeBillingRepository
 from fakes.crm_sync import FakeOutboxRepository, FakeSyncRunRepository, FakeSyncStateRepository
 from scormhub.domain.model import (
     Certificate,
@@ -28,6 +29,7 @@ from scormhub.domain.model import (
     Workspace,
     WorkspaceKind,
 )
+from scormhub.domain.model_billing import BillingAccount, UsageCharge
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.sequencing.state import TreeState
 from scormhub.domain.scorm.state import ScoState
@@ -58,6 +60,8 @@ class FakeStore:
         self.inbox: dict[UUID, InboxItem] = {}
         self.certificates: dict[str, Certificate] = {}
         self.sequencing_states: dict[UUID, tuple[dict[str, Any], int]] = {}
+        self.billing_accounts: dict[UUID, BillingAccount] = {}
+        self.usage_charges: dict[UUID, UsageCharge] = {}
 
 
 class FakeWorkspaceRepository:
@@ -386,6 +390,7 @@ class FakeUnitOfWork:
     inbox: FakeInboxRepository
     certificates: FakeCertificateRepository
     sequencing_states: FakeSequencingStateRepository
+    billing: FakeBillingRepository
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -406,6 +411,7 @@ class FakeUnitOfWork:
         self.inbox = FakeInboxRepository(dict(s.inbox))
         self.certificates = FakeCertificateRepository(dict(s.certificates))
         self.sequencing_states = FakeSequencingStateRepository(dict(s.sequencing_states))
+        self.billing = FakeBillingRepository(dict(s.billing_accounts), dict(s.usage_charges))
         return self
 
     async def __aexit__(
@@ -430,6 +436,8 @@ class FakeUnitOfWork:
         s.inbox = dict(self.inbox.staged)
         s.certificates = dict(self.certificates.staged)
         s.sequencing_states = dict(self.sequencing_states.staged)
+        s.billing_accounts = dict(self.billing.accounts)
+        s.usage_charges = dict(self.billing.charges)
         self.committed = True
 
     async def rollback(self) -> None:

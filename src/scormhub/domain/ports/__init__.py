@@ -6,6 +6,7 @@ crm, documents); this module is their one import point. Adapters live in `scormh
 in-memory fakes for unit tests live in `tests/unit/fakes/`.
 """
 
+from scormhub.domain.ports.billing import BillingRepository, UsageBilling
 from scormhub.domain.ports.crm import (
     ContactBook,
     ContactDirectory,
@@ -43,6 +44,7 @@ from scormhub.domain.ports.storage import ObjectReader, ObjectStore, StoredObjec
 from scormhub.domain.ports.system import Clock, JobQueue, RequestLimits, ReviewPasses, SecretCipher, Throttle
 
 __all__ = [
+    "BillingRepository",
     "BrandingStore",
     "CertificateRenderer",
     "CertificateRepository",
@@ -80,5 +82,6 @@ __all__ = [
     "SyncStateRepository",
     "Throttle",
     "UnitOfWork",
+    "UsageBilling",
     "WorkspaceRepository",
 ]

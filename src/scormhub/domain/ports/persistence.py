@@ -25,6 +25,7 @@ from scormhub.domain.model import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from scormhub.domain.ports.billing import BillingRepository
     from scormhub.domain.scorm.sequencing.state import TreeState
     from scormhub.domain.scorm.state import ScoState
 
@@ -179,6 +180,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> InboxRepository: ...
+
+    @property
+    def billing(self) -> BillingRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -408,3 +408,45 @@ TABLES: tuple[type[Table], ...] = (
     BulkRunRow,
     BulkRowRow,
 )
+
+
+class BillingAccountRow(Table, tablename="billing_account"):
+    """A workspace's plan as HighLevel (or the operator) last set it (domain.billing.plans)."""
+
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade, primary_key=True)
+    status = Varchar(length=20)  # trial | live | uninstalled
+    plan_id = Varchar(length=200, null=True, default=None)
+    plan_name = Varchar(length=200, null=True, default=None)
+    registration_limit = Integer(null=True, default=None)
+    free_per_cycle = Integer(default=0)
+    meter_id = Varchar(length=200, null=True, default=None)
+    price_usd = Varchar(length=20, null=True, default=None)  # a decimal string, never a float
+    on_trial = Boolean(default=False)
+    source = Varchar(length=20)
+    note = Text(null=True, default=None)
+    reconcile_note = Text(null=True, default=None)
+    reconciled_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+class UsageChargeRow(Table, tablename="usage_charge"):
+    """One registration counted against a live plan, and the outbox item of its charge when billable.
+
+    No foreign key to the enrollment: a deleted enrollment still counted this month, and its charge record
+    stays for support and reconciliation."""
+
+    enrollment_id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    cycle = Varchar(length=7)
+    event_id = Varchar(length=100, unique=True)
+    status = Varchar(length=20)  # free | pending | charged | refused | failed | cancelled
+    description = Text()
+    meter_id = Varchar(length=200, null=True, default=None)
+    price_usd = Varchar(length=20, null=True, default=None)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    last_error = Text(null=True, default=None)
+    charge_id = Varchar(length=200, null=True, default=None)
+    charged_at = Timestamptz(null=True, default=None)
+    reconcile_flag = Text(null=True, default=None)
+    created_at = Timestamptz()

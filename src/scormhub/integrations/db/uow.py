@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from scormhub.integrations.db.automation import PiccoloAutomationRepository
+from scormhub.integrations.db.billing import PiccoloBillingRepository
 from scormhub.integrations.db.bulk import PiccoloBulkRepository
 from scormhub.integrations.db.certificates import PiccoloCertificateRepository
 from scormhub.integrations.db.courses import PiccoloCourseRepository
@@ -41,6 +42,7 @@ class PiccoloUnitOfWork:
         self.sequencing_states = PiccoloSequencingStateRepository()
         self.automation = PiccoloAutomationRepository()
         self.bulk = PiccoloBulkRepository()
+        self.billing = PiccoloBillingRepository()
         self._transaction: Any = None
         self._committed = False
 

@@ -143,6 +143,7 @@ class HighLevelOAuth:
             company_id=grant.company_id or company_id,
             user_id=grant.user_id,
             approved_locations=grant.approved_locations,
+            plan_id=grant.plan_id,
         )
 
     async def installed_locations(self, company_token: str, *, company_id: str, app_id: str) -> list[str]:
@@ -243,6 +244,7 @@ class HighLevelOAuth:
             company_id=_optional_str(data.get("companyId")),
             user_id=_optional_str(data.get("userId")),
             approved_locations=tuple(item for item in approved if isinstance(item, str) and item),
+            plan_id=_optional_str(data.get("planId")),
         )
 
 

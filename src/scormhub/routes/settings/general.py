@@ -1,6 +1,6 @@
-"""Settings → General: the settings page, CRM custom objects, which writes reach the CRM, going live.
+"""Settings → General: the settings page, CRM custom objects, which writes reach the CRM.
 
-The other settings have their own modules beside this one: scorm_cloud.py, branding.py."""
+The other settings have their own modules beside this one: scorm_cloud.py, branding.py, billing.py."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from scormhub.domain.crm_writes import SyncSettings
-from scormhub.domain.enrollments import go_live, plan_usage
+from scormhub.domain.enrollments import plan_usage
 from scormhub.domain.errors import DomainError
 from scormhub.domain.sync import save_sync_settings
+from scormhub.partials.billing import billing_context
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard, current_admin
@@ -37,6 +38,7 @@ class SettingsController(Controller):
         async with uow:
             scorm_cloud = await uow.engine_accounts.get(workspace.id)
         connection = await deps.highlevel_connections.get(workspace.id)
+        billing = await billing_context(deps, workspace, current_admin(request))
         return Template(
             template_name="pages/settings/index.html",
             context={
@@ -53,6 +55,8 @@ class SettingsController(Controller):
                 "app_id": messages.get("app_id"),
                 "notes": messages.get("notes"),
                 "saved": request.query_params.get("saved"),
+                "billing": billing,
+                "billing_error": messages.get("billing_error"),
             },
         )
 
@@ -67,12 +71,6 @@ class SettingsController(Controller):
         except DomainError as exc:
             return redirect_with_flash(request, "/app/settings", crm_error=str(exc)[:300])
         return Redirect(path="/app/settings", query_params={"saved": "objects"}, status_code=303)
-
-    @post("/go-live")
-    async def go_live(self, request: Request[Any, Any, Any], deps: DepsDep) -> Redirect:
-        # Standalone mode: an admin action. A billing hook will call the same use case later.
-        await go_live(current_admin(request).workspace_id, uow=deps.uow())
-        return Redirect(path="/app/settings", status_code=303)
 
     @post("/crm")
     async def crm(self, request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep) -> Redirect:
