@@ -60,3 +60,18 @@ document.addEventListener("htmx:afterSwap", () => {
     htmx.process(document.body);
   }
 });
+
+// Row menus (<details class="row-menu">): one open at a time; Escape or a click elsewhere closes it, and
+// Escape gives the focus back to its button so a keyboard user stays where they were.
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details.row-menu[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const menu = event.target.closest && event.target.closest("details.row-menu[open]");
+  if (!menu) return;
+  menu.open = false;
+  menu.querySelector("summary").focus();
+});

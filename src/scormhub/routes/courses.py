@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable
+from scormhub.domain.listing import parse_list_query
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
+from scormhub.partials.enrollments import enrolled_context, enrolled_query, enrollment_table
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
 # Packaged content is the customer's own HTML and script: it may do what it likes inside its frame, but
 # only our player may frame it.
@@ -28,6 +33,8 @@ CONTENT_CSP = (
     "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; img-src 'self' data: blob: https:; "
     "media-src 'self' data: blob: https:; frame-ancestors 'self'"
 )
+# The columns the course list can be sorted by (integrations.db.listings maps them to SQL).
+COURSE_SORTS = ("title", "status", "learners", "added", "file")
 # The multipart envelope around the file: boundaries, headers and the CSRF field.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -38,18 +45,38 @@ class CourseController(Controller):
 
     @get("", cache=False)
     async def list_courses(
-        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
+        self, request: HTMXRequest, deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
+        query = parse_list_query(
+            dict(request.query_params), sorts=COURSE_SORTS, default_sort="added", default_descending=True
+        )
         async with uow:
-            items = await uow.courses.list_for_workspace(workspace.id)
-            learners = await uow.enrollments.count_by_course(workspace.id)
-        return _page(
-            "pages/courses/list.html",
-            workspace,
-            deps,
-            courses=items,
-            learners=learners,
-            deleted=flashed(request).get("deleted"),
+            listed, learners = await uow.listings.courses(workspace.id, query)
+            anything = listed.total > 0
+            if not anything and query.q:  # a search that found nothing is not an empty workspace
+                everything, _ = await uow.listings.courses(workspace.id, replace(query, q="", page=1))
+                anything = everything.total > 0
+        context: dict[str, Any] = {
+            "courses": listed.items,
+            "listed": listed,
+            "listing": query,
+            "learners": learners,
+        }
+        if wants_fragment(request):
+            return vary_on_htmx(
+                Template(
+                    template_name="partials/courses/table.html", context={"workspace": workspace, **context}
+                )
+            )
+        return vary_on_htmx(
+            _page(
+                "pages/courses/list.html",
+                workspace,
+                deps,
+                any_course=anything,
+                deleted=flashed(request).get("deleted"),
+                **context,
+            )
         )
 
     @post(
@@ -97,7 +124,7 @@ class CourseController(Controller):
     @get("/{course_id:uuid}", cache=False)
     async def detail(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -105,7 +132,11 @@ class CourseController(Controller):
         from scormhub.routes.enrollments import _detail  # the detail page shows the enrolled table too
 
         course = await _course(deps, workspace, course_id)
-        return await _detail(request, deps, workspace, course)
+        if wants_fragment(request):
+            # Searching, sorting and paging the enrolled table: this URL (bookmarkable) answers with it.
+            query = enrolled_query(request)
+            return enrollment_table(await enrolled_context(deps, workspace, course, query))
+        return vary_on_htmx(await _detail(request, deps, workspace, course))
 
     @get("/{course_id:uuid}/delete", cache=False)
     async def confirm_delete(

@@ -16,6 +16,7 @@ from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.engine_accounts import PiccoloEngineAccountRepository
 from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, PiccoloScoStateRepository
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
+from scormhub.integrations.db.listings import PiccoloListings
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
@@ -35,6 +36,7 @@ class PiccoloUnitOfWork:
         self.engine_accounts = PiccoloEngineAccountRepository()
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
+        self.listings = PiccoloListings()  # the long lists' searched, sorted, paged read side
         self._transaction: Any = None
         self._committed = False
 
