@@ -34,6 +34,7 @@ from scormhub.partials.courses import CourseStatusPartial
 from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController, root
+from scormhub.routes.brand import BrandController, CertificateBrandController
 from scormhub.routes.certificates import (
     CertificateAdminController,
     LearnerCertificateController,
@@ -119,6 +120,8 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             CertificateAdminController,
             LearnerCertificateController,
             verify_certificate,
+            BrandController,  # learner pages' colours and logo
+            CertificateBrandController,
             HighLevelController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,

@@ -22,6 +22,7 @@ from scormhub.domain.model import (
     Enrollment,
     InboxItem,
     LoginToken,
+    Logo,
     OutboxItem,
     SyncedState,
     SyncRun,
@@ -56,6 +57,8 @@ class FakeStore:
         self.engine_accounts: dict[UUID, EngineAccount] = {}
         self.inbox: dict[UUID, InboxItem] = {}
         self.certificates: dict[str, Certificate] = {}
+        # Content-addressed and written once: shared rather than staged per unit of work.
+        self.certificate_logos: dict[str, Logo] = {}
 
 
 class FakeWorkspaceRepository:
@@ -317,8 +320,15 @@ class FakeInboxRepository:
 
 
 class FakeCertificateRepository:
-    def __init__(self, staged: dict[str, Certificate]) -> None:
+    def __init__(self, staged: dict[str, Certificate], logos: dict[str, Logo] | None = None) -> None:
         self.staged = staged
+        self.logos = logos if logos is not None else {}
+
+    async def keep_logo(self, sha256: str, content: bytes, content_type: str) -> None:
+        self.logos.setdefault(sha256, Logo(content=content, content_type=content_type))
+
+    async def logo(self, sha256: str) -> Logo | None:
+        return self.logos.get(sha256)
 
     async def add_once(self, certificate: Certificate) -> Certificate:
         existing = next(
@@ -383,7 +393,7 @@ class FakeUnitOfWork:
         self.sync_runs = FakeSyncRunRepository(dict(s.sync_runs))
         self.engine_accounts = FakeEngineAccountRepository(dict(s.engine_accounts))
         self.inbox = FakeInboxRepository(dict(s.inbox))
-        self.certificates = FakeCertificateRepository(dict(s.certificates))
+        self.certificates = FakeCertificateRepository(dict(s.certificates), s.certificate_logos)
         return self
 
     async def __aexit__(

@@ -33,6 +33,7 @@ def _course(row: dict[str, Any]) -> Course:
         mastery_score=row["mastery_score"],
         import_handle=row["import_handle"],
         import_attempts=row["import_attempts"],
+        certificate_rule=row.get("certificate_rule") or "completed",
     )
 
 
@@ -53,6 +54,7 @@ def _course_values(course: Course) -> dict[str, Any]:
         "mastery_score": course.mastery_score,
         "import_handle": course.import_handle,
         "import_attempts": course.import_attempts,
+        "certificate_rule": course.certificate_rule,
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }

@@ -60,6 +60,8 @@ class CourseRow(Table, tablename="course"):
     import_attempts = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz(index=True)
+    # Who gets a certificate: "completed" or "passed" (certificate_logo, beside it, is raw SQL only).
+    certificate_rule = Varchar(length=20, default="completed")
 
 
 class ContactRow(Table, tablename="contact"):
