@@ -37,6 +37,7 @@ from scormhub.routes.auth import AuthController, root
 from scormhub.routes.brand import BrandController, CertificateBrandController
 from scormhub.routes.certificates import (
     CertificateAdminController,
+    CourseCertificateRuleController,
     LearnerCertificateController,
     verify_certificate,
 )
@@ -118,6 +119,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             ExportsController,
             BrandingController,
             CertificateAdminController,
+            CourseCertificateRuleController,
             LearnerCertificateController,
             verify_certificate,
             BrandController,  # learner pages' colours and logo

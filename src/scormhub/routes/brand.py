@@ -56,7 +56,9 @@ def certificate_brand(certificate: Certificate, branding: Branding) -> LearnerBr
 
 
 def _theme(branding: Branding | None) -> Response[str]:
-    css = theme_of(branding.primary_color if branding else None).css()
+    if branding is None:  # no such workspace or certificate: an id that is not one says nothing
+        return Response(content="", media_type="text/css", status_code=404)
+    css = theme_of(branding.primary_color).css()
     return Response(content=css, media_type="text/css", headers=CACHE)
 
 

@@ -272,3 +272,35 @@ def _learner_message(status: int, title: str, message: str, brand: LearnerBrand 
         context={"title": title, "message": message, "brand": brand},
         status_code=status,
     )
+
+
+class CourseCertificateRuleController(Controller):
+    """Who a course certifies (the course page's Certificates card)."""
+
+    path = "/app/courses/{course_id:uuid}/certificate-rule"
+    guards = [admin_guard]
+
+    @post("")
+    async def save(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+    ) -> Response[Any]:
+        form = await request.form()
+        back = f"/app/courses/{course_id}"
+        try:
+            course = await cases.set_certificate_rule(
+                workspace.id, course_id, str(form.get("rule", "")), uow=deps.uow()
+            )
+        except NotFound:
+            raise NotFoundException() from None
+        except cases.InvalidRule as bad:
+            return redirect_with_flash(request, back, error=str(bad))
+        notice = (
+            "Certificates of this course now go to learners who pass it."
+            if course.certificate_rule == "passed"
+            else "Certificates of this course now go to everyone who completes it."
+        )
+        return redirect_with_flash(request, back, notice=notice)
