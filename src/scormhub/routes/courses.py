@@ -147,7 +147,9 @@ class CourseController(Controller):
         workspace: WorkspaceDep,
     ) -> Template:
         course = await _course(deps, workspace, course_id)
-        return _page("pages/courses/delete.html", workspace, deps, course=course)
+        async with deps.uow() as uow:
+            learners = await uow.enrollments.count_for_course(workspace.id, course.id)
+        return _page("pages/courses/delete.html", workspace, deps, course=course, learners=learners)
 
     @post("/{course_id:uuid}/delete")
     async def delete(
@@ -169,12 +171,15 @@ class CourseController(Controller):
             raise NotFoundException() from None
         except ServiceUnavailable as exc:
             course = await _course(deps, workspace, course_id)
+            async with deps.uow() as uow:
+                learners = await uow.enrollments.count_for_course(workspace.id, course.id)
             return _page(
                 "pages/courses/delete.html",
                 workspace,
                 deps,
                 course=course,
-                error=f"The course engine did not answer ({exc}). Nothing was deleted; try again shortly.",
+                learners=learners,
+                error=f"{str(exc).strip().rstrip('.') or 'The course engine did not answer'}. Nothing was deleted.",
                 status_code=503,
             )
         return redirect_with_flash(request, "/app/courses", deleted=course.title)

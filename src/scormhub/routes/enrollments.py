@@ -121,7 +121,7 @@ class EnrollmentController(Controller):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=message, error=error)
         context = await enrolled_context(deps, workspace, course)
         context.update(notice=message, error=error)
-        return enrollment_table(context)
+        return enrollment_table(await _with_sync_progress(deps, workspace, course, context))
 
     @post("/enrollments/{enrollment_id:uuid}/delete")
     async def remove(
@@ -144,7 +144,7 @@ class EnrollmentController(Controller):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=notice)
         context = await enrolled_context(deps, workspace, course)
         context["notice"] = notice
-        return enrollment_table(context)
+        return enrollment_table(await _with_sync_progress(deps, workspace, course, context))
 
     @get("/enrollments/{enrollment_id:uuid}/launch", cache=False)
     async def launch(
@@ -161,6 +161,16 @@ class EnrollmentController(Controller):
         if enrollment is None or enrollment.course_id != course_id:
             raise NotFoundException()
         return Redirect(path=f"/play/{enrollment.launch_token}", status_code=303)
+
+
+async def _with_sync_progress(
+    deps: Deps, workspace: Workspace, course: Course, context: dict[str, Any]
+) -> dict[str, Any]:
+    """The table after a change, with the Sync All card's count beside it (swapped out of band)."""
+    async with deps.uow() as uow:
+        context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
+    context["oob_sync"] = True
+    return context
 
 
 async def _detail(

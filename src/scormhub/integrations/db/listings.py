@@ -114,6 +114,20 @@ class PiccoloListings:
         ]
         return ListPage(items=items, total=total, query=query)
 
+    async def learners_by_contact(
+        self, workspace_id: UUID, contact_ids: list[str]
+    ) -> dict[str, tuple[str, str]]:
+        """The name and email each CRM contact id is enrolled under here (the sync log shows people)."""
+        if not contact_ids:
+            return {}
+        rows = await CourseRow.raw(
+            "SELECT DISTINCT ON (contact_id) contact_id, learner_name, learner_email FROM enrollment "
+            "WHERE workspace_id = {} AND contact_id = ANY({}) ORDER BY contact_id, created_at DESC",
+            workspace_id,
+            list(set(contact_ids)),
+        )
+        return {row["contact_id"]: (row["learner_name"], row["learner_email"]) for row in rows}
+
     async def _count(self, table: str, where: str, args: list[Any]) -> int:
         # A page past the end has no rows to carry the window count: count the matches on their own.
         rows = await CourseRow.raw(f"SELECT count(*) AS n FROM {table} WHERE {where}", *args)  # noqa: S608
