@@ -179,7 +179,7 @@ class CourseController(Controller):
                 deps,
                 course=course,
                 learners=learners,
-                error=f"{str(exc).strip().rstrip('.') or 'The course engine did not answer'}. Nothing was deleted.",
+                error=f"{str(exc).strip() or 'The course engine did not answer.'} Nothing was deleted.",
                 status_code=503,
             )
         return redirect_with_flash(request, "/app/courses", deleted=course.title)
