@@ -43,3 +43,12 @@ def test_course_rates_rank_the_best_first_and_courses_nobody_took_last() -> None
     assert [(r.title, r.rate) for r in rates.rows] == [("All", 100.0), ("Half", 50.0), ("Empty", None)]
     assert rates.rows[0].width == 2 * rates.rows[1].width
     assert rates.rows[2].width == 0
+
+
+def test_a_range_with_one_week_is_padded_with_the_quiet_weeks_before_so_it_is_not_one_slab() -> None:
+    chart = timeline([Bucket(date(2026, 12, 7), 2)], "week")
+
+    assert len(chart.bars) == 12
+    assert chart.bars[-1].label == "week of 7 Dec 2026"
+    assert chart.bars[0].label == "week of 21 Sep 2026"
+    assert max(b.width for b in chart.bars) <= 36

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from scormhub.domain.reports import Bucket, CourseFigures
 
@@ -58,7 +59,16 @@ def _nice_max(value: int) -> int:
     return value
 
 
+MIN_BUCKETS = 12  # fewer would draw one slab of a bar: pad with the quiet days (weeks) before
+MAX_BAR = 36
+
+
 def timeline(buckets: Sequence[Bucket], unit: str, *, width: int = 760, height: int = 220) -> Timeline:
+    if buckets and len(buckets) < MIN_BUCKETS:
+        step = timedelta(days=1 if unit == "day" else 7)
+        first = buckets[0].start
+        before = [Bucket(first - step * n, 0) for n in range(MIN_BUCKETS - len(buckets), 0, -1)]
+        buckets = [*before, *buckets]
     right = width - RIGHT
     bottom = height - BOTTOM
     plot_w, plot_h = right - LEFT, bottom - TOP
@@ -74,11 +84,12 @@ def timeline(buckets: Sequence[Bucket], unit: str, *, width: int = 760, height: 
         h = bucket.completions / bar_max * plot_h if bar_max else 0
         label = bucket.start.strftime("%-d %b %Y") if unit == "day" else f"week of {bucket.start:%-d %b %Y}"
         x = LEFT + i * slot
+        bar_width = min(max(slot * 0.7, 1), MAX_BAR)
         bars.append(
             TimeBar(
-                x=round(x + slot * 0.15, 2),
+                x=round(x + (slot - bar_width) / 2, 2),
                 y=round(bottom - h, 2),
-                width=round(max(slot * 0.7, 1), 2),
+                width=round(bar_width, 2),
                 height=round(h, 2),
                 label=label,
                 value=bucket.completions,
