@@ -26,10 +26,14 @@
   }
 
   let finished = false;
+  // Leaving the page (a table-of-contents link, a reload) makes the SCO finish as it unloads: that must
+  // not send the learner to the exit page instead of where they were going.
+  let leaving = false;
+  window.addEventListener("beforeunload", function () { leaving = true; });
   const finishEvent = config.standard === "scorm12" ? "LMSFinish" : "Terminate";
   api.on(finishEvent, function () {
     finished = true;
-    if (config.exitUrl) {
+    if (config.exitUrl && !leaving) {
       // Give the terminating commit a moment, then show the learner that progress is saved.
       setTimeout(function () { window.location.assign(config.exitUrl); }, 300);
     }
