@@ -42,7 +42,9 @@ window.scormhubSession = {
   open(path) {
     document.body.setAttribute("hx-boost", "true");
     htmx.process(document.body);
-    htmx.ajax("GET", path, { target: "body", swap: "innerHTML" }).then(() => {
+    // It replaces the whole body, as a boosted link does: say so, so that a URL which is both a page and
+    // a fragment (the course list, a course's learners) answers with the page.
+    htmx.ajax("GET", path, { target: "body", swap: "innerHTML", headers: { "HX-Boosted": "true" } }).then(() => {
       history.replaceState({}, "", path);
     });
   },
