@@ -34,9 +34,11 @@ from scormhub.partials.courses import CourseStatusPartial
 from scormhub.partials.settings import ScormCloudStatusPartial
 from scormhub.paths import STATIC_DIR, TEMPLATES_DIR
 from scormhub.routes.auth import AuthController, root
+from scormhub.routes.brand import BrandController, CertificateBrandController
 from scormhub.routes.bulk import BulkEnrollmentController
 from scormhub.routes.certificates import (
     CertificateAdminController,
+    CourseCertificateRuleController,
     LearnerCertificateController,
     verify_certificate,
 )
@@ -125,8 +127,11 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             ExportsController,
             BrandingController,
             CertificateAdminController,
+            CourseCertificateRuleController,
             LearnerCertificateController,
             verify_certificate,
+            BrandController,  # learner pages' colours and logo
+            CertificateBrandController,
             HighLevelController,
             WorkflowController,
             WebhookSettingsController,

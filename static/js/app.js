@@ -42,7 +42,9 @@ window.scormhubSession = {
   open(path) {
     document.body.setAttribute("hx-boost", "true");
     htmx.process(document.body);
-    htmx.ajax("GET", path, { target: "body", swap: "innerHTML" }).then(() => {
+    // It replaces the whole body, as a boosted link does: say so, so that a URL which is both a page and
+    // a fragment (the course list, a course's learners) answers with the page.
+    htmx.ajax("GET", path, { target: "body", swap: "innerHTML", headers: { "HX-Boosted": "true" } }).then(() => {
       history.replaceState({}, "", path);
     });
   },
@@ -59,4 +61,19 @@ document.addEventListener("htmx:afterSwap", () => {
     document.body.setAttribute("hx-boost", "true");
     htmx.process(document.body);
   }
+});
+
+// Row menus (<details class="row-menu">): one open at a time; Escape or a click elsewhere closes it, and
+// Escape gives the focus back to its button so a keyboard user stays where they were.
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details.row-menu[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const menu = event.target.closest && event.target.closest("details.row-menu[open]");
+  if (!menu) return;
+  menu.open = false;
+  menu.querySelector("summary").focus();
 });

@@ -4,6 +4,7 @@ process), public verification, revocation, and every bad input the issue names."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import signal
@@ -22,6 +23,7 @@ from movable_clock import MovableClock
 from PIL import Image
 
 from appserver import csrf_of
+from pdf_text import read_pdf
 from scormhub.app import create_app
 from scormhub.bootstrap import build_deps
 from scormhub.domain.certificates import new_certificate_id
@@ -235,6 +237,9 @@ async def test_the_admin_downloads_a_branded_pdf_naming_the_learner_course_id_an
         "success": "passed",
         "score_percent": 92.0,
         "organization_name": "Ąćme Academy",
+        "primary_color": "#AA0044",
+        "logo_sha256": hashlib.sha256(png()).hexdigest(),
+        "kind": "completion",
     }
     pdf = response.content
     assert pdf.startswith(b"%PDF")
@@ -251,7 +256,7 @@ async def test_the_admin_downloads_a_branded_pdf_naming_the_learner_course_id_an
         assert pdf_has_words(pdf, words), words
     assert b"/MediaBox [0 0 842 595]" in pdf or b"/MediaBox[0 0 842 595]" in pdf  # A4 landscape
     assert has_image(pdf)  # the logo
-    assert not pdf_has_words(pdf, "ada@example.com")
+    assert pdf_has_words(pdf, "ada@example.com")  # the product promises the learner's email
 
 
 async def test_a_second_download_is_the_same_certificate(
@@ -420,27 +425,71 @@ async def test_a_missing_or_broken_logo_falls_back_to_the_organization_name(
     assert not has_image(response.content)
 
 
-async def test_branding_changes_apply_to_later_downloads_and_the_snapshot_to_the_rest(
-    admin: httpx.AsyncClient, world: dict[str, Any]
+async def test_a_certificate_is_shown_as_issued_on_its_pdf_and_its_verification_page_after_a_rebrand(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
     await brand(world["workspace_id"], "Acme Academy")
     url = f"/app/enrollments/{world['done']}/certificate"
     before = await admin.get(url)
+    [row] = await certificates()
     await brand(world["workspace_id"], "Beta Institute", logo=png())
     await CourseRow.update({CourseRow.title: "Renamed Course"}).where(CourseRow.id == world["course_id"])
     await EnrollmentRow.update({EnrollmentRow.learner_name: "Someone Else"}).where(
         EnrollmentRow.id == world["done"]
     )
+    later, _ = await add_enrollment(world["workspace_id"], world["course_id"], "Grace Hopper")
 
-    after = await admin.get(url)
+    again = await admin.get(url)
+    page = await client.get(f"/certificates/{row['id']}")
+    theme = await client.get(f"/certificates/{row['id']}/theme.css")
+    issued_after = await admin.get(f"/app/enrollments/{later}/certificate")
 
-    assert pdf_has_words(before.content, "Acme Academy")
-    assert not has_image(before.content)
-    assert pdf_has_words(after.content, "Beta Institute")
-    assert has_image(after.content)
-    assert pdf_has_words(after.content, "Ada Lovelace Golf Basics")
-    assert not pdf_has_words(after.content, "Renamed Course")
-    assert not pdf_has_words(after.content, "Someone Else")
+    # One truth: the PDF downloaded again and the public page both show the certificate as issued.
+    for pdf in (before.content, again.content):
+        assert pdf_has_words(pdf, "Acme Academy")
+        assert not pdf_has_words(pdf, "Beta Institute")
+        assert not has_image(pdf)
+        assert pdf_has_words(pdf, "Ada Lovelace Golf Basics")
+    assert "Acme Academy" in page.text
+    assert "Beta Institute" not in page.text
+    assert "--brand:#AA0044" in theme.text
+    # A certificate issued after the change has the new look.
+    assert pdf_has_words(issued_after.content, "Beta Institute")
+    assert has_image(issued_after.content)
+
+
+async def test_the_pdf_names_the_learner_by_email_too_and_a_failed_learner_gets_no_failed_wording(
+    admin: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await EnrollmentRow.update({EnrollmentRow.success: "failed"}).where(EnrollmentRow.id == world["done"])
+
+    response = await admin.get(f"/app/enrollments/{world['done']}/certificate")
+
+    text = read_pdf(response.content).text
+    assert "ada@example.com" in text
+    assert "Certificate of Completion" in text
+    assert "Failed" not in text
+
+
+async def test_a_course_that_certifies_passes_only_says_why_a_failed_learner_has_none(
+    admin: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    course_url = f"/app/courses/{world['course_id']}"
+    await admin.get(course_url)
+    saved = await admin.post(
+        f"{course_url}/certificate-rule", data={"_csrf_token": csrf_of(admin), "rule": "passed"}
+    )
+    await EnrollmentRow.update({EnrollmentRow.success: "failed"}).where(EnrollmentRow.id == world["done"])
+
+    page = await admin.get(course_url)
+    refused = await admin.get(f"/app/enrollments/{world['done']}/certificate")
+
+    assert saved.status_code == 303
+    assert "Certificates of this course now go to learners who pass it." in page.text
+    assert f'href="/app/enrollments/{world["done"]}/certificate"' not in page.text
+    assert refused.status_code == 409
+    assert "has not passed" in refused.text
+    assert await certificates() == []
 
 
 # --- the details page and revocation --------------------------------------------------------------------

@@ -149,10 +149,11 @@ async def test_a_learner_who_passes_shows_as_completed_and_passed_with_score_tim
     assert row.last_access_at is not None
     assert row.completed_at is not None
     assert "Completed" in table.text
-    assert "<td>Passed</td>" in table.text
-    assert "85.0 · 85%" in table.text
-    assert "1m 30s" in table.text
-    assert "<td>1</td>" in table.text
+    assert '<span class="result result-passed" data-field="result">Passed</span>' in table.text
+    assert '<span class="primary-text" data-field="score">85%</span>' in table.text
+    assert '(<span data-field="raw">85.0</span>)' in table.text
+    assert '<span data-field="time">1m 30s</span>' in table.text
+    assert '<span data-field="attempts">1</span> attempt<' in table.text
 
 
 async def test_the_exit_page_says_progress_is_saved_and_shows_the_result(

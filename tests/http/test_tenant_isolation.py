@@ -130,6 +130,26 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/certificates/{certificate_id:str}"): Probe(
         "public-id", "/certificates/{v.enrollment.id}", control="/certificates/{v.certificate_id}"
     ),
+    # Who a course certifies: the course page's Certificates card.
+    ("POST", "/app/courses/{course_id:uuid}/certificate-rule"): Probe(
+        "session", COURSE + "/certificate-rule", form={"rule": "passed"}
+    ),
+    # Learner pages' look: public by design (a learner has no session), by workspace or certificate id;
+    # another kind of id (an enrollment's) is not one. A workspace without a logo has none to control.
+    ("GET", "/brand/{workspace_id:uuid}/theme.css"): Probe(
+        "public-id", "/brand/{v.enrollment.id}/theme.css", control="/brand/{v.workspace.id}/theme.css"
+    ),
+    ("GET", "/brand/{workspace_id:uuid}/logo"): Probe(
+        "public-id", "/brand/{v.enrollment.id}/logo", control=None
+    ),
+    ("GET", "/certificates/{certificate_id:str}/theme.css"): Probe(
+        "public-id",
+        "/certificates/{v.enrollment.id}/theme.css",
+        control="/certificates/{v.certificate_id}/theme.css",
+    ),
+    ("GET", "/certificates/{certificate_id:str}/logo"): Probe(
+        "public-id", "/certificates/{v.enrollment.id}/logo", control=None
+    ),
     # The job dashboard shows every workspace's jobs: it is the operator's, no tenant admin's.
     ("GET", "/app/jobs/queues/{queue_id:str}"): Probe("operator", "/app/jobs/queues/scormhub"),
     ("GET", "/app/jobs/queues/{queue_id:str}/jobs/{job_id:str}"): Probe(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fakes.crm import FakeContactDirectory
 
-from scormhub.domain.contacts import InvalidInput, add_contact
+from scormhub.domain.contacts import ContactExists, InvalidInput, add_contact
 
 FORM = {"first_name": "  Ann ", "last_name": "Example", "email": " Ann@Example.COM ", "company": ""}
 
@@ -28,13 +28,15 @@ async def test_a_company_is_set_with_its_whitespace_folded() -> None:
     assert book.companies == {contact.id: "Acme Golf"}
 
 
-async def test_the_same_email_again_finds_the_contact_already_there() -> None:
+async def test_the_same_email_again_is_refused_naming_the_contact_already_there() -> None:
     book = FakeContactDirectory()
     first = await add_contact(FORM, book=book)
 
-    again = await add_contact({**FORM, "email": "ANN@example.com"}, book=book)
+    with pytest.raises(ContactExists) as exists:
+        await add_contact({**FORM, "first_name": "Annie", "email": "ANN@example.com"}, book=book)
 
-    assert again.id == first.id
+    assert exists.value.contact.id == first.id
+    assert "Ann Example already has the email ann@example.com" in str(exists.value)
     assert len(book.contacts) == 1
 
 

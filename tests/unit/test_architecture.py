@@ -65,6 +65,17 @@ def test_vendored_front_end_files_match_their_recorded_checksums() -> None:
         assert actual == expected, f"{name} differs from the pinned release (run scripts/vendor-assets)"
 
 
+def test_vendored_test_tools_match_their_recorded_checksums() -> None:
+    vendor = SRC.parents[1] / "tests" / "e2e" / "vendor"
+    sums = (vendor / "SHA256SUMS").read_text().splitlines()
+
+    assert sums, "tests/e2e/vendor/SHA256SUMS lists the vendored files (axe-core)"
+    for line in sums:
+        expected, name = line.split(maxsplit=1)
+        actual = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
+        assert actual == expected, f"{name} differs from the pinned release (run scripts/vendor-assets)"
+
+
 # --- the domain's own import graph ---------------------------------------------------------------------
 
 DOMAIN = SRC / "domain"

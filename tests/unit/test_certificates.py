@@ -16,6 +16,7 @@ from scormhub.domain import certificates as cases
 from scormhub.domain.certificates import CertificateRevoked, NotCompleted
 from scormhub.domain.errors import NotFound
 from scormhub.domain.model import (
+    Branding,
     Certificate,
     CertificateSnapshot,
     Course,
@@ -277,3 +278,89 @@ def test_the_qr_code_holds_the_verification_link_with_its_finder_patterns() -> N
 
 def test_a_link_no_qr_code_can_hold_is_printed_as_text_only() -> None:
     assert qr_matrix("x" * 3000) is None
+
+
+# --- the course's rule, the wording, the look as issued ---------------------------------------------------
+
+
+async def test_a_course_that_certifies_passes_refuses_a_failed_learner_and_words_a_passed_one() -> None:
+    world = World()
+    await cases.set_certificate_rule(world.workspace_id, world.course.id, "passed", uow=world.uow())
+    failed = replace(world.enroll(), success=Success.FAILED)
+    world.store.enrollments[failed.id] = failed
+    passed = world.enroll(name="Ada Lovelace")
+
+    with pytest.raises(cases.NotPassed) as refused:
+        await world.issue(failed)
+    certificate = await world.issue(passed)
+
+    assert "has not passed" in str(refused.value)
+    assert world.store.certificates == {certificate.id: certificate}
+    assert certificate.snapshot.title == "Certificate of Achievement"
+    assert certificate.snapshot.statement == "has passed the course"
+    assert certificate.snapshot.printed_result == "Passed"
+
+
+async def test_a_completion_certificate_of_a_failed_attempt_never_prints_failed() -> None:
+    world = World()
+    failed = replace(world.enroll(), success=Success.FAILED)
+    world.store.enrollments[failed.id] = failed
+
+    certificate = await world.issue(failed)
+
+    assert certificate.snapshot.title == "Certificate of Completion"
+    assert certificate.snapshot.statement == "has completed the course"
+    assert certificate.snapshot.printed_result == ""
+
+
+async def test_an_unknown_rule_is_refused_with_what_to_choose() -> None:
+    world = World()
+
+    with pytest.raises(cases.InvalidRule) as refused:
+        await cases.set_certificate_rule(world.workspace_id, world.course.id, "everyone", uow=world.uow())
+
+    assert "only those who pass" in str(refused.value)
+    assert world.store.courses[world.course.id].certificate_rule == "completed"
+
+
+async def test_a_certificate_keeps_the_name_colour_and_logo_it_was_issued_with() -> None:
+    world = World()
+    then = Branding(
+        organization_name="Acme Academy",
+        primary_color="#AA0000",
+        logo_bytes=b"old-logo",
+        logo_content_type="image/png",
+    )
+    certificate = await cases.issue_certificate(
+        world.workspace_id,
+        world.enroll().id,
+        organization_name=then.organization_name,
+        uow=world.uow(),
+        clock=world.clock,
+        branding=then,
+    )
+    today = Branding(organization_name="Renamed Ltd", primary_color="#00AA00", logo_bytes=b"new-logo")
+    async with world.uow() as uow:
+        logo = await uow.certificates.logo(certificate.snapshot.logo_sha256)
+
+    shown = cases.branding_as_issued(certificate, today, logo)
+
+    assert (shown.organization_name, shown.primary_color, shown.logo_bytes) == (
+        "Acme Academy",
+        "#AA0000",
+        b"old-logo",
+    )
+
+
+async def test_a_certificate_issued_before_looks_were_recorded_keeps_its_name_and_takes_todays_logo() -> None:
+    world = World()
+    certificate = await world.issue(world.enroll(), organization="Acme Academy")
+    today = Branding(organization_name="Renamed Ltd", primary_color="#00AA00", logo_bytes=b"new-logo")
+
+    shown = cases.branding_as_issued(certificate, today, None)
+
+    assert (shown.organization_name, shown.primary_color, shown.logo_bytes) == (
+        "Acme Academy",
+        "#00AA00",
+        b"new-logo",
+    )

@@ -31,6 +31,15 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class ContactExists(DomainError):
+    """The contact book already holds someone with this email: the form says so and links to them,
+    instead of silently opening their record as if it had been added."""
+
+    def __init__(self, contact: Contact) -> None:
+        super().__init__(f"{contact.full_name} already has the email {contact.email}.")
+        self.contact = contact
+
+
 def clean_name(raw: str | None, field: str, label: str) -> str:
     """Trimmed, whitespace folded, NFC; refuses empty, overlong and control characters."""
     text = unicodedata.normalize("NFC", " ".join((raw or "").split()))
@@ -54,16 +63,18 @@ def normalize_email(raw: str | None) -> str:
 
 
 async def add_contact(values: Mapping[str, str], *, book: ContactDirectory) -> Contact:
-    """Add a contact (or find the one with that email) from the Contacts form; raises InvalidInput.
+    """Add a contact from the Contacts form; raises InvalidInput, or ContactExists for a known email.
 
-    `values` holds first_name, last_name, email and company as typed. The company is set only when given,
-    so adding someone again without one keeps the company they had.
+    `values` holds first_name, last_name, email and company as typed.
     """
-    contact = await book.upsert_contact(
-        first_name=clean_name(values.get("first_name", ""), "first_name", "first name"),
-        last_name=clean_name(values.get("last_name", ""), "last_name", "last name"),
-        email=normalize_email(values.get("email", "")),
-    )
+    first_name = clean_name(values.get("first_name", ""), "first_name", "first name")
+    last_name = clean_name(values.get("last_name", ""), "last_name", "last name")
+    email = normalize_email(values.get("email", ""))
+    existing = next((c for c in await book.search_contacts(email, limit=5) if c.email.lower() == email), None)
+    if existing is not None:
+        raise ContactExists(existing)
+    # Still an upsert: two forms sent at once with one email make one contact.
+    contact = await book.upsert_contact(first_name=first_name, last_name=last_name, email=email)
     company = " ".join(values.get("company", "").split())[:MAX_COMPANY_LENGTH]
     if company:
         await book.set_company(contact.id, company)

@@ -183,6 +183,8 @@ class Course:
     import_attempts: int = 0
     # The default organization's whole tree (the manifest model); None for courses imported before it.
     organization: Organization | None = None
+    # Who gets a certificate: "completed" (everyone who completes) or "passed" (only those who pass).
+    certificate_rule: str = "completed"
 
     @property
     def is_final(self) -> bool:
@@ -252,10 +254,30 @@ class CertificateSnapshot:
     success: str  # a Success value
     score_percent: float | None
     organization_name: str
+    # The look as issued (empty on certificates issued before it was recorded: today's branding stands in).
+    primary_color: str = ""
+    logo_sha256: str = ""
+    # "completion" (the course's rule: completed) or "achievement" (the rule: passed); it sets the wording.
+    kind: str = "completion"
 
     @property
     def result_label(self) -> str:
         return _CERTIFICATE_RESULTS.get(self.success, "")
+
+    @property
+    def title(self) -> str:
+        return "Certificate of Achievement" if self.kind == "achievement" else "Certificate of Completion"
+
+    @property
+    def statement(self) -> str:
+        """What the learner did, after their name ("… has passed the course")."""
+        return "has passed the course" if self.kind == "achievement" else "has completed the course"
+
+    @property
+    def printed_result(self) -> str:
+        """The result a certificate prints: a pass, never a fail (a completion certificate of a failed
+        attempt certifies the completion, and says nothing against its holder)."""
+        return "Passed" if self.success == Success.PASSED.value else ""
 
     @property
     def score_label(self) -> str:
@@ -277,6 +299,9 @@ class CertificateSnapshot:
             "success": self.success,
             "score_percent": self.score_percent,
             "organization_name": self.organization_name,
+            "primary_color": self.primary_color,
+            "logo_sha256": self.logo_sha256,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -290,6 +315,9 @@ class CertificateSnapshot:
             success=str(data.get("success", Success.UNKNOWN.value)),
             score_percent=float(score) if score is not None else None,
             organization_name=str(data.get("organization_name", "")),
+            primary_color=str(data.get("primary_color", "")),
+            logo_sha256=str(data.get("logo_sha256", "")),
+            kind=str(data.get("kind", "completion")),
         )
 
 

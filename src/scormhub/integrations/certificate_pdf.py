@@ -69,17 +69,20 @@ def _render(certificate: Certificate, branding: Branding, verify_url: str) -> by
     facts = [f"Completed on {snapshot.completion_date}"]
     if snapshot.score_label:
         facts.append(f"Score {snapshot.score_label}")
-    if snapshot.result_label:
-        facts.append(snapshot.result_label)
+    if snapshot.printed_result:
+        facts.append(snapshot.printed_result)
     # The organization's name is always printed: it is also what stands in for a logo that is missing
     # or will not decode.
     organization = branding.organization_name or snapshot.organization_name
+    # The product promises the learner's email on the certificate: it tells two people of one name apart.
+    learner_email = snapshot.learner_email
     blocks = [
         _Block(organization, 22 if logo is None else 14, 9, 2, colour, 0),
-        _Block("Certificate of Completion", 34, 20, 1, colour, 22),
+        _Block(snapshot.title, 34, 20, 1, colour, 22),
         _Block("This certifies that", 13, 13, 1, grey, 16),
         _Block(snapshot.learner_name, 32, 11, 3, None, 8),
-        _Block("has completed the course", 13, 13, 1, grey, 8),
+        *([_Block(learner_email, 12, 8, 1, grey, 2)] if learner_email else []),
+        _Block(snapshot.statement, 13, 13, 1, grey, 8),
         _Block(snapshot.course_title, 22, 10, 3, None, 8),
         _Block(" · ".join(facts), 13, 9, 2, None, 14),
     ]

@@ -36,12 +36,16 @@ def build_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
 
 
 def transport_failure(vendor: str, exc: httpx.HTTPError) -> str:
-    """What a person reads when `vendor` could not be asked at all (no answer, no connection)."""
+    """What a person reads when `vendor` could not be asked at all (no answer, no connection): what
+    happened and what to check, never the HTTP library's class name (the logs have that)."""
     if isinstance(exc, httpx.TimeoutException):
-        return f"{vendor} did not answer in time ({type(exc).__name__})."
+        return f"{vendor} did not answer in time. Try again in a minute."
     if isinstance(exc, httpx.TransportError):
-        return f"{vendor} could not be reached ({type(exc).__name__})."
-    return f"The call to {vendor} failed ({type(exc).__name__})."
+        return (
+            f"{vendor} could not be reached. Check this server's internet connection and {vendor}'s "
+            "status page, then try again."
+        )
+    return f"The call to {vendor} failed. Try again in a minute."
 
 
 def json_or_none(response: httpx.Response) -> Any:

@@ -10,35 +10,41 @@ from litestar.response import Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
+from scormhub.domain.listing import ListQuery, parse_list_query
 from scormhub.domain.model import Course, Workspace
 from scormhub.web.htmx import vary_on_htmx
 
 PAGE_SIZE = 25
+# The columns the table can be sorted by (integrations.db.listings maps them to SQL); newest first by default.
+ENROLLMENT_SORTS = ("name", "status", "score", "last", "completed", "enrolled")
 
 
-async def enrolled_context(deps: Deps, workspace: Workspace, course: Course, page: int) -> dict[str, Any]:
+def enrolled_query(request: Request[Any, Any, Any] | None = None) -> ListQuery:
+    """The table's view (search, sort, page) from the URL; the default view without a request."""
+    params: dict[str, str] = dict(request.query_params) if request is not None else {}
+    return parse_list_query(
+        params, sorts=ENROLLMENT_SORTS, default_sort="enrolled", default_descending=True, page_size=PAGE_SIZE
+    )
+
+
+async def enrolled_context(
+    deps: Deps, workspace: Workspace, course: Course, query: ListQuery | None = None
+) -> dict[str, Any]:
+    query = query or enrolled_query()
     async with deps.uow() as uow:
-        total = await uow.enrollments.count_for_course(workspace.id, course.id)
-        rows = await uow.enrollments.list_for_course(
-            workspace.id, course.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-        )
+        listed = await uow.listings.enrollments(workspace.id, course.id, query)
+        everyone = await uow.enrollments.count_for_course(workspace.id, course.id)
     usage = await cases.plan_usage(workspace, uow=deps.uow())
     return {
         "course": course,
-        "enrollments": rows,
-        "total": total,
-        "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)),
+        "enrollments": listed.items,
+        "total": everyone,
+        "matched": listed.total,
+        "listing": query,
+        "page": query.page,
+        "pages": listed.pages,
         "usage": usage,
     }
-
-
-def page_number(request: Request[Any, Any, Any]) -> int:
-    try:
-        # Capped: an offset beyond PostgreSQL's bigint is an error, not an empty page.
-        return max(1, min(int(request.query_params.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
 
 
 def enrollment_table(context: dict[str, Any]) -> Template:

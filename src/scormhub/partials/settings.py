@@ -33,7 +33,10 @@ class ScormCloudStatusPartial(Controller):
                     "SCORM Cloud no longer accepts the saved App ID / Secret Key. Connect again.",
                 )
             except ServiceUnavailable as exc:
-                state, reason = "bad", f"SCORM Cloud is not answering ({exc})."
+                state, reason = (
+                    "bad",
+                    str(exc).strip() or "SCORM Cloud is not answering. Try again in a minute.",
+                )
         template = Template(
             template_name="partials/settings/scorm_cloud_status.html",
             context={"state": state, "reason": reason},

@@ -14,9 +14,11 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import certificates as cases
-from scormhub.domain.certificates import CertificateRevoked, NotCompleted
+from scormhub.domain.certificates import CertificateRevoked, NotCompleted, NotPassed
 from scormhub.domain.errors import NotFound
-from scormhub.domain.model import Branding, Certificate, Enrollment, Workspace
+from scormhub.domain.model import Certificate, Enrollment, Workspace
+from scormhub.domain.themes import LearnerBrand
+from scormhub.routes.brand import brand_for, certificate_brand, certificate_branding
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard
@@ -48,6 +50,7 @@ class CertificateAdminController(Controller):
                 organization_name=branding.organization_name,
                 uow=deps.uow(),
                 clock=deps.clock,
+                branding=branding,
             )
         except NotFound:
             raise NotFoundException() from None
@@ -55,7 +58,7 @@ class CertificateAdminController(Controller):
             return _admin_message(workspace, 409, "No certificate yet", str(incomplete))
         except CertificateRevoked as revoked:
             return _admin_message(workspace, 410, "Certificate revoked", str(revoked))
-        return await _pdf(deps, certificate, branding)
+        return await _pdf(deps, certificate)
 
     @get("/details", cache=False)
     async def details(
@@ -141,15 +144,20 @@ class LearnerCertificateController(Controller):
                 organization_name=branding.organization_name,
                 uow=deps.uow(),
                 clock=deps.clock,
+                branding=branding,
             )
         except NotFound:
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
-        except NotCompleted:
+        except NotCompleted as incomplete:
             return _learner_message(
                 409,
                 "Your certificate is not ready yet",
-                "Your certificate is issued once you complete the course. Finish it, then download the "
+                "This course gives a certificate to learners who pass it. Try the course again, or ask "
+                "your organization what to do next."
+                if isinstance(incomplete, NotPassed)
+                else "Your certificate is issued once you complete the course. Finish it, then download the "
                 "certificate from the page you see when you leave the course.",
+                await brand_for(deps, workspace.id),
             )
         except CertificateRevoked:
             return _learner_message(
@@ -157,8 +165,9 @@ class LearnerCertificateController(Controller):
                 "Certificate revoked",
                 f"This certificate was revoked by {branding.organization_name}. Contact them if you think "
                 "this is a mistake.",
+                await brand_for(deps, workspace.id),
             )
-        return await _pdf(deps, certificate, branding)
+        return await _pdf(deps, certificate)
 
 
 @get("/certificates/{certificate_id:str}", cache=False)
@@ -186,14 +195,21 @@ async def verify_certificate(
             status_code=404,
             headers=headers,
         )
+    branding = await certificate_branding(deps, certificate)
     return Template(
         template_name="pages/certificates/verify.html",
-        context={"state": "revoked" if certificate.revoked else "valid", "certificate": certificate},
+        context={
+            "state": "revoked" if certificate.revoked else "valid",
+            "certificate": certificate,
+            "brand": certificate_brand(certificate, branding),
+        },
         headers=headers,
     )
 
 
-async def _pdf(deps: Deps, certificate: Certificate, branding: Branding) -> Response[bytes]:
+async def _pdf(deps: Deps, certificate: Certificate) -> Response[bytes]:
+    # As issued (its recorded name, colour and logo), exactly as the verification page shows it.
+    branding = await certificate_branding(deps, certificate)
     content = await deps.certificate_renderer().render(certificate, branding, _verify_url(deps, certificate))
     return Response(
         content=content,
@@ -250,9 +266,41 @@ def _admin_message(workspace: Workspace, status: int, title: str, message: str) 
     )
 
 
-def _learner_message(status: int, title: str, message: str) -> Template:
+def _learner_message(status: int, title: str, message: str, brand: LearnerBrand | None = None) -> Template:
     return Template(
         template_name="pages/enroll/message.html",
-        context={"title": title, "message": message},
+        context={"title": title, "message": message, "brand": brand},
         status_code=status,
     )
+
+
+class CourseCertificateRuleController(Controller):
+    """Who a course certifies (the course page's Certificates card)."""
+
+    path = "/app/courses/{course_id:uuid}/certificate-rule"
+    guards = [admin_guard]
+
+    @post("")
+    async def save(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+    ) -> Response[Any]:
+        form = await request.form()
+        back = f"/app/courses/{course_id}"
+        try:
+            course = await cases.set_certificate_rule(
+                workspace.id, course_id, str(form.get("rule", "")), uow=deps.uow()
+            )
+        except NotFound:
+            raise NotFoundException() from None
+        except cases.InvalidRule as bad:
+            return redirect_with_flash(request, back, error=str(bad))
+        notice = (
+            "Certificates of this course now go to learners who pass it."
+            if course.certificate_rule == "passed"
+            else "Certificates of this course now go to everyone who completes it."
+        )
+        return redirect_with_flash(request, back, notice=notice)

@@ -4,6 +4,7 @@ the content origin)."""
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -11,19 +12,25 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
 from scormhub.domain.errors import NotFound, ServiceUnavailable, StorageUnavailable
+from scormhub.domain.listing import parse_list_query
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
+from scormhub.partials.enrollments import enrolled_context, enrolled_query, enrollment_table
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.uploads import StreamedUpload, UploadRefused
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard
+from scormhub.web.htmx import vary_on_htmx, wants_fragment
 
+# The columns the course list can be sorted by (integrations.db.listings maps them to SQL).
+COURSE_SORTS = ("title", "status", "learners", "added", "file")
 # The multipart envelope around the file: boundaries, headers and the CSRF field.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -34,18 +41,38 @@ class CourseController(Controller):
 
     @get("", cache=False)
     async def list_courses(
-        self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
+        self, request: HTMXRequest, deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
+        query = parse_list_query(
+            dict(request.query_params), sorts=COURSE_SORTS, default_sort="added", default_descending=True
+        )
         async with uow:
-            items = await uow.courses.list_for_workspace(workspace.id)
-            learners = await uow.enrollments.count_by_course(workspace.id)
-        return _page(
-            "pages/courses/list.html",
-            workspace,
-            deps,
-            courses=items,
-            learners=learners,
-            deleted=flashed(request).get("deleted"),
+            listed, learners = await uow.listings.courses(workspace.id, query)
+            anything = listed.total > 0
+            if not anything and query.q:  # a search that found nothing is not an empty workspace
+                everything, _ = await uow.listings.courses(workspace.id, replace(query, q="", page=1))
+                anything = everything.total > 0
+        context: dict[str, Any] = {
+            "courses": listed.items,
+            "listed": listed,
+            "listing": query,
+            "learners": learners,
+        }
+        if wants_fragment(request):
+            return vary_on_htmx(
+                Template(
+                    template_name="partials/courses/table.html", context={"workspace": workspace, **context}
+                )
+            )
+        return vary_on_htmx(
+            _page(
+                "pages/courses/list.html",
+                workspace,
+                deps,
+                any_course=anything,
+                deleted=flashed(request).get("deleted"),
+                **context,
+            )
         )
 
     @post(
@@ -93,7 +120,7 @@ class CourseController(Controller):
     @get("/{course_id:uuid}", cache=False)
     async def detail(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         course_id: FromPath[UUID],
         deps: DepsDep,
         workspace: WorkspaceDep,
@@ -101,7 +128,11 @@ class CourseController(Controller):
         from scormhub.routes.enrollments import _detail  # the detail page shows the enrolled table too
 
         course = await _course(deps, workspace, course_id)
-        return await _detail(request, deps, workspace, course)
+        if wants_fragment(request):
+            # Searching, sorting and paging the enrolled table: this URL (bookmarkable) answers with it.
+            query = enrolled_query(request)
+            return enrollment_table(await enrolled_context(deps, workspace, course, query))
+        return vary_on_htmx(await _detail(request, deps, workspace, course))
 
     @get("/{course_id:uuid}/delete", cache=False)
     async def confirm_delete(
@@ -112,7 +143,9 @@ class CourseController(Controller):
         workspace: WorkspaceDep,
     ) -> Template:
         course = await _course(deps, workspace, course_id)
-        return _page("pages/courses/delete.html", workspace, deps, course=course)
+        async with deps.uow() as uow:
+            learners = await uow.enrollments.count_for_course(workspace.id, course.id)
+        return _page("pages/courses/delete.html", workspace, deps, course=course, learners=learners)
 
     @post("/{course_id:uuid}/delete")
     async def delete(
@@ -134,12 +167,15 @@ class CourseController(Controller):
             raise NotFoundException() from None
         except ServiceUnavailable as exc:
             course = await _course(deps, workspace, course_id)
+            async with deps.uow() as uow:
+                learners = await uow.enrollments.count_for_course(workspace.id, course.id)
             return _page(
                 "pages/courses/delete.html",
                 workspace,
                 deps,
                 course=course,
-                error=f"The course engine did not answer ({exc}). Nothing was deleted; try again shortly.",
+                learners=learners,
+                error=f"{str(exc).strip() or 'The course engine did not answer.'} Nothing was deleted.",
                 status_code=503,
             )
         return redirect_with_flash(request, "/app/courses", deleted=course.title)

@@ -14,13 +14,14 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
-from scormhub.domain.contacts import InvalidInput, add_contact, clean_name, normalize_email
+from scormhub.domain.contacts import ContactExists, InvalidInput, add_contact, clean_name, normalize_email
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
+from scormhub.domain.listing import ListQuery, parse_list_query
 from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.domain.model_billing import ChargeStatus
 from scormhub.partials.courses import course_or_404 as _course
-from scormhub.partials.enrollments import enrolled_context, enrollment_table, page_number, search_results
+from scormhub.partials.enrollments import enrolled_context, enrolled_query, enrollment_table, search_results
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard, current_admin
@@ -63,13 +64,13 @@ class EnrollmentController(Controller):
         workspace: WorkspaceDep,
     ) -> Response[Any]:
         course = await _course(deps, workspace, course_id)
-        context = await enrolled_context(deps, workspace, course, page_number(request))
+        query = enrolled_query(request)
         if wants_fragment(request):
-            return enrollment_table(context)
+            return enrollment_table(await enrolled_context(deps, workspace, course, query))
+        # The table's own address is the course page's: a bookmark of this one lands there.
+        suffix = query.query_string()
         return vary_on_htmx(
-            Redirect(
-                path=f"/app/courses/{course.id}", query_params={"page": str(context["page"])}, status_code=303
-            )
+            Redirect(path=f"/app/courses/{course.id}" + (f"?{suffix}" if suffix else ""), status_code=303)
         )
 
     @post("/enrollments")
@@ -125,9 +126,9 @@ class EnrollmentController(Controller):
             error = f"The contact could not be enrolled: {exc}"
         if not wants_fragment(request):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=message, error=error)
-        context = await enrolled_context(deps, workspace, course, 1)
+        context = await enrolled_context(deps, workspace, course)
         context.update(notice=message, error=error)
-        return enrollment_table(context)
+        return enrollment_table(await _with_sync_progress(deps, workspace, course, context))
 
     @post("/enrollments/{enrollment_id:uuid}/delete")
     async def remove(
@@ -148,9 +149,9 @@ class EnrollmentController(Controller):
         notice = f"{removed.learner_name} was removed from this course."
         if not wants_fragment(request):
             return redirect_with_flash(request, f"/app/courses/{course.id}", notice=notice)
-        context = await enrolled_context(deps, workspace, course, 1)
+        context = await enrolled_context(deps, workspace, course)
         context["notice"] = notice
-        return enrollment_table(context)
+        return enrollment_table(await _with_sync_progress(deps, workspace, course, context))
 
     @get("/enrollments/{enrollment_id:uuid}/launch", cache=False)
     async def launch(
@@ -169,10 +170,20 @@ class EnrollmentController(Controller):
         return Redirect(path=f"/play/{enrollment.launch_token}", status_code=303)
 
 
+async def _with_sync_progress(
+    deps: Deps, workspace: Workspace, course: Course, context: dict[str, Any]
+) -> dict[str, Any]:
+    """The table after a change, with the Sync All card's count beside it (swapped out of band)."""
+    async with deps.uow() as uow:
+        context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
+    context["oob_sync"] = True
+    return context
+
+
 async def _detail(
     request: Request[Any, Any, Any], deps: Deps, workspace: Workspace, course: Course, **extra: Any
 ) -> Template:
-    context = await enrolled_context(deps, workspace, course, page_number(request))
+    context = await enrolled_context(deps, workspace, course, enrolled_query(request))
     context.update(extra)
     flash = flashed(request)
     async with deps.uow() as uow:
@@ -190,51 +201,67 @@ async def _detail(
     )
 
 
+# The contact book's sortable columns (integrations.db.listings maps them to SQL), and its page size.
+CONTACT_SORTS = ("name", "email", "added")
+CONTACTS_PAGE = 50
+
+
+def _contacts_context(
+    workspace: Workspace,
+    query: ListQuery,
+    contacts: list[Any] | Any,
+    *,
+    pages: int,
+    matched: int,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "nav": "contacts",
+        "contacts": contacts,
+        "listing": query,
+        "query": query.q,
+        "pages": pages,
+        "matched": matched,
+        "values": {},
+        "errors": errors or {},
+    }
+
+
 class ContactController(Controller):
     path = "/app/contacts"
     guards = [admin_guard]
 
     @get("", cache=False)
     async def index(self, request: HTMXRequest, deps: DepsDep, workspace: WorkspaceDep) -> Response[Any]:
-        query = request.query_params.get("q", "").strip()[:100]
+        query = parse_list_query(
+            dict(request.query_params), sorts=CONTACT_SORTS, default_sort="name", page_size=CONTACTS_PAGE
+        )
         if workspace.crm is CrmKind.HIGHLEVEL:
             return await self._highlevel_index(request, deps, workspace, query)
-        book = deps.crm.contact_directory(workspace.id)
-        contacts = await (book.search_contacts(query, limit=50) if query else book.list_contacts(limit=50))
-        context: dict[str, Any] = {
-            "workspace": workspace,
-            "nav": "contacts",
-            "contacts": contacts,
-            "query": query,
-            "values": {},
-            "errors": {},
-        }
+        async with deps.uow() as uow:
+            listed = await uow.listings.contacts(workspace.id, query)
+        context = _contacts_context(workspace, query, listed.items, pages=listed.pages, matched=listed.total)
         if wants_fragment(request):
-            return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
-        context["companies"] = await book.company_summaries()
+            return vary_on_htmx(Template(template_name="partials/contacts/table.html", context=context))
+        context["companies"] = await deps.crm.contact_directory(workspace.id).company_summaries()
         return vary_on_htmx(Template(template_name="pages/contacts/list.html", context=context))
 
     async def _highlevel_index(
-        self, request: HTMXRequest, deps: Deps, workspace: Workspace, query: str
+        self, request: HTMXRequest, deps: Deps, workspace: Workspace, query: ListQuery
     ) -> Response[Any]:
         """HighLevel keeps the contacts: search them there (no full list: a location may hold millions)."""
         errors: dict[str, str] = {}
         contacts: list[Any] = []
-        if query:
+        if query.q:
             try:
-                contacts = await deps.crm.for_workspace(workspace).search_contacts(query, limit=50)
+                contacts = await deps.crm.for_workspace(workspace).search_contacts(query.q, limit=50)
             except DomainError as exc:
                 errors["search"] = f"Contacts could not be searched: {exc}"
-        context: dict[str, Any] = {
-            "workspace": workspace,
-            "nav": "contacts",
-            "contacts": contacts,
-            "query": query,
-            "values": {},
-            "errors": errors,
-        }
+        context = _contacts_context(workspace, query, contacts, pages=1, matched=len(contacts), errors=errors)
+        context["searchable_only"] = True
         if wants_fragment(request):
-            return vary_on_htmx(Template(template_name="partials/contacts/rows.html", context=context))
+            return vary_on_htmx(Template(template_name="partials/contacts/table.html", context=context))
         return vary_on_htmx(Template(template_name="pages/contacts/list.html", context=context))
 
     @post("")
@@ -246,22 +273,24 @@ class ContactController(Controller):
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email", "company")}
         book = deps.crm.contact_directory(workspace.id)
+        existing: Any = None
         try:
             # The company as typed: add_contact folds its whitespace and caps its length itself.
             contact = await add_contact({**values, "company": str(form.get("company", ""))}, book=book)
-        except InvalidInput as bad:
-            contacts = await book.list_contacts(limit=50)
+        except (InvalidInput, ContactExists) as bad:
+            field = bad.field if isinstance(bad, InvalidInput) else "email"
+            existing = bad.contact if isinstance(bad, ContactExists) else None
+            query = parse_list_query({}, sorts=CONTACT_SORTS, default_sort="name", page_size=CONTACTS_PAGE)
+            async with deps.uow() as uow:
+                listed = await uow.listings.contacts(workspace.id, query)
+            context = _contacts_context(
+                workspace, query, listed.items, pages=listed.pages, matched=listed.total
+            )
+            context.update(values=values, errors={field: str(bad)}, existing=existing)
             return Template(
                 template_name="pages/contacts/list.html",
-                context={
-                    "workspace": workspace,
-                    "nav": "contacts",
-                    "contacts": contacts,
-                    "query": "",
-                    "values": values,
-                    "errors": {bad.field: str(bad)},
-                },
-                status_code=422,
+                context=context,
+                status_code=409 if existing else 422,
             )
         return Redirect(path=f"/app/contacts/{contact.id}", status_code=303)
 

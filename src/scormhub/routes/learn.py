@@ -40,6 +40,8 @@ from scormhub.domain.ports import RequestLimits
 from scormhub.domain.postbacks import sync_registration
 from scormhub.domain.scorm.launch_data import SCORM12_API_SETTINGS
 from scormhub.domain.sequencing_commits import SequencingConflict
+from scormhub.domain.themes import LearnerBrand
+from scormhub.routes.brand import brand_for
 from scormhub.routes.courses import serve_content
 from scormhub.routes.providers import DepsDep, UowDep
 from scormhub.routes.sequencing import sequenced_player
@@ -82,7 +84,7 @@ class PlayerController(Controller):
                 launch = cases.review_launch(review, request.query_params.get("sco"), clock=deps.clock)
             except UnknownItem:
                 return _no_such_item(token)
-            return _player_page(launch, token)
+            return _player_page(launch, token, await brand_for(deps, review.workspace_id))
         except RegistrationOnHold as on_hold:
             return _on_hold(str(on_hold))
         except CourseNotAvailable:
@@ -104,8 +106,8 @@ class PlayerController(Controller):
         except NotFound:
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
         except CourseNotAvailable:
-            return _not_available()
-        return _player_page(launch, token)
+            return _not_available(await brand_for(deps, enrollment.workspace_id))
+        return _player_page(launch, token, await brand_for(deps, enrollment.workspace_id))
 
     @get("/content/{path:path}", cache=False)
     async def content(self, token: FromPath[str], path: FromPath[str], deps: DepsDep) -> Response[Any]:
@@ -190,7 +192,10 @@ class PlayerController(Controller):
             review = await _review_course(deps, token)
             if review is None:
                 raise NotFoundException() from None
-            return Template(template_name="pages/player/exit_review.html", context={"course": review})
+            return Template(
+                template_name="pages/player/exit_review.html",
+                context={"course": review, "brand": await brand_for(deps, review.workspace_id)},
+            )
         except CourseNotAvailable:
             raise NotFoundException() from None
         if course.engine is EngineKind.SCORM_CLOUD:
@@ -205,10 +210,9 @@ class PlayerController(Controller):
             current = await uow.enrollments.get(enrollment.workspace_id, enrollment.id)
         # Back from SCORM Cloud, the result may still be on its way: say so and ask until it is known.
         saving = course.engine is EngineKind.SCORM_CLOUD
-        return Template(
-            template_name="pages/player/exit.html",
-            context=_result_context(token, course, current or enrollment, saving, deps.clock.now()),
-        )
+        context = _result_context(token, course, current or enrollment, saving, deps.clock.now())
+        context["brand"] = await brand_for(deps, course.workspace_id)
+        return Template(template_name="pages/player/exit.html", context=context)
 
     @get("/exit/result", cache=False)
     async def exit_result(self, token: FromPath[str], request: HTMXRequest, deps: DepsDep) -> Response[Any]:
@@ -221,6 +225,7 @@ class PlayerController(Controller):
         context = _result_context(token, course, current, not known, since)
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/player/result.html", context=context))
+        context["brand"] = await brand_for(deps, course.workspace_id)
         return vary_on_htmx(Template(template_name="pages/player/exit.html", context=context))
 
 
@@ -229,6 +234,9 @@ class EnrollController(Controller):
 
     @get("", cache=False)
     async def form(self, token: FromPath[str], deps: DepsDep, uow: UowDep) -> Response[Any]:
+        return await _branded_for_course(deps, token, await self._form(token, deps, uow))
+
+    async def _form(self, token: str, deps: Deps, uow: Any) -> Response[Any]:
         async with uow:
             course = await uow.courses.get_by_enroll_token(token)
         if course is None or course.status.value != "ready":
@@ -240,6 +248,11 @@ class EnrollController(Controller):
     @post("")
     async def submit(
         self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep
+    ) -> Response[Any]:
+        return await _branded_for_course(deps, token, await self._submit(token, request, deps, uow))
+
+    async def _submit(
+        self, token: str, request: Request[Any, Any, Any], deps: Deps, uow: Any
     ) -> Response[Any]:
         form = await request.form()
         values = {k: str(form.get(k, ""))[:1000] for k in ("first_name", "last_name", "email")}
@@ -282,8 +295,13 @@ class EnrollController(Controller):
                 template_name="pages/enroll/message.html",
                 context={
                     "title": "Enrollment is closed for now",
-                    "message": "This course can't take new learners at the moment. Please contact whoever "
-                    "sent you the link.",
+                    "message": "This course can't take new learners at the moment.",
+                    "next_steps": [
+                        "Ask whoever sent you this link to open more places; then try again.",
+                        "Already enrolled? Open the course from the link you were sent, or from the "
+                        "browser you enrolled in.",
+                    ],
+                    "retry_url": f"/enroll/{token}",
                 },
                 status_code=403,
             )
@@ -292,9 +310,13 @@ class EnrollController(Controller):
                 template_name="pages/enroll/message.html",
                 context={
                     "title": "Enrollment is closed for now",
-                    "message": "This course has reached its number of learners. If you are already "
-                    "enrolled, open the course from the browser you enrolled in, or from the link you were "
-                    "sent.",
+                    "message": "This course has reached its number of learners.",
+                    "next_steps": [
+                        "Ask whoever sent you this link to make room for you; then try again.",
+                        "Already enrolled? Open the course from the link you were sent, or from the "
+                        "browser you enrolled in.",
+                    ],
+                    "retry_url": f"/enroll/{token}",
                 },
                 status_code=403,
             )
@@ -405,7 +427,7 @@ async def _review_course(deps: Deps, token: str) -> Course | None:
     return course
 
 
-def _player_page(launch: Launch, token: str) -> Template:
+def _player_page(launch: Launch, token: str, brand: LearnerBrand | None = None) -> Template:
     course = launch.course
     base = f"/play/{token}"
     sco = next(s for s in course.scos if s.identifier == launch.sco_id)
@@ -423,7 +445,13 @@ def _player_page(launch: Launch, token: str) -> Template:
         config["apiSettings"] = SCORM12_API_SETTINGS
     return Template(
         template_name="pages/player/play.html",
-        context={"course": course, "sco_id": launch.sco_id, "player_config": config, "base": base},
+        context={
+            "course": course,
+            "sco_id": launch.sco_id,
+            "player_config": config,
+            "base": base,
+            "brand": brand,
+        },
     )
 
 
@@ -499,12 +527,13 @@ def _no_such_item(token: str) -> Template:
     )
 
 
-def _not_available() -> Template:
+def _not_available(brand: LearnerBrand | None = None) -> Template:
     return Template(
         template_name="pages/enroll/message.html",
         context={
             "title": "Course not available",
             "message": "This course can't be taken right now. Check the link with whoever sent it to you.",
+            "brand": brand,
         },
         status_code=404,
     )
@@ -517,6 +546,16 @@ def _on_hold(message: str) -> Template:
         context={"title": "Registration not active yet", "message": message},
         status_code=409,
     )
+
+
+async def _branded_for_course(deps: Deps, course_token: str, response: Response[Any]) -> Response[Any]:
+    """A self-enrollment page in the look of the course's organization (when the link names a course)."""
+    if isinstance(response, Template) and response.context.get("brand") is None:
+        async with deps.uow() as uow:
+            course = await uow.courses.get_by_enroll_token(course_token)
+        if course is not None:
+            response.context["brand"] = await brand_for(deps, course.workspace_id)
+    return response
 
 
 def _scorm_reply(result: bool, code: int, message: str, *, status: int) -> Response[Any]:

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from scormhub.domain import reports
+from scormhub.domain import report_charts, reports
 from scormhub.domain.exports import TIME_ZONE
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web.guards import admin_guard
@@ -43,6 +43,8 @@ class ReportsController(Controller):
             "error": error,
             "presets": reports.PRESETS,
             "chart": reports.bar_chart(dashboard.chart, dashboard.chart_unit),
+            "timeline": report_charts.timeline(dashboard.chart, dashboard.chart_unit),
+            "rates": report_charts.course_rates(dashboard.courses),
             "time_zone": TIME_ZONE,
         }
         if wants_fragment(request):

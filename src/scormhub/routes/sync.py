@@ -43,13 +43,23 @@ class SyncController(Controller):
                 for c in await uow.billing.recent(workspace.id, limit=50)
                 if c.status is not ChargeStatus.FREE
             ]
+            # People, not CRM ids: the name each contact is enrolled under.
+            learners = await uow.listings.learners_by_contact(
+                workspace.id, [item.write.contact_id for item in items]
+            )
+            learner = await uow.enrollments.get(workspace.id, enrollment_id) if enrollment_id else None
+            course = await uow.courses.get(workspace.id, learner.course_id) if learner else None
         context = {
             "workspace": workspace,
-            "nav": "settings",
+            # One learner's log is reached from their course: the navigation stays on Courses.
+            "nav": "courses" if course else "settings",
             "items": items,
             "counts": counts,
             "enrollment": enrollment_id,
             "charges": charges,
+            "learners": learners,
+            "learner": learner,
+            "course": course,
         }
         if wants_fragment(request):
             return vary_on_htmx(Template(template_name="partials/sync/log.html", context=context))

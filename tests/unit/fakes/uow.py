@@ -23,6 +23,7 @@ from scormhub.domain.model import (
     Enrollment,
     InboxItem,
     LoginToken,
+    Logo,
     OutboxItem,
     SyncedState,
     SyncRun,
@@ -62,6 +63,8 @@ class FakeStore:
         self.sequencing_states: dict[UUID, tuple[dict[str, Any], int]] = {}
         self.billing_accounts: dict[UUID, BillingAccount] = {}
         self.usage_charges: dict[UUID, UsageCharge] = {}
+        # Content-addressed and written once: shared rather than staged per unit of work.
+        self.certificate_logos: dict[str, Logo] = {}
 
 
 class FakeWorkspaceRepository:
@@ -341,8 +344,15 @@ class FakeInboxRepository:
 
 
 class FakeCertificateRepository:
-    def __init__(self, staged: dict[str, Certificate]) -> None:
+    def __init__(self, staged: dict[str, Certificate], logos: dict[str, Logo] | None = None) -> None:
         self.staged = staged
+        self.logos = logos if logos is not None else {}
+
+    async def keep_logo(self, sha256: str, content: bytes, content_type: str) -> None:
+        self.logos.setdefault(sha256, Logo(content=content, content_type=content_type))
+
+    async def logo(self, sha256: str) -> Logo | None:
+        return self.logos.get(sha256)
 
     async def add_once(self, certificate: Certificate) -> Certificate:
         existing = next(
@@ -412,6 +422,7 @@ class FakeUnitOfWork:
         self.certificates = FakeCertificateRepository(dict(s.certificates))
         self.sequencing_states = FakeSequencingStateRepository(dict(s.sequencing_states))
         self.billing = FakeBillingRepository(dict(s.billing_accounts), dict(s.usage_charges))
+        self.certificates = FakeCertificateRepository(dict(s.certificates), s.certificate_logos)
         return self
 
     async def __aexit__(

@@ -16,6 +16,7 @@ from scormhub.domain.model import (
     Enrollment,
     InboxItem,
     LoginToken,
+    Logo,
     OutboxItem,
     SyncedState,
     SyncRun,
@@ -338,6 +339,14 @@ class CertificateRepository(Protocol):
 
     async def revoke(self, workspace_id: UUID, certificate_id: str, at: datetime) -> Certificate | None:
         """Set the revocation date unless one is set; None when the workspace has no such certificate."""
+        ...
+
+    async def keep_logo(self, sha256: str, content: bytes, content_type: str) -> None:
+        """Store a logo certificates were issued with, by the hash of its bytes (once)."""
+        ...
+
+    async def logo(self, sha256: str) -> Logo | None:
+        """A logo kept by `keep_logo`."""
         ...
 
 

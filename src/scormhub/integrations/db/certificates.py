@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.model import Certificate, CertificateSnapshot
+from scormhub.domain.model import Certificate, CertificateSnapshot, Logo
 from scormhub.integrations.db.tables import CertificateRow
 
 
@@ -75,3 +75,20 @@ class PiccoloCertificateRepository:
             workspace_id,
         )
         return _certificate(rows[0]) if rows else None
+
+    async def keep_logo(self, sha256: str, content: bytes, content_type: str) -> None:
+        await CertificateRow.raw(
+            "INSERT INTO certificate_logo (sha256, content, content_type) VALUES ({}, {}, {}) "
+            "ON CONFLICT (sha256) DO NOTHING",
+            sha256,
+            content,
+            content_type,
+        )
+
+    async def logo(self, sha256: str) -> Logo | None:
+        rows = await CertificateRow.raw(
+            "SELECT content, content_type FROM certificate_logo WHERE sha256 = {}", sha256
+        )
+        if not rows:
+            return None
+        return Logo(content=bytes(rows[0]["content"]), content_type=rows[0]["content_type"])

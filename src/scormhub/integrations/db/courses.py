@@ -37,6 +37,7 @@ def _course(row: dict[str, Any]) -> Course:
         organization=None
         if row.get("organization") is None
         else Organization.from_json_dict(row["organization"]),
+        certificate_rule=row.get("certificate_rule") or "completed",
     )
 
 
@@ -58,6 +59,7 @@ def _course_values(course: Course) -> dict[str, Any]:
         "import_handle": course.import_handle,
         "import_attempts": course.import_attempts,
         "organization": None if course.organization is None else course.organization.to_json_dict(),
+        "certificate_rule": course.certificate_rule,
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }

@@ -61,6 +61,8 @@ class CourseRow(Table, tablename="course"):
     created_at = Timestamptz()
     updated_at = Timestamptz(index=True)
     organization = JSONB(null=True, default=None)  # the manifest model's tree (domain/scorm/organization.py)
+    # Who gets a certificate: "completed" or "passed" (certificate_logo, beside it, is raw SQL only).
+    certificate_rule = Varchar(length=20, default="completed")
 
 
 class ContactRow(Table, tablename="contact"):

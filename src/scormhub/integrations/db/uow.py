@@ -19,6 +19,7 @@ from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.engine_accounts import PiccoloEngineAccountRepository
 from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, PiccoloScoStateRepository
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
+from scormhub.integrations.db.listings import PiccoloListings
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
 from scormhub.integrations.db.sequencing import PiccoloSequencingStateRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
@@ -43,6 +44,7 @@ class PiccoloUnitOfWork:
         self.automation = PiccoloAutomationRepository()
         self.bulk = PiccoloBulkRepository()
         self.billing = PiccoloBillingRepository()
+        self.listings = PiccoloListings()  # the long lists' searched, sorted, paged read side
         self._transaction: Any = None
         self._committed = False
 

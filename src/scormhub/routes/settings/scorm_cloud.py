@@ -45,9 +45,7 @@ class EngineSettingsController(Controller):
         except InvalidCredentials:
             return _failed(request, REJECTED, app_id)
         except ServiceUnavailable as exc:
-            return _failed(
-                request, f"SCORM Cloud did not answer ({exc}). Nothing was saved; try again shortly.", app_id
-            )
+            return _failed(request, f"{_sentence(exc)} Nothing was saved.", app_id)
         except (EngineAccountLimit, EngineRefused) as exc:
             return _failed(request, f"SCORM Cloud refused the connection: {exc}", app_id)
         notes = " ".join(result.notes) if result.notes else None
@@ -72,3 +70,9 @@ class EngineSettingsController(Controller):
 def _failed(request: Request[Any, Any, Any], message: str, app_id: str) -> Redirect:
     # Back to Settings with the reason; the secret is never echoed back.
     return redirect_with_flash(request, "/app/settings", scorm_cloud_error=message, app_id=app_id.strip())
+
+
+def _sentence(exc: Exception) -> str:
+    """An error's message as a sentence of its own (not wrapped in another one's parentheses)."""
+    text = str(exc).strip() or "SCORM Cloud did not answer."
+    return text if text.endswith((".", "!", "?")) else text + "."
