@@ -13,6 +13,7 @@ from uuid import UUID
 from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, PlanMode, Workspace
+from scormhub.domain.overrides import engine_view, keep_override
 from scormhub.domain.scorm.cmi import (
     SUSPEND_DATA_LIMIT_2004,
     SUSPEND_DATA_LIMIT_2004_4TH,
@@ -375,6 +376,7 @@ def review_launch(course: Course, sco_id: str | None, *, clock: Clock) -> Launch
 
 
 async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime) -> Enrollment:
+    held, enrollment = enrollment, engine_view(enrollment)  # an override rolls up the engine's result
     states = await uow.sco_states.for_enrollment(enrollment.id)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     progress = rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
@@ -395,5 +397,6 @@ async def _roll_up(uow: UnitOfWork, enrollment: Enrollment, course: Course, now:
         completed_at=enrollment.completed_at or progress.completed_at,
         updated_at=now,
     )
+    updated = keep_override(held, updated)
     await uow.enrollments.save(updated)
     return updated

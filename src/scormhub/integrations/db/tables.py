@@ -113,6 +113,8 @@ class EnrollmentRow(Table, tablename="enrollment"):
     company_key = Varchar(length=200, null=True, default=None, index=True)
     # The CRM user who enrolled the learner (HighLevel SSO), so notes can be attributed to them.
     enrolled_by = Varchar(length=100, null=True, default=None)
+    # An admin's result override (domain.model.ResultOverride), NULL when the engine's result stands.
+    result_override = JSONB(null=True, default=None)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -292,6 +294,21 @@ class CertificateRow(Table, tablename="certificate"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class ResultOverrideAuditRow(Table, tablename="result_override_audit"):
+    """Every override set or cleared: who, when, why, the result before and after. Kept when the
+    enrollment is removed, like certificates: an audit log that forgets is not one."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    enrollment_id = UUID(index=True)
+    action = Varchar(length=20)
+    actor = Varchar(length=200)
+    reason = Text()
+    before = JSONB()
+    after = JSONB()
+    at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -313,4 +330,5 @@ TABLES: tuple[type[Table], ...] = (
     CrmRecordRow,
     CrmAgencyTokenRow,
     CertificateRow,
+    ResultOverrideAuditRow,
 )

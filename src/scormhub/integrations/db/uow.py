@@ -17,6 +17,7 @@ from scormhub.integrations.db.engine_accounts import PiccoloEngineAccountReposit
 from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, PiccoloScoStateRepository
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
+from scormhub.integrations.db.overrides import PiccoloResultOverrideRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
 
@@ -35,6 +36,7 @@ class PiccoloUnitOfWork:
         self.engine_accounts = PiccoloEngineAccountRepository()
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
+        self.result_overrides = PiccoloResultOverrideRepository()
         self._transaction: Any = None
         self._committed = False
 
