@@ -48,6 +48,7 @@ from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
 from scormhub.routes.overrides import OverrideController
 from scormhub.routes.providers import PROVIDERS
+from scormhub.routes.questions import QuestionReportController
 from scormhub.routes.reports import ReportsController
 from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
@@ -120,6 +121,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             CertificateAdminController,
             LearnerCertificateController,
             OverrideController,
+            QuestionReportController,
             verify_certificate,
             HighLevelController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).

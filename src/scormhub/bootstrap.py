@@ -49,6 +49,8 @@ from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
 from scormhub.integrations.postback_credentials import PostbackCredentials
+from scormhub.integrations.question_exports import question_csv as question_csv  # routes.questions
+from scormhub.integrations.question_exports import question_xlsx as question_xlsx
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
 from scormhub.integrations.request_limits import PostgresRequestLimits

@@ -12,6 +12,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from scormhub.domain.model_results import Answer as Answer
+from scormhub.domain.model_results import EngineResult as EngineResult
+from scormhub.domain.model_results import OverrideAuditEntry as OverrideAuditEntry
+from scormhub.domain.model_results import ResultOverride as ResultOverride
+from scormhub.domain.model_results import Verdict as Verdict
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import Problem, Sco
 
@@ -233,88 +238,6 @@ class Enrollment:
     @property
     def result_label(self) -> str:
         return {Success.PASSED: "Passed", Success.FAILED: "Failed"}.get(self.success, "—")
-
-
-@dataclass(frozen=True)
-class EngineResult:
-    """The result an engine reported, kept aside while an admin's override stands."""
-
-    completion: Completion
-    success: Success
-    score_percent: float | None
-    score_raw: float | None
-    completed_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "completion": self.completion.value,
-            "success": self.success.value,
-            "score_percent": self.score_percent,
-            "score_raw": self.score_raw,
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EngineResult:
-        completed = data.get("completed_at")
-        return cls(
-            completion=Completion(data.get("completion", Completion.NOT_STARTED.value)),
-            success=Success(data.get("success", Success.UNKNOWN.value)),
-            score_percent=data.get("score_percent"),
-            score_raw=data.get("score_raw"),
-            completed_at=datetime.fromisoformat(completed) if completed else None,
-        )
-
-
-@dataclass(frozen=True)
-class ResultOverride:
-    """An admin's word on a learner's result, with why, who and when; `engine` is what the course says."""
-
-    completion: Completion
-    success: Success
-    score_percent: float | None
-    reason: str
-    set_by: str
-    set_at: datetime
-    engine: EngineResult
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "completion": self.completion.value,
-            "success": self.success.value,
-            "score_percent": self.score_percent,
-            "reason": self.reason,
-            "set_by": self.set_by,
-            "set_at": self.set_at.isoformat(),
-            "engine": self.engine.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ResultOverride:
-        return cls(
-            completion=Completion(data["completion"]),
-            success=Success(data["success"]),
-            score_percent=data.get("score_percent"),
-            reason=str(data.get("reason", "")),
-            set_by=str(data.get("set_by", "")),
-            set_at=datetime.fromisoformat(data["set_at"]),
-            engine=EngineResult.from_dict(dict(data.get("engine") or {})),
-        )
-
-
-@dataclass(frozen=True)
-class OverrideAuditEntry:
-    """One change to a learner's result made by an admin: who, when, why, and the result before and after."""
-
-    id: UUID
-    workspace_id: UUID
-    enrollment_id: UUID
-    action: str  # "set" | "cleared"
-    actor: str
-    reason: str
-    before: dict[str, Any]
-    after: dict[str, Any]
-    at: datetime
 
 
 # --- Certificates --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, Pi
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
 from scormhub.integrations.db.overrides import PiccoloResultOverrideRepository
+from scormhub.integrations.db.questions import PiccoloQuestionAnswerRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
 
@@ -37,6 +38,7 @@ class PiccoloUnitOfWork:
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
         self.result_overrides = PiccoloResultOverrideRepository()
+        self.question_answers = PiccoloQuestionAnswerRepository()
         self._transaction: Any = None
         self._committed = False
 
