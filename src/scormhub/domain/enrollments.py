@@ -25,6 +25,7 @@ from scormhub.domain.scorm.commits import CommitResult, validate_commit
 from scormhub.domain.scorm.package import Standard
 from scormhub.domain.scorm.rollup import rollup
 from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, resume_cmi, start_session
+from scormhub.domain.version_rules import course_for_enrollment
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, RegistrationEngine, UnitOfWork
@@ -294,6 +295,8 @@ async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment
         if enrollment is None:
             raise NotFound("launch")
         course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
+        if course is not None:  # the learner plays their own version, maybe an older one
+            course = await course_for_enrollment(uow, enrollment, course)
     if course is None or course.status is not CourseStatus.READY or not course.scos:
         raise CourseNotAvailable("This course is not available right now.")
     return enrollment, course

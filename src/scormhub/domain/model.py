@@ -17,6 +17,8 @@ from scormhub.domain.model_results import EngineResult as EngineResult
 from scormhub.domain.model_results import OverrideAuditEntry as OverrideAuditEntry
 from scormhub.domain.model_results import ResultOverride as ResultOverride
 from scormhub.domain.model_results import Verdict as Verdict
+from scormhub.domain.model_versions import CourseVersion as CourseVersion
+from scormhub.domain.model_versions import VersionPolicy as VersionPolicy
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.package import Problem, Sco
 
@@ -185,6 +187,8 @@ class Course:
     mastery_score: float | None = None
     import_handle: str | None = None
     import_attempts: int = 0
+    # The version this describes: the current one, or an older one an enrollment stays on (domain.versions).
+    version: int = 1
 
     @property
     def is_final(self) -> bool:
@@ -226,6 +230,8 @@ class Enrollment:
     # An admin's result override (domain.overrides): when set, completion, success and score above are
     # the override's, and the engine's own latest result is kept inside it.
     override: ResultOverride | None = None
+    # The course version this learner plays; None until stored (the repository gives the current one).
+    course_version: int | None = None
 
     @property
     def status_label(self) -> str:

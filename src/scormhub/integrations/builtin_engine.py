@@ -36,8 +36,15 @@ class BuiltinEngine:
         self.limits = limits
         self.content_root.mkdir(parents=True, exist_ok=True)
 
-    def course_dir(self, course_id: UUID) -> Path:
-        return self.content_root / str(course_id)
+    def course_dir(self, course_id: UUID, version: int = 1) -> Path:
+        # Version 1 keeps the folder courses always had; later versions get one each beside it.
+        name = str(course_id) if version == 1 else f"{course_id}@v{version}"
+        return self.content_root / name
+
+    @staticmethod
+    def _handle_dir(handle: str) -> tuple[UUID, int]:
+        course_id, _, version = handle.partition("@v")
+        return UUID(course_id), int(version) if version.isdigit() else 1
 
     async def start_import(self, course: Course) -> str:
         try:
@@ -46,10 +53,10 @@ class BuiltinEngine:
             raise ImportFailed(f"The package could not be unpacked: {exc}. Upload it again.") from None
         except FileNotFoundError:
             raise ImportFailed("The uploaded package is missing from storage. Upload it again.") from None
-        return str(course.id)
+        return str(course.id) if course.version == 1 else f"{course.id}@v{course.version}"
 
     async def poll_import(self, handle: str) -> ImportStatus:
-        record = self.course_dir(UUID(handle)) / _RECORD
+        record = self.course_dir(*self._handle_dir(handle)) / _RECORD
         if not record.exists():
             return ImportStatus(
                 state=ImportState.ERROR, message="The extracted course is missing. Upload it again."
@@ -65,13 +72,15 @@ class BuiltinEngine:
 
     async def delete_course(self, course: Course) -> None:
         target = self.course_dir(course.id)
-        if not target.exists():
+        versions = list(self.content_root.glob(f"{course.id}@v*"))
+        if not target.exists() and not versions:
             raise NotFound("course content")
-        await anyio.to_thread.run_sync(shutil.rmtree, target)
+        for folder in [target, *versions]:
+            await anyio.to_thread.run_sync(_remove_tree, folder)
 
-    def content_file(self, course_id: UUID, relative: str) -> Path | None:
-        """The file a content URL names, or None: never a path outside the course's own folder."""
-        root = self.course_dir(course_id).resolve()
+    def content_file(self, course_id: UUID, relative: str, version: int = 1) -> Path | None:
+        """The file a content URL names, or None: never a path outside the version's own folder."""
+        root = self.course_dir(course_id, version).resolve()
         if not relative or "\x00" in relative:
             return None
         try:
@@ -85,14 +94,14 @@ class BuiltinEngine:
     # --- extraction (runs in a worker thread) --------------------------------------------------------
 
     def _extract(self, course: Course) -> None:
-        final = self.course_dir(course.id)
+        final = self.course_dir(course.id, course.version)
         if (final / _RECORD).exists():
             return  # imported already: a retried job must not extract twice
         source = self.storage.path(course.package_key)
         if not source.exists():
             raise FileNotFoundError(source)
         report = validate_package(source, self.limits)
-        staging = self.content_root / f".{course.id}.partial"
+        staging = self.content_root / f".{final.name}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
@@ -127,3 +136,7 @@ class BuiltinEngine:
                 if remaining < 0:
                     raise ExtractionError(f"{target!r} is larger than its header says")
                 out.write(chunk)
+
+
+def _remove_tree(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -13,6 +13,7 @@ from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker, remove_stale_uploads
+from scormhub.jobs.versions import import_course_version
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
 TASKS: tuple[Callable[..., Any], ...] = (
@@ -31,6 +32,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     install_agency_location,
     provision_crm,
     remove_stale_uploads,
+    import_course_version,
 )
 
 

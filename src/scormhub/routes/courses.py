@@ -187,12 +187,12 @@ class CourseController(Controller):
         course = await _course(deps, workspace, course_id)
         if course.engine.value != "builtin":
             raise NotFoundException()
-        return serve_content(deps, course.id, path)
+        return serve_content(deps, course.id, path, course.version)
 
 
-def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
+def serve_content(deps: Deps, course_id: UUID, path: str, version: int = 1) -> Response[Any]:
     """One file of a course's extracted package, with a CSP that lets only our player frame it."""
-    target = deps.builtin.content_file(course_id, path.lstrip("/"))
+    target = deps.builtin.content_file(course_id, path.lstrip("/"), version)
     if target is None:
         raise NotFoundException()
     media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

@@ -20,6 +20,7 @@ from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
 from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.partials.enrollments import enrolled_context, enrollment_table, page_number, search_results
+from scormhub.partials.versions import versions_context
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard, current_admin
@@ -170,6 +171,7 @@ async def _detail(
     flash = flashed(request)
     async with deps.uow() as uow:
         context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
+    context.update(await versions_context(deps, workspace, course))
     return Template(
         template_name="pages/courses/detail.html",
         context={

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID, uuid4
 
 from fakes.crm_sync import FakeOutboxRepository, FakeSyncRunRepository, FakeSyncStateRepository
+from fakes.versions import FakeCourseVersionRepository
 from scormhub.domain.model import (
     Certificate,
     Course,
     CourseStatus,
+    CourseVersion,
     EngineAccount,
     Enrollment,
     InboxItem,
@@ -56,6 +58,7 @@ class FakeStore:
         self.engine_accounts: dict[UUID, EngineAccount] = {}
         self.inbox: dict[UUID, InboxItem] = {}
         self.certificates: dict[str, Certificate] = {}
+        self.course_versions: dict[UUID, CourseVersion] = {}
 
 
 class FakeWorkspaceRepository:
@@ -365,6 +368,7 @@ class FakeUnitOfWork:
     engine_accounts: FakeEngineAccountRepository
     inbox: FakeInboxRepository
     certificates: FakeCertificateRepository
+    course_versions: FakeCourseVersionRepository
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -384,6 +388,7 @@ class FakeUnitOfWork:
         self.engine_accounts = FakeEngineAccountRepository(dict(s.engine_accounts))
         self.inbox = FakeInboxRepository(dict(s.inbox))
         self.certificates = FakeCertificateRepository(dict(s.certificates))
+        self.course_versions = FakeCourseVersionRepository(dict(s.course_versions), self.enrollments.staged)
         return self
 
     async def __aexit__(
@@ -407,6 +412,7 @@ class FakeUnitOfWork:
         s.engine_accounts = dict(self.engine_accounts.staged)
         s.inbox = dict(self.inbox.staged)
         s.certificates = dict(self.certificates.staged)
+        s.course_versions = dict(self.course_versions.staged)
         self.committed = True
 
     async def rollback(self) -> None:

@@ -25,6 +25,7 @@ from scormhub.domain.model import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from scormhub.domain.ports.versions import CourseVersionRepository
     from scormhub.domain.scorm.state import ScoState
 
 
@@ -165,6 +166,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> InboxRepository: ...
+
+    @property
+    def course_versions(self) -> CourseVersionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

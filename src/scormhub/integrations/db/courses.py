@@ -33,6 +33,7 @@ def _course(row: dict[str, Any]) -> Course:
         mastery_score=row["mastery_score"],
         import_handle=row["import_handle"],
         import_attempts=row["import_attempts"],
+        version=row.get("version") or 1,
     )
 
 
@@ -53,6 +54,7 @@ def _course_values(course: Course) -> dict[str, Any]:
         "mastery_score": course.mastery_score,
         "import_handle": course.import_handle,
         "import_attempts": course.import_attempts,
+        "version": course.version,
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }

@@ -41,6 +41,7 @@ def _enrollment(row: dict[str, Any]) -> Enrollment:
         last_access_at=row["last_access_at"],
         completed_at=row["completed_at"],
         override=_override(row.get("result_override")),
+        course_version=row.get("course_version") or 1,
     )
 
 
@@ -82,6 +83,14 @@ class PiccoloEnrollmentRepository:
                 created_at=e.created_at,
                 **{column._meta.name: value for column, value in _enrollment_values(e).items()},
             )
+        )
+        # A new learner plays the course's current version (course.version), read in the same statement
+        # as it is stored, so a version made current meanwhile is not missed.
+        await EnrollmentRow.raw(
+            "UPDATE enrollment SET course_version = COALESCE({}, course.version) FROM course "
+            "WHERE enrollment.id = {} AND course.id = enrollment.course_id",
+            e.course_version,
+            e.id,
         )
 
     async def get(self, workspace_id: UUID, enrollment_id: UUID) -> Enrollment | None:

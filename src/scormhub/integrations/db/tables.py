@@ -60,6 +60,8 @@ class CourseRow(Table, tablename="course"):
     import_attempts = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz(index=True)
+    # The current version's number (course_version); the row's package fields describe that version.
+    version = Integer(default=1)
 
 
 class ContactRow(Table, tablename="contact"):
@@ -115,6 +117,8 @@ class EnrollmentRow(Table, tablename="enrollment"):
     enrolled_by = Varchar(length=100, null=True, default=None)
     # An admin's result override (domain.model.ResultOverride), NULL when the engine's result stands.
     result_override = JSONB(null=True, default=None)
+    # The course version this learner plays (course_version.number).
+    course_version = Integer(default=1)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -309,6 +313,31 @@ class ResultOverrideAuditRow(Table, tablename="result_override_audit"):
     at = Timestamptz()
 
 
+class CourseVersionRow(Table, tablename="course_version"):
+    """One package of a course: version 1 is the first upload, each "Upload new version" adds one."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade, index=True)
+    number = Integer()
+    package_key = Varchar(length=100)
+    package_bytes = BigInt()
+    file_name = Varchar(length=255)
+    sha256 = Varchar(length=64, null=True, default=None)
+    standard = Varchar(length=20)
+    edition = Varchar(length=10, null=True, default=None)
+    scos = JSONB(default=[])
+    mastery_score = Float(null=True, default=None)
+    warnings = JSONB(default=[])
+    status = Varchar(length=20)
+    status_message = Text(null=True, default=None)
+    policy = Varchar(length=30, default="never")
+    import_handle = Varchar(length=200, null=True, default=None)
+    import_attempts = Integer(default=0)
+    created_at = Timestamptz()
+    activated_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -331,4 +360,5 @@ TABLES: tuple[type[Table], ...] = (
     CrmAgencyTokenRow,
     CertificateRow,
     ResultOverrideAuditRow,
+    CourseVersionRow,
 )

@@ -19,6 +19,7 @@ from scormhub.integrations.db.inbox import PiccoloInboxRepository
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
 from scormhub.integrations.db.overrides import PiccoloResultOverrideRepository
 from scormhub.integrations.db.questions import PiccoloQuestionAnswerRepository
+from scormhub.integrations.db.versions import PiccoloCourseVersionRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
 
@@ -39,6 +40,7 @@ class PiccoloUnitOfWork:
         self.certificates = PiccoloCertificateRepository()
         self.result_overrides = PiccoloResultOverrideRepository()
         self.question_answers = PiccoloQuestionAnswerRepository()
+        self.course_versions = PiccoloCourseVersionRepository()
         self._transaction: Any = None
         self._committed = False
 

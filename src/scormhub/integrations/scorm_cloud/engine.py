@@ -97,6 +97,9 @@ class ScormCloudEngine:
             registration_id, redirect_on_exit_url=redirect_on_exit_url, expiry_s=expiry_s
         )
 
+    async def reset_progress(self, registration_id: str) -> None:
+        await self._registrations.reset_progress(registration_id)
+
     async def get_progress(self, registration_id: str) -> RegistrationProgress:
         return await self._registrations.get_progress(registration_id)
 
