@@ -54,7 +54,7 @@ from scormhub.routes.settings.branding import BrandingController
 from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.sync import SyncController
-from scormhub.routes.versions import VersionController
+from scormhub.routes.versions import AdoptVersionController, VersionController
 from scormhub.settings import Settings
 from scormhub.web.csrf import SessionAwareCSRFMiddleware
 from scormhub.web.flash import FlashClearingMiddleware
@@ -124,6 +124,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             OverrideController,
             QuestionReportController,
             VersionController,
+            AdoptVersionController,
             verify_certificate,
             HighLevelController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).

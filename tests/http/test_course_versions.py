@@ -185,3 +185,31 @@ async def test_scorm_cloud_gets_the_version_as_a_new_version_of_the_same_course(
     assert MARKER in uploaded_zip(sent).read("shared/launchpage.html")  # the new package
     assert reset.call_count == 1
     assert (await current(enrollment)).course_version == 2
+
+
+async def test_the_same_zip_name_uploaded_again_is_offered_as_a_new_version(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    first = await ready_course(admin, app, GOLF_12)
+    ada = await enroll(first, "ada@example.com")
+    await admin.get("/app/courses")
+    uploaded = await admin.post(
+        "/app/courses",
+        data={"_csrf_token": csrf_of(admin)},
+        files={"package": (GOLF_12.name, golf_edited(), "application/zip")},
+    )
+    second_page = await admin.get(uploaded.headers["location"])
+    assert f"Is this a new version of “{first.title}”?" in second_page.text
+    second_id = uploaded.headers["location"].rsplit("/", 1)[1]
+
+    adopted = await admin.post(
+        f"/app/courses/{second_id}/as-version-of/{first.id}",
+        data={"_csrf_token": csrf_of(admin), "policy": "restart_incomplete"},
+    )
+    assert adopted.status_code == 303
+    assert adopted.headers["location"] == f"/app/courses/{first.id}"
+    assert (await admin.get(f"/app/courses/{second_id}")).status_code == 404  # no second course
+    course = await imported(app, first)
+    assert course.version == 2
+    assert (await current(ada)).course_version == 2  # she had not completed
+    assert MARKER in await launch_page(admin, ada.launch_token)

@@ -11,6 +11,7 @@ New enrollments always get the current version.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
         UnitOfWork,
     )
     from scormhub.domain.ports.versions import ProgressReset
+
+
+STILL_IMPORTING = "Another version of this course is still being imported. Wait until it is Ready."
 
 
 class SameVersion(DomainError):
@@ -98,9 +102,7 @@ async def upload_version(
                     "one: nothing was changed."
                 )
             if any(not v.is_final for v in versions):
-                raise VersionRejected(
-                    "Another version of this course is still being imported. Wait until it is Ready."
-                )
+                raise VersionRejected(STILL_IMPORTING)
             number = max((v.number for v in versions), default=course.version) + 1
             version = CourseVersion(
                 id=uuid.uuid4(),
@@ -258,3 +260,71 @@ async def _restart(
         done = await uow.course_versions.restart(enrollment, version.number, clock.now())
         await uow.commit()
     return int(done)
+
+
+async def adopt_as_version(
+    workspace_id: UUID,
+    upload_id: UUID,
+    target_id: UUID,
+    policy: VersionPolicy,
+    *,
+    uow: UnitOfWork,
+    engines: EngineRegistry,
+    jobs: JobQueue,
+    storage: PackageStorage,
+    clock: Clock,
+) -> CourseVersion:
+    """A zip uploaded as a new course turns out to be a new version of an existing one (same file name,
+    and the admin says so): its package becomes the next version of that course, and the upload's own
+    course goes. Nothing is imported twice into the target; learners follow `policy` once it is Ready."""
+    async with uow:
+        upload = await uow.courses.get_for_update(workspace_id, upload_id)
+        target = await uow.courses.get_for_update(workspace_id, target_id)
+        if upload is None or target is None or upload.id == target.id:
+            raise NotFound("course")
+        if await uow.enrollments.count_for_course(workspace_id, upload.id):
+            raise VersionRejected(
+                "Learners are enrolled in this upload already, so it stays a course of its own. Upload the "
+                f"zip again with “Upload new version” on “{target.title}”."
+            )
+        if target.status is not CourseStatus.READY:
+            raise VersionRejected(f"“{target.title}” is not Ready yet; try again once it is.")
+        mine = await uow.course_versions.number(workspace_id, upload.id, 1)
+        sha256 = mine.sha256 if mine is not None else None
+        versions = await uow.course_versions.list_for_course(workspace_id, target.id)
+        if any(not v.is_final for v in versions):
+            raise VersionRejected(STILL_IMPORTING)
+        current = next((v for v in versions if v.number == target.version), None)
+        same = sha256 is not None and current is not None and current.sha256 == sha256
+        version = CourseVersion(
+            id=uuid.uuid4(),
+            workspace_id=workspace_id,
+            course_id=target.id,
+            number=max((v.number for v in versions), default=target.version) + 1,
+            package_key=upload.package_key,
+            package_bytes=upload.package_bytes,
+            file_name=upload.file_name,
+            sha256=sha256,
+            standard=upload.standard,
+            edition=upload.edition,
+            scos=upload.scos,
+            mastery_score=upload.mastery_score,
+            warnings=upload.warnings,
+            status="processing",
+            policy=policy,
+            created_at=clock.now(),
+        )
+        if not same:
+            await uow.course_versions.add(version)
+        with contextlib.suppress(NotFound):  # the upload's own import may never have reached the engine
+            await engines.for_kind(upload.engine).delete_course(upload)
+        await uow.courses.delete(workspace_id, upload.id)
+        await uow.commit()
+    if same:
+        await storage.delete(upload.package_key)
+        raise SameVersion(
+            f"This zip is the same as version {target.version} of “{target.title}”, which is already the "
+            "current one: nothing was added, and the duplicate upload was removed."
+        )
+    await enqueue_version_import(version, jobs=jobs)
+    return version

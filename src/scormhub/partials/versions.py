@@ -18,4 +18,17 @@ async def versions_context(deps: Deps, workspace: Workspace, course: Course) -> 
     async with deps.uow() as uow:
         versions = await uow.course_versions.list_for_course(workspace.id, course.id)
         learners = await uow.course_versions.learners_per_version(workspace.id, course.id)
-    return {"versions": versions, "version_learners": learners, "policy_choices": POLICY_CHOICES}
+        same_file: list[Course] = []
+        if len(versions) <= 1 and not learners:
+            # A fresh upload whose zip name an older course has: offer to make it that course's new version.
+            same_file = [
+                c
+                for c in await uow.courses.list_for_workspace(workspace.id)
+                if c.id != course.id and c.file_name == course.file_name and c.created_at <= course.created_at
+            ]
+    return {
+        "versions": versions,
+        "version_learners": learners,
+        "policy_choices": POLICY_CHOICES,
+        "same_file_courses": same_file,
+    }

@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from scormhub.domain import versions as cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, VersionPolicy, Workspace
 from scormhub.partials.courses import course_or_404
 from scormhub.routes.courses import FORM_OVERHEAD_BYTES
@@ -99,3 +99,52 @@ def _failed(
         },
         status_code=status,
     )
+
+
+class AdoptVersionController(Controller):
+    path = "/app/courses/{course_id:uuid}/as-version-of/{target_id:uuid}"
+    guards = [admin_guard]
+
+    @post("")
+    async def adopt(
+        self,
+        request: Request[Any, Any, Any],
+        course_id: FromPath[UUID],
+        target_id: FromPath[UUID],
+        deps: DepsDep,
+        workspace: WorkspaceDep,
+    ) -> Response[Any]:
+        course = await course_or_404(deps, workspace, course_id)
+        target = await course_or_404(deps, workspace, target_id)
+        form = await request.form()
+        try:
+            policy = VersionPolicy(str(form.get("policy", VersionPolicy.NEVER.value)))
+        except ValueError:
+            return _failed(workspace, course, 400, POLICY_HELP)
+        try:
+            version = await cases.adopt_as_version(
+                workspace.id,
+                course.id,
+                target.id,
+                policy,
+                uow=deps.uow(),
+                engines=await deps.scorm_cloud.engines_for(workspace.id),
+                jobs=deps.jobs,
+                storage=deps.storage,
+                clock=deps.clock,
+            )
+        except cases.SameVersion as same:
+            return redirect_with_flash(request, f"/app/courses/{target.id}", notice=str(same))
+        except cases.VersionRejected as refused:
+            return _failed(workspace, course, 409, str(refused))
+        except NotFound:
+            return _failed(workspace, course, 404, "That course no longer exists.")
+        except ServiceUnavailable as exc:
+            return _failed(
+                workspace, course, 503, f"The course engine did not answer ({exc}). Try again shortly."
+            )
+        return redirect_with_flash(
+            request,
+            f"/app/courses/{target.id}",
+            notice=f"{version.file_name} is being imported as version {version.number} of this course.",
+        )
