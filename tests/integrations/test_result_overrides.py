@@ -163,6 +163,7 @@ async def test_an_enrollment_of_another_workspace_cannot_be_overridden(pool: Non
         ({"completion": "completed", "score": "nan", "reason": "x"}, "score"),
         ({"completion": "completed", "score": "ten", "reason": "x"}, "score"),
         ({"completion": "completed", "reason": "   "}, "reason"),
+        ({"completion": "completed", "reason": "\x00\x00"}, "reason"),
         ({"completion": "not_started", "success": "passed", "reason": "x"}, "completion"),
     ],
 )

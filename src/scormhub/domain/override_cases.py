@@ -13,6 +13,7 @@ from scormhub.domain.model import Enrollment, OverrideAuditEntry, ResultOverride
 from scormhub.domain.overrides import (
     MAX_REASON,
     OverrideCommand,
+    clean_reason,
     engine_result,
     engine_view,
     result_snapshot,
@@ -85,7 +86,7 @@ async def clear_override(
 ) -> Enrollment:
     """Give the learner the engine's result back (its latest, kept while the override stood)."""
     now = clock.now()
-    reason = " ".join(reason.split())[:MAX_REASON] or "Override removed"
+    reason = clean_reason(reason)[:MAX_REASON] or "Override removed"
     async with uow:
         if await uow.sync_states.lock(workspace_id, enrollment_id) is None:
             raise NotFound("enrollment")

@@ -65,7 +65,7 @@ def parse_override(form: dict[str, str], *, actor: str) -> OverrideCommand:
             ) from None
         if not 0 <= score <= 100 or score != score:
             raise OverrideRejected("score", "Enter the score as a number from 0 to 100, or leave it empty.")
-    reason = " ".join(form.get("reason", "").split())
+    reason = clean_reason(form.get("reason", ""))
     if not reason:
         raise OverrideRejected("reason", "Say why you are changing this result; the audit log keeps it.")
     if len(reason) > MAX_REASON:
@@ -73,6 +73,11 @@ def parse_override(form: dict[str, str], *, actor: str) -> OverrideCommand:
     if completion is Completion.NOT_STARTED and (success is not Success.UNKNOWN or score is not None):
         raise OverrideRejected("completion", "A learner who has not started has no result or score.")
     return OverrideCommand(completion, success, score, reason, actor[:200] or "admin")
+
+
+def clean_reason(text: str) -> str:
+    """One line of text: whitespace folded, NUL bytes (which PostgreSQL text cannot hold) dropped."""
+    return " ".join(text.replace("\x00", "").split())
 
 
 def engine_result(enrollment: Enrollment) -> EngineResult:
