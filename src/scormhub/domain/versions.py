@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from scormhub.domain.courses import MAX_IMPORT_ATTEMPTS, STUCK_MESSAGE, PackageRejected
+from scormhub.domain.courses import MAX_IMPORT_ATTEMPTS, STUCK_AFTER, STUCK_MESSAGE, PackageRejected
 from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
 from scormhub.domain.model import (
     Course,
@@ -142,6 +142,19 @@ async def enqueue_version_import(
         workspace_id=str(version.workspace_id),
         version_id=str(version.id),
     )
+
+
+async def recover_stalled_versions(*, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> int:
+    """Queue again the imports of versions still processing long after their upload (a crash, a lost job).
+
+    Each run of the import counts an attempt, so a version that keeps failing ends in Error, and the
+    course accepts a new version again.
+    """
+    async with uow:
+        stalled = await uow.course_versions.stalled(clock.now() - STUCK_AFTER)
+    for version in stalled:
+        await enqueue_version_import(version, jobs=jobs, poll=int(clock.now().timestamp()))
+    return len(stalled)
 
 
 @dataclass(frozen=True)

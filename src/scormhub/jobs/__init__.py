@@ -13,7 +13,7 @@ from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
 from scormhub.jobs.system import probe_worker, remove_stale_uploads
-from scormhub.jobs.versions import import_course_version
+from scormhub.jobs.versions import import_course_version, recover_stalled_versions
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
 TASKS: tuple[Callable[..., Any], ...] = (
@@ -33,6 +33,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     provision_crm,
     remove_stale_uploads,
     import_course_version,
+    recover_stalled_versions,
 )
 
 
@@ -49,6 +50,7 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
+        CronJob(recover_stalled_versions, cron=every, unique=True),
     )
 
 

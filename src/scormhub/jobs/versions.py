@@ -27,3 +27,9 @@ async def import_course_version(ctx: JobContext, *, workspace_id: str, version_i
             done.version, jobs=deps.jobs, poll=int(deps.clock.now().timestamp()), delay_s=POLL_DELAY_S
         )
     return {"version_id": version_id, "status": done.version.status, "moved": done.moved}
+
+
+async def recover_stalled_versions(ctx: JobContext) -> dict[str, Any]:
+    deps = ctx["deps"]
+    found = await versions.recover_stalled_versions(uow=deps.uow(), jobs=deps.jobs, clock=deps.clock)
+    return {"stalled": found}

@@ -46,6 +46,9 @@ class FakeCourseVersionRepository:
         mine = [v for v in self.staged.values() if (v.workspace_id, v.course_id) == (workspace_id, course_id)]
         return sorted(mine, key=lambda v: -v.number)
 
+    async def stalled(self, created_before: datetime) -> list[CourseVersion]:
+        return [v for v in self.staged.values() if not v.is_final and v.created_at < created_before]
+
     async def learners_per_version(self, workspace_id: UUID, course_id: UUID) -> dict[int, int]:
         counts: dict[int, int] = {}
         for e in self.enrollments.values():

@@ -26,6 +26,10 @@ class CourseVersionRepository(Protocol):
         """Newest first."""
         ...
 
+    async def stalled(self, created_before: datetime) -> list[CourseVersion]:
+        """Versions of every workspace still importing although uploaded before then (for the recovery)."""
+        ...
+
     async def learners_per_version(self, workspace_id: UUID, course_id: UUID) -> dict[int, int]: ...
 
     async def to_move(

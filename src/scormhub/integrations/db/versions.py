@@ -125,6 +125,12 @@ class PiccoloCourseVersionRepository:
         )
         return [_version(row) for row in rows]
 
+    async def stalled(self, created_before: datetime) -> list[CourseVersion]:
+        rows = await CourseVersionRow.select().where(
+            (CourseVersionRow.status == "processing") & (CourseVersionRow.created_at < created_before)
+        )
+        return [_version(row) for row in rows]
+
     async def learners_per_version(self, workspace_id: UUID, course_id: UUID) -> dict[int, int]:
         rows = await EnrollmentRow.raw(
             "SELECT course_version, count(*) AS learners FROM enrollment "
