@@ -49,7 +49,9 @@ from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
+from scormhub.routes.overrides import OverrideController
 from scormhub.routes.providers import PROVIDERS
+from scormhub.routes.questions import QuestionReportController
 from scormhub.routes.reports import ReportsController
 from scormhub.routes.sequencing import NavigationController
 from scormhub.routes.settings.billing import BillingController
@@ -58,6 +60,7 @@ from scormhub.routes.settings.general import SettingsController
 from scormhub.routes.settings.scorm_cloud import EngineSettingsController
 from scormhub.routes.settings.webhooks import WebhookSettingsController
 from scormhub.routes.sync import SyncController
+from scormhub.routes.versions import AdoptVersionController, VersionController
 from scormhub.routes.workflows import WorkflowController
 from scormhub.settings import Settings
 from scormhub.web.content_origin import ContentOriginMiddleware
@@ -129,6 +132,10 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             CertificateAdminController,
             CourseCertificateRuleController,
             LearnerCertificateController,
+            OverrideController,
+            QuestionReportController,
+            VersionController,
+            AdoptVersionController,
             verify_certificate,
             BrandController,  # learner pages' colours and logo
             CertificateBrandController,

@@ -58,6 +58,8 @@ from scormhub.integrations.objects import build_object_store
 from scormhub.integrations.objects.filesystem import FilesystemObjectStore
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.preview_pass import PreviewPass
+from scormhub.integrations.question_exports import question_csv as question_csv  # routes.questions
+from scormhub.integrations.question_exports import question_xlsx as question_xlsx
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
 from scormhub.integrations.request_limits import PostgresRequestLimits

@@ -55,12 +55,14 @@ ROUTE_EXEMPTIONS = {
     ("POST", "/app/courses"): "The package upload streams its body, so the middleware (which would read "
     "the whole form first) is skipped; StreamedUpload makes the same check before a byte is stored. It "
     "still answers 403 without a token: asserted by the route table test like any other route.",
+    ("POST", "/app/courses/{course_id:uuid}/versions"): "A new version's package streams like a course "
+    "upload, checked by StreamedUpload in the same way before a byte is stored (403 without a token).",
     ("POST", "/play/{token:str}/commit"): "The player's commits are authenticated by the unguessable "
     "launch token in the path, never by a cookie, and come from navigator.sendBeacon, which cannot add a "
     "CSRF field. A forged commit would need the learner's token.",
 }
 # Exempt routes that still check the token themselves: they go through the 403 table like the rest.
-SELF_CHECKED = {("POST", "/app/courses")}
+SELF_CHECKED = {("POST", "/app/courses"), ("POST", "/app/courses/{course_id:uuid}/versions")}
 
 # Plausible bodies for routes without ids, so a missing check would really store something.
 FORMS: dict[str, dict[str, str]] = {
@@ -121,7 +123,7 @@ def url_for(route: tuple[str, str], owner: Tenant) -> str:
 def body_for(route: tuple[str, str], owner: Tenant) -> dict[str, Any]:
     """Keyword arguments for httpx: the form (or upload) this route takes, without any CSRF token."""
     _method, path = route
-    if route == ("POST", "/app/courses"):
+    if route in SELF_CHECKED:  # the package uploads
         return {"files": {"package": (GOLF_12.name, GOLF_12.read_bytes(), "application/zip")}}
     probe = PROBES.get(route)
     form = dict(FORMS.get(path, {}))

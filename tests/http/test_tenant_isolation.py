@@ -93,6 +93,28 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/sync"): Probe(
         "session", COURSE + "/enrollments/{v.enrollment.id}/sync", form={}
     ),
+    # Result overrides, the question report, course versions (issue #22)
+    ("GET", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/override"): Probe(
+        "session", COURSE + "/enrollments/{v.enrollment.id}/override"
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/override"): Probe(
+        "session",
+        COURSE + "/enrollments/{v.enrollment.id}/override",
+        form={"completion": "completed", "success": "passed", "score": "90", "reason": "probe"},
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/enrollments/{enrollment_id:uuid}/override/clear"): Probe(
+        "session", COURSE + "/enrollments/{v.enrollment.id}/override/clear", form={}
+    ),
+    ("GET", "/app/courses/{course_id:uuid}/questions"): Probe("session", COURSE + "/questions"),
+    ("GET", "/app/courses/{course_id:uuid}/questions.csv"): Probe("session", COURSE + "/questions.csv"),
+    ("GET", "/app/courses/{course_id:uuid}/questions.xlsx"): Probe("session", COURSE + "/questions.xlsx"),
+    # Not multipart: the victim's course is a 404 before the body is read; one's own is a 415.
+    ("POST", "/app/courses/{course_id:uuid}/versions"): Probe("session", COURSE + "/versions", form={}),
+    # Each tenant has one course: the victim's course made a version of the attacker's (no control: with
+    # one course of one's own there is no second course to aim at).
+    ("POST", "/app/courses/{course_id:uuid}/as-version-of/{target_id:uuid}"): Probe(
+        "session", COURSE + "/as-version-of/{a.course.id}", control=None, form={"policy": "never"}
+    ),
     # Contacts
     ("GET", "/app/contacts/{contact_id:str}"): Probe("session", "/app/contacts/{v.contact_id}"),
     # CRM sync

@@ -13,6 +13,7 @@ from uuid import UUID
 from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, ImportStatus
 from scormhub.domain.scorm.package import PackageLimits, PackageReport
+from scormhub.domain.version_rules import HashingUpload, first_version
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import (
@@ -139,7 +140,8 @@ async def upload_course(
     Validation happens before anything reaches an engine; a rejected or oversized package leaves nothing
     behind. If queueing fails after the course is saved, the stuck-import recovery picks it up.
     """
-    stored_key, size = await storage.write(upload.chunks(), max_bytes=max_bytes)
+    hashing = HashingUpload(upload)  # the zip's SHA-256 recognises it if it is uploaded again as a version
+    stored_key, size = await storage.write(hashing.chunks(), max_bytes=max_bytes)
     try:
         report = await storage.inspect(stored_key, limits)
         if not report.valid:
@@ -159,6 +161,7 @@ async def upload_course(
                 now=clock.now(),
             )
             await uow.courses.add(course)
+            await uow.course_versions.add(first_version(course, hashing.digest.hexdigest(), clock.now()))
             await uow.commit()
     except BaseException:
         await storage.delete(stored_key)

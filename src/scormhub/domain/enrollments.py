@@ -19,6 +19,7 @@ from scormhub.domain.contacts import clean_name, normalize_email
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound, ServiceUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment, Learner, Workspace
 from scormhub.domain.model_billing import ChargeStatus
+from scormhub.domain.overrides import engine_view, keep_override
 from scormhub.domain.scorm.cmi import (
     SUSPEND_DATA_LIMIT_2004,
     SUSPEND_DATA_LIMIT_2004_4TH,
@@ -33,6 +34,7 @@ from scormhub.domain.scorm.rollup import rollup
 from scormhub.domain.scorm.sequencing.course import with_root
 from scormhub.domain.scorm.sessions import Applied, SessionEnded, apply_commit, start_session
 from scormhub.domain.sequencing_commits import apply_sco_commit
+from scormhub.domain.version_rules import course_for_enrollment
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, ContactBook, JobQueue, RegistrationEngine, UnitOfWork
@@ -330,6 +332,8 @@ async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment
         if await launch_held(uow, enrollment.id):
             raise RegistrationOnHold()
         course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
+        if course is not None:  # the learner plays their own version, maybe an older one
+            course = await course_for_enrollment(uow, enrollment, course)
     if course is None or course.status is not CourseStatus.READY or not course.scos:
         raise CourseNotAvailable("This course is not available right now.")
     return enrollment, course
@@ -461,6 +465,7 @@ async def roll_up_enrollment(
 async def _roll_up(
     uow: UnitOfWork, enrollment: Enrollment, course: Course, now: datetime, *, attempts: int
 ) -> Enrollment:
+    held, enrollment = enrollment, engine_view(enrollment)  # an override rolls up the engine's result
     states = await uow.sco_states.for_enrollment(enrollment.id)
     standard: Standard = "scorm12" if course.standard == "scorm12" else "scorm2004"
     progress = rollup(standard, [states.get(s.identifier) for s in course.scos], course.mastery_score)
@@ -488,6 +493,7 @@ async def _roll_up(
         completed_at=enrollment.completed_at or progress.completed_at,
         updated_at=now,
     )
+    updated = keep_override(held, updated)
     await uow.enrollments.save(updated)
     # Completed / passed / failed reach triggers and webhooks from the transaction that records them.
     await automation_events.record_progress(uow, enrollment, updated, course.title, now)

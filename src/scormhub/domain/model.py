@@ -12,6 +12,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from scormhub.domain.model_results import Answer as Answer
+from scormhub.domain.model_results import EngineResult as EngineResult
+from scormhub.domain.model_results import OverrideAuditEntry as OverrideAuditEntry
+from scormhub.domain.model_results import ResultOverride as ResultOverride
+from scormhub.domain.model_results import Verdict as Verdict
+from scormhub.domain.model_versions import CourseVersion as CourseVersion
+from scormhub.domain.model_versions import VersionPolicy as VersionPolicy
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.organization import Organization
 from scormhub.domain.scorm.package import Problem, Sco
@@ -185,6 +192,8 @@ class Course:
     organization: Organization | None = None
     # Who gets a certificate: "completed" (everyone who completes) or "passed" (only those who pass).
     certificate_rule: str = "completed"
+    # The version this describes: the current one, or an older one an enrollment stays on (domain.versions).
+    version: int = 1
 
     @property
     def is_final(self) -> bool:
@@ -223,6 +232,11 @@ class Enrollment:
     first_access_at: datetime | None = None
     last_access_at: datetime | None = None
     completed_at: datetime | None = None
+    # An admin's result override (domain.overrides): when set, completion, success and score above are
+    # the override's, and the engine's own latest result is kept inside it.
+    override: ResultOverride | None = None
+    # The course version this learner plays; None until stored (the repository gives the current one).
+    course_version: int | None = None
 
     @property
     def status_label(self) -> str:

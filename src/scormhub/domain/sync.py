@@ -48,6 +48,7 @@ from scormhub.domain.model import (
     Workspace,
     WriteKind,
 )
+from scormhub.domain.overrides import keep_override
 
 if TYPE_CHECKING:
     from scormhub.domain.ports import Clock, CrmWriter, JobQueue, Throttle, UnitOfWork
@@ -102,6 +103,11 @@ def facts_of(enrollment: Enrollment, course_title: str) -> EnrollmentFacts:
 
 
 def apply_progress(enrollment: Enrollment, progress: RegistrationProgress) -> Enrollment:
+    # An admin's override outlives engine syncs: keep_override puts the engine's result inside it.
+    return keep_override(enrollment, _with_progress(enrollment, progress))
+
+
+def _with_progress(enrollment: Enrollment, progress: RegistrationProgress) -> Enrollment:
     return replace(
         enrollment,
         completion=progress.completion,

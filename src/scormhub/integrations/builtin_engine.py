@@ -51,27 +51,38 @@ class BuiltinEngine:
         return self.content_root / str(course_id)
 
     @staticmethod
-    def prefix(course_id: UUID) -> str:
-        return f"content/{course_id}"
+    def prefix(course_id: UUID, version: int = 1) -> str:
+        # Version 1 keeps the prefix courses always had; later versions get one each beside it.
+        return f"content/{course_id}" if version == 1 else f"content/{course_id}@v{version}"
+
+    @staticmethod
+    def _handle(course: Course) -> str:
+        return str(course.id) if course.version == 1 else f"{course.id}@v{course.version}"
+
+    @staticmethod
+    def _handle_version(handle: str) -> tuple[UUID, int]:
+        course_id, _, version = handle.partition("@v")
+        return UUID(course_id), int(version) if version.isdigit() else 1
 
     async def start_import(self, course: Course) -> str:
-        if await self.store.read_bytes(f"{self.prefix(course.id)}/{_RECORD}") is not None:
-            return str(course.id)  # imported already: a retried job must not extract twice
+        prefix = self.prefix(course.id, course.version)
+        if await self.store.read_bytes(f"{prefix}/{_RECORD}") is not None:
+            return self._handle(course)  # imported already: a retried job must not extract twice
         staging = self.content_root / f".{course.id}.{secrets.token_hex(4)}.partial"
         try:
             async with self.storage.local_copy(course.package_key) as source:
                 await anyio.to_thread.run_sync(self._extract, source, staging)
-            await self.store.publish_tree(self.prefix(course.id), staging, marker=_RECORD)
+            await self.store.publish_tree(prefix, staging, marker=_RECORD)
         except (ExtractionError, zipfile.BadZipFile, ValueError) as exc:
             raise ImportFailed(f"The package could not be unpacked: {exc}. Upload it again.") from None
         except FileNotFoundError:
             raise ImportFailed("The uploaded package is missing from storage. Upload it again.") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return str(course.id)
+        return self._handle(course)
 
     async def poll_import(self, handle: str) -> ImportStatus:
-        raw = await self.store.read_bytes(f"{self.prefix(UUID(handle))}/{_RECORD}")
+        raw = await self.store.read_bytes(f"{self.prefix(*self._handle_version(handle))}/{_RECORD}")
         if raw is None:
             return ImportStatus(
                 state=ImportState.ERROR, message="The extracted course is missing. Upload it again."
@@ -86,11 +97,13 @@ class BuiltinEngine:
         )
 
     async def delete_course(self, course: Course) -> None:
-        if not await self.store.delete_prefix(self.prefix(course.id) + "/"):
+        first = await self.store.delete_prefix(self.prefix(course.id) + "/")
+        later = await self.store.delete_prefix(f"{self.prefix(course.id)}@v")  # every later version
+        if not (first or later):
             raise NotFound("course content")
 
-    async def open_content(self, course_id: UUID, relative: str) -> ObjectReader | None:
-        """The file a content URL names, or None: never anything outside the course's own files."""
+    async def open_content(self, course_id: UUID, relative: str, version: int = 1) -> ObjectReader | None:
+        """The file a content URL names, or None: never anything outside that version's own files."""
         segments = relative.split("/")
         if (
             not relative
@@ -100,7 +113,7 @@ class BuiltinEngine:
             or relative == _RECORD
         ):
             return None
-        return await self.store.open(f"{self.prefix(course_id)}/{relative}")
+        return await self.store.open(f"{self.prefix(course_id, version)}/{relative}")
 
     # --- extraction (runs in a worker thread) --------------------------------------------------------
 

@@ -199,10 +199,11 @@ class CourseController(Controller):
         return Redirect(path=f"{deps.settings.content_origin}/play/{token}{query}", status_code=303)
 
 
-async def serve_content(deps: Deps, course_id: UUID, path: str) -> Response[Any]:
-    """One file of a course's extracted package (only ever on the content origin, which sets its CSP)."""
+async def serve_content(deps: Deps, course_id: UUID, path: str, version: int = 1) -> Response[Any]:
+    """One file of a version of a course's extracted package (only ever on the content origin, which sets
+    its CSP)."""
     try:
-        found = await deps.builtin.open_content(course_id, path.lstrip("/"))
+        found = await deps.builtin.open_content(course_id, path.lstrip("/"), version)
     except StorageUnavailable:
         # The frame shows a sentence, not a blank page; storage coming back needs no restart.
         return Response(

@@ -22,6 +22,7 @@ from scormhub.domain.model import Course, CrmKind, Workspace
 from scormhub.domain.model_billing import ChargeStatus
 from scormhub.partials.courses import course_or_404 as _course
 from scormhub.partials.enrollments import enrolled_context, enrolled_query, enrollment_table, search_results
+from scormhub.partials.versions import versions_context
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard, current_admin
@@ -188,6 +189,7 @@ async def _detail(
     flash = flashed(request)
     async with deps.uow() as uow:
         context["sync_run"] = await uow.sync_runs.latest(workspace.id, course.id)
+    context.update(await versions_context(deps, workspace, course))
     return Template(
         template_name="pages/courses/detail.html",
         context={

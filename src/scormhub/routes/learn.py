@@ -121,7 +121,7 @@ class PlayerController(Controller):
         except CourseNotAvailable:
             raise NotFoundException() from None
         # Content is served only for the course this token is enrolled in (or is a review of).
-        return await serve_content(deps, course.id, path)
+        return await serve_content(deps, course.id, path, course.version)
 
     @post("/commit", status_code=200, request_max_body_size=MAX_COMMIT_BYTES, opt={"checks_own_input": True})
     async def commit(

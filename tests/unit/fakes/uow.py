@@ -15,10 +15,12 @@ from uuid import UUID, uuid4
 
 from fakes.billing import FakeBillingRepository
 from fakes.crm_sync import FakeOutboxRepository, FakeSyncRunRepository, FakeSyncStateRepository
+from fakes.versions import FakeCourseVersionRepository
 from scormhub.domain.model import (
     Certificate,
     Course,
     CourseStatus,
+    CourseVersion,
     EngineAccount,
     Enrollment,
     InboxItem,
@@ -65,6 +67,7 @@ class FakeStore:
         self.usage_charges: dict[UUID, UsageCharge] = {}
         # Content-addressed and written once: shared rather than staged per unit of work.
         self.certificate_logos: dict[str, Logo] = {}
+        self.course_versions: dict[UUID, CourseVersion] = {}
 
 
 class FakeWorkspaceRepository:
@@ -401,6 +404,7 @@ class FakeUnitOfWork:
     certificates: FakeCertificateRepository
     sequencing_states: FakeSequencingStateRepository
     billing: FakeBillingRepository
+    course_versions: FakeCourseVersionRepository
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -423,6 +427,7 @@ class FakeUnitOfWork:
         self.sequencing_states = FakeSequencingStateRepository(dict(s.sequencing_states))
         self.billing = FakeBillingRepository(dict(s.billing_accounts), dict(s.usage_charges))
         self.certificates = FakeCertificateRepository(dict(s.certificates), s.certificate_logos)
+        self.course_versions = FakeCourseVersionRepository(dict(s.course_versions), self.enrollments.staged)
         return self
 
     async def __aexit__(
@@ -449,6 +454,7 @@ class FakeUnitOfWork:
         s.sequencing_states = dict(self.sequencing_states.staged)
         s.billing_accounts = dict(self.billing.accounts)
         s.usage_charges = dict(self.billing.charges)
+        s.course_versions = dict(self.course_versions.staged)
         self.committed = True
 
     async def rollback(self) -> None:

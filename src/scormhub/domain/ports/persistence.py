@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from scormhub.domain.ports.billing import BillingRepository
+    from scormhub.domain.ports.versions import CourseVersionRepository
     from scormhub.domain.scorm.sequencing.state import TreeState
     from scormhub.domain.scorm.state import ScoState
 
@@ -184,6 +185,9 @@ class UnitOfWork(Protocol):
 
     @property
     def billing(self) -> BillingRepository: ...
+
+    @property
+    def course_versions(self) -> CourseVersionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

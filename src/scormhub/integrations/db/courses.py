@@ -38,6 +38,7 @@ def _course(row: dict[str, Any]) -> Course:
         if row.get("organization") is None
         else Organization.from_json_dict(row["organization"]),
         certificate_rule=row.get("certificate_rule") or "completed",
+        version=row.get("version") or 1,
     )
 
 
@@ -60,6 +61,7 @@ def _course_values(course: Course) -> dict[str, Any]:
         "import_attempts": course.import_attempts,
         "organization": None if course.organization is None else course.organization.to_json_dict(),
         "certificate_rule": course.certificate_rule,
+        "version": course.version,
         "created_at": course.created_at,
         "updated_at": course.updated_at,
     }

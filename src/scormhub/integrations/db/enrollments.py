@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.model import Enrollment
+from scormhub.domain.model import Enrollment, ResultOverride
 from scormhub.domain.scorm.cmi import Completion, Success
 from scormhub.domain.scorm.state import ScoState
 from scormhub.integrations.db.tables import (
@@ -40,7 +40,15 @@ def _enrollment(row: dict[str, Any]) -> Enrollment:
         first_access_at=row["first_access_at"],
         last_access_at=row["last_access_at"],
         completed_at=row["completed_at"],
+        override=_override(row.get("result_override")),
+        course_version=row.get("course_version") or 1,
     )
+
+
+def _override(value: Any) -> ResultOverride | None:
+    if value is None:
+        return None
+    return ResultOverride.from_dict(json.loads(value) if isinstance(value, str) else value)
 
 
 def _enrollment_values(e: Enrollment) -> dict[Any, Any]:
@@ -75,6 +83,14 @@ class PiccoloEnrollmentRepository:
                 created_at=e.created_at,
                 **{column._meta.name: value for column, value in _enrollment_values(e).items()},
             )
+        )
+        # A new learner plays the course's current version (course.version), read in the same statement
+        # as it is stored, so a version made current meanwhile is not missed.
+        await EnrollmentRow.raw(
+            "UPDATE enrollment SET course_version = COALESCE({}, course.version) FROM course "
+            "WHERE enrollment.id = {} AND course.id = enrollment.course_id",
+            e.course_version,
+            e.id,
         )
 
     async def get(self, workspace_id: UUID, enrollment_id: UUID) -> Enrollment | None:
@@ -115,6 +131,16 @@ class PiccoloEnrollmentRepository:
         await EnrollmentRow.update(_enrollment_values(e)).where(
             (EnrollmentRow.workspace_id == e.workspace_id) & (EnrollmentRow.id == e.id)
         )
+        if e.override is not None:
+            # The engine's newer result, kept inside a standing override; setting and clearing one is
+            # the override repository's, so a save never brings back one that was cleared meanwhile.
+            await EnrollmentRow.raw(
+                "UPDATE enrollment SET result_override = {}::jsonb "
+                "WHERE workspace_id = {} AND id = {} AND result_override IS NOT NULL",
+                json.dumps(e.override.to_dict()),
+                e.workspace_id,
+                e.id,
+            )
 
     async def delete(self, workspace_id: UUID, enrollment_id: UUID) -> None:
         await EnrollmentRow.delete().where(

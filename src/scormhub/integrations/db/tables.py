@@ -63,6 +63,8 @@ class CourseRow(Table, tablename="course"):
     organization = JSONB(null=True, default=None)  # the manifest model's tree (domain/scorm/organization.py)
     # Who gets a certificate: "completed" or "passed" (certificate_logo, beside it, is raw SQL only).
     certificate_rule = Varchar(length=20, default="completed")
+    # The current version's number (course_version); the row's package fields describe that version.
+    version = Integer(default=1)
 
 
 class ContactRow(Table, tablename="contact"):
@@ -116,6 +118,10 @@ class EnrollmentRow(Table, tablename="enrollment"):
     company_key = Varchar(length=200, null=True, default=None, index=True)
     # The CRM user who enrolled the learner (HighLevel SSO), so notes can be attributed to them.
     enrolled_by = Varchar(length=100, null=True, default=None)
+    # An admin's result override (domain.model.ResultOverride), NULL when the engine's result stands.
+    result_override = JSONB(null=True, default=None)
+    # The course version this learner plays (course_version.number).
+    course_version = Integer(default=1)
 
 
 class ScoStateRow(Table, tablename="sco_state"):
@@ -382,6 +388,46 @@ class BulkRowRow(Table, tablename="bulk_row"):
     contact_id = Varchar(length=100, null=True, default=None)
 
 
+class ResultOverrideAuditRow(Table, tablename="result_override_audit"):
+    """Every override set or cleared: who, when, why, the result before and after. Kept when the
+    enrollment is removed, like certificates: an audit log that forgets is not one."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    enrollment_id = UUID(index=True)
+    action = Varchar(length=20)
+    actor = Varchar(length=200)
+    reason = Text()
+    before = JSONB()
+    after = JSONB()
+    at = Timestamptz()
+
+
+class CourseVersionRow(Table, tablename="course_version"):
+    """One package of a course: version 1 is the first upload, each "Upload new version" adds one."""
+
+    id = UUID(primary_key=True)
+    workspace_id = ForeignKey(references=WorkspaceRow, on_delete=OnDelete.cascade)
+    course_id = ForeignKey(references=CourseRow, on_delete=OnDelete.cascade, index=True)
+    number = Integer()
+    package_key = Varchar(length=100)
+    package_bytes = BigInt()
+    file_name = Varchar(length=255)
+    sha256 = Varchar(length=64, null=True, default=None)
+    standard = Varchar(length=20)
+    edition = Varchar(length=10, null=True, default=None)
+    scos = JSONB(default=[])
+    mastery_score = Float(null=True, default=None)
+    warnings = JSONB(default=[])
+    status = Varchar(length=20)
+    status_message = Text(null=True, default=None)
+    policy = Varchar(length=30, default="never")
+    import_handle = Varchar(length=200, null=True, default=None)
+    import_attempts = Integer(default=0)
+    created_at = Timestamptz()
+    activated_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     WorkspaceRow,
     LoginTokenRow,
@@ -409,6 +455,8 @@ TABLES: tuple[type[Table], ...] = (
     WebhookDeliveryRow,
     BulkRunRow,
     BulkRowRow,
+    ResultOverrideAuditRow,
+    CourseVersionRow,
 )
 
 

@@ -21,7 +21,10 @@ from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, Pi
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
 from scormhub.integrations.db.listings import PiccoloListings
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
+from scormhub.integrations.db.overrides import PiccoloResultOverrideRepository
+from scormhub.integrations.db.questions import PiccoloQuestionAnswerRepository
 from scormhub.integrations.db.sequencing import PiccoloSequencingStateRepository
+from scormhub.integrations.db.versions import PiccoloCourseVersionRepository
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
 
@@ -45,6 +48,9 @@ class PiccoloUnitOfWork:
         self.bulk = PiccoloBulkRepository()
         self.billing = PiccoloBillingRepository()
         self.listings = PiccoloListings()  # the long lists' searched, sorted, paged read side
+        self.result_overrides = PiccoloResultOverrideRepository()
+        self.question_answers = PiccoloQuestionAnswerRepository()
+        self.course_versions = PiccoloCourseVersionRepository()
         self._transaction: Any = None
         self._committed = False
 

@@ -7,16 +7,17 @@ Reference: shared/reference/scorm-cloud-api.md.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
 
-from scormhub.domain.model import Course, ImportStatus, Learner, PostbackTarget, RegistrationProgress
+from scormhub.domain.model import Answer, Course, ImportStatus, Learner, PostbackTarget, RegistrationProgress
 from scormhub.integrations.scorm_cloud.client import ScormCloudClient
 from scormhub.integrations.scorm_cloud.connection import ScormCloudConnection
 from scormhub.integrations.scorm_cloud.courses import ScormCloudCourses
+from scormhub.integrations.scorm_cloud.interactions import ScormCloudInteractions
 from scormhub.integrations.scorm_cloud.registrations import ScormCloudRegistrations
 from scormhub.integrations.storage import PackageStore
 from scormhub.integrations.vendor_http import RetryPolicy
@@ -42,6 +43,7 @@ class ScormCloudEngine:
         self._connection = ScormCloudConnection(self._api)
         self._courses = ScormCloudCourses(self._api, storage)
         self._registrations = ScormCloudRegistrations(self._api)
+        self._interactions = ScormCloudInteractions(self._api)
 
     def __repr__(self) -> str:
         return f"ScormCloudEngine(app_id={self._api.app_id!r}, base_url={self._api.base_url!r})"
@@ -95,11 +97,19 @@ class ScormCloudEngine:
             registration_id, redirect_on_exit_url=redirect_on_exit_url, expiry_s=expiry_s
         )
 
+    async def reset_progress(self, registration_id: str) -> None:
+        await self._registrations.reset_progress(registration_id)
+
     async def get_progress(self, registration_id: str) -> RegistrationProgress:
         return await self._registrations.get_progress(registration_id)
 
     def registrations_changed_since(self, since: datetime) -> AsyncIterator[RegistrationProgress]:
         return self._registrations.registrations_changed_since(since)
+
+    # --- InteractionSource (the question report) ---------------------------------------------------------
+
+    async def interactions_of(self, registration_ids: Sequence[str]) -> dict[str, list[Answer] | None]:
+        return await self._interactions.interactions_of(registration_ids)
 
 
 if TYPE_CHECKING:

@@ -27,6 +27,8 @@ from scormhub.integrations.vendor_http import segment
 REGISTRATIONS: Final = "registrations"
 REGISTRATION: Final = "registrations/{registration_id}"
 LAUNCH_LINK: Final = "registrations/{registration_id}/launchLink"
+# Clears launch history and progress; the registration stays, on the course's latest version.
+PROGRESS: Final = "registrations/{registration_id}/progress"
 
 
 class ScormCloudRegistrations:
@@ -73,6 +75,14 @@ class ScormCloudRegistrations:
         await self._api.send(
             "DELETE",
             REGISTRATION.format(registration_id=segment(registration_id)),
+            idempotent=True,
+            missing=f"registration {registration_id}",
+        )
+
+    async def reset_progress(self, registration_id: str) -> None:
+        await self._api.send(
+            "DELETE",
+            PROGRESS.format(registration_id=segment(registration_id)),
             idempotent=True,
             missing=f"registration {registration_id}",
         )
