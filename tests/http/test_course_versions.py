@@ -16,7 +16,7 @@ from test_player_tracking import GOLF_12, PASSED_12, commit, current, enroll, la
 from test_scorm_cloud_connect import CLOUD, cloud_admin, cloud_settings  # noqa: F401 - fixtures
 from test_scorm_cloud_journey import cloud_enrollment, fixture, uploaded_zip
 
-from appserver import csrf_of
+from appserver import CONTENT, csrf_of
 from scormhub.domain.model import Course, CourseVersion
 from scormhub.domain.scorm.cmi import Completion
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
@@ -67,7 +67,7 @@ async def imported(app: Litestar, course: Course) -> Course:
 
 async def launch_page(admin: httpx.AsyncClient, token: str) -> bytes:
     config = await launch(admin, token)
-    response = await admin.get(config["launch"])
+    response = await admin.get(CONTENT + config["launch"])
     assert response.status_code == 200
     return response.content
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,13 @@ from scormhub.domain.scorm.package import Problem, Sco
 from scormhub.integrations.db.tables import CourseRow
 
 
+def _json(value: Any) -> Any:
+    # Piccolo's selects decode JSONB; a raw query (the listings) hands it over as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _course(row: dict[str, Any]) -> Course:
-    warnings, scos = row["warnings"], row["scos"]
+    warnings, scos, organization = _json(row["warnings"]), _json(row["scos"]), _json(row.get("organization"))
     return Course(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -34,9 +40,7 @@ def _course(row: dict[str, Any]) -> Course:
         mastery_score=row["mastery_score"],
         import_handle=row["import_handle"],
         import_attempts=row["import_attempts"],
-        organization=None
-        if row.get("organization") is None
-        else Organization.from_json_dict(row["organization"]),
+        organization=None if organization is None else Organization.from_json_dict(organization),
         certificate_rule=row.get("certificate_rule") or "completed",
         version=row.get("version") or 1,
     )
