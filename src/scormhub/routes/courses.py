@@ -14,6 +14,7 @@ from litestar.response import File, Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
 from scormhub.domain.courses import PackageRejected, PackageTooLarge
+from scormhub.domain.enrollments import UnknownItem, launch_item
 from scormhub.domain.errors import NotFound, ServiceUnavailable
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
@@ -159,8 +160,18 @@ class CourseController(Controller):
         course = await _course(deps, workspace, course_id)
         if course.status is not CourseStatus.READY or not course.scos:
             raise NotFoundException("This course is not ready to preview.")
-        wanted = request.query_params.get("sco")
-        sco = next((s for s in course.scos if s.identifier == wanted), course.scos[0])
+        try:
+            sco = launch_item(course, request.query_params.get("sco"))
+        except UnknownItem:
+            return Template(
+                template_name="pages/enroll/message.html",
+                context={
+                    "title": "This part of the course does not exist",
+                    "message": "The link names a part of the course that isn't in it.",
+                    "continue_url": f"/app/courses/{course.id}/preview",
+                },
+                status_code=404,
+            )
         config = {
             "standard": course.standard,
             "launch": f"/app/courses/{course.id}/content/{sco.launch}",
