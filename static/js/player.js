@@ -28,10 +28,14 @@
   }
 
   let finished = false;
+  // Leaving the page (a link in the contents, a closed tab) unloads the SCO, which then finishes: that is
+  // not the learner asking to exit, and the exit page must not replace the page they are going to.
+  let leaving = false;
+  window.addEventListener("beforeunload", function () { leaving = true; });
   const finishEvent = config.standard === "scorm12" ? "LMSFinish" : "Terminate";
   api.on(finishEvent, function () {
     finished = true;
-    if (config.exitUrl) {
+    if (config.exitUrl && !leaving) {
       // Give the terminating commit a moment, then show the learner that progress is saved.
       setTimeout(function () { window.location.assign(config.exitUrl); }, 300);
     }
