@@ -117,7 +117,8 @@
       setTimeout(function () { navigate(asked.request, asked.target, true); }, 50);
       return;
     }
-    if (config.exitUrl) {
+    // Leaving the page (a contents link, a closed tab) unloads the SCO, which then finishes: not an exit.
+    if (config.exitUrl && !leaving) {
       // Give the terminating commit a moment, then show the learner that progress is saved.
       setTimeout(function () { window.location.assign(config.exitUrl); }, 300);
     }

@@ -204,6 +204,19 @@ async def test_preview_plays_the_first_sco_on_the_content_origin_without_the_adm
     assert with_cookie.status_code == 404, "the content origin never serves a request carrying a session"
 
 
+async def test_a_preview_of_a_part_the_course_does_not_have_says_so_instead_of_playing_another(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    course_url = (await post_package(admin, GOLF_12.read_bytes())).headers["location"]
+    await import_now(app, course_url)
+
+    page = await admin.get(f"{course_url}/preview", params={"sco": "unknown"})
+
+    assert page.status_code == 404
+    assert "This part of the course does not exist" in page.text
+    assert "player-config" not in page.text
+
+
 async def test_a_course_zipped_inside_its_folder_is_stored_and_played_with_that_folder_as_the_root(
     admin: httpx.AsyncClient, app: Litestar, settings: Settings
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
-from zipfactory import ADLCP12, ADLCP2004, IMSSS, item, manifest, package, resource
+from zipfactory import ADLCP12, ADLCP2004, IMSSS, RawEntry, build_zip, item, manifest, package, resource
 
 from scormhub.domain.scorm.archive import validate_package
 from scormhub.domain.scorm.organization import Organization
@@ -104,6 +104,20 @@ def test_two_items_sharing_an_identifier_are_still_refused() -> None:
     report = check(package(manifest(items=item("same") + item("same"))))
 
     assert "P4-duplicate-identifier" in {p.code for p in report.errors}
+
+
+def test_a_course_zipped_in_its_folder_is_told_so_even_when_a_file_name_is_also_refused() -> None:
+    entries = [
+        RawEntry("MyCourse/imsmanifest.xml", manifest().encode()),
+        RawEntry("MyCourse/index.html", b"<html>lesson</html>"),
+        RawEntry("MyCourse/notes\x01.txt", b"hidden name"),
+    ]
+
+    report = check(build_zip(entries))
+
+    assert "Z3-control-character" in {p.code for p in report.errors}
+    (folder,) = [p for p in report.warnings if p.code == "P1-manifest-in-folder"]
+    assert "'MyCourse'" in folder.message
 
 
 # --- per-item launch data -----------------------------------------------------------------------------
