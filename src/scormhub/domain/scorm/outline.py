@@ -22,6 +22,7 @@ from scormhub.domain.scorm.manifest import (
 )
 from scormhub.domain.scorm.package import Sco
 from scormhub.domain.scorm.paths import append_parameters, href_problem, package_path
+from scormhub.domain.scorm.sequencing.parse import check_sequencing
 
 _MAX_ITEM_DEPTH = 100
 _MAX_LAUNCH_URL = 2000
@@ -86,6 +87,8 @@ class ManifestReader:
         self._check_listed_files()
         self._read_mastery(launchables)
         self._check_completion_thresholds(organization)
+        if self.outline.standard == "scorm2004":
+            check_sequencing(self.root, self.findings)  # IDRefs that resolve to nothing or loop
         return self.outline
 
     # P4: the root element and version (§1.1).
