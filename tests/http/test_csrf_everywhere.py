@@ -60,6 +60,9 @@ ROUTE_EXEMPTIONS = {
     ("POST", "/play/{token:str}/commit"): "The player's commits are authenticated by the unguessable "
     "launch token in the path, never by a cookie, and come from navigator.sendBeacon, which cannot add a "
     "CSRF field. A forged commit would need the learner's token.",
+    ("POST", "/play/{token:str}/nav"): "Sequencing navigation requests of the player: authenticated by the "
+    "unguessable launch token in the path like commits, never by a cookie (the player's fetch omits "
+    "credentials). A forged request would need the learner's token.",
 }
 # Exempt routes that still check the token themselves: they go through the 403 table like the rest.
 SELF_CHECKED = {("POST", "/app/courses"), ("POST", "/app/courses/{course_id:uuid}/versions")}

@@ -161,3 +161,22 @@ async def test_a_form_post_without_script_moves_on_and_redirects_to_the_player(
 
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/play/{enrollment.launch_token}"
+
+
+async def test_a_sco_that_terminates_without_a_request_leaves_the_learner_to_choose(
+    admin: httpx.AsyncClient, app: Litestar
+) -> None:
+    enrollment = await enrolled(admin, app, FORCED)
+    config = await launch(admin, enrollment.launch_token)
+    finished = {"completion_status": "completed", "success_status": "passed"}
+    await commit(admin, config, {"cmi": finished}, final=True)
+
+    ended = await nav(admin, config, "exit")  # what the player sends for a Terminate with no adl.nav.request
+
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["deliver"] is None
+    assert ended.json()["ended"] is False
+    assert ended.json()["sequencing"]["continue"] is True
+    page = await admin.get(f"/play/{enrollment.launch_token}")
+    assert "Choose what to do next" in page.text
+    assert 'id="sco-frame"' not in page.text

@@ -200,6 +200,10 @@ PROBES: dict[tuple[str, str], Probe] = {
         control=OWN_PLAY + "/commit?sco={v.sco}&session=probe",
         json={"core": {"lesson_location": "page 2"}},
     ),
+    ("GET", "/play/{token:str}/nav"): Probe("learner-token", PLAY + "/nav", control=OWN_PLAY + "/nav"),
+    ("POST", "/play/{token:str}/nav"): Probe(
+        "learner-token", PLAY + "/nav", control=OWN_PLAY + "/nav", json={"request": "continue"}
+    ),
     ("GET", "/play/{token:str}/exit"): Probe("learner-token", PLAY + "/exit", control=OWN_PLAY + "/exit"),
     ("GET", "/play/{token:str}/exit/result"): Probe(
         "learner-token", PLAY + "/exit/result", control=OWN_PLAY + "/exit/result"

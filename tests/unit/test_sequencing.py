@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import random
 import zipfile
 
 import pytest
 from defusedxml.ElementTree import fromstring
+from zipfactory import item as zip_item
+from zipfactory import manifest as manifest_xml
+from zipfactory import package as zip_package
+from zipfactory import resource as zip_resource
 
+from scormhub.domain.scorm.archive import validate_package
 from scormhub.domain.scorm.sequencing.definitions import ActivityTreeDefinition
 from scormhub.domain.scorm.sequencing.parse import SequencingManifestError, read_activity_tree
 from scormhub.domain.scorm.sequencing.process import Sequencer
@@ -393,3 +399,20 @@ def test_golf_post_test_rollup_follows_the_post_test() -> None:
     tree = golf("SequencingPostTestRollup4thEd_SCORM20044thEdition")
     failed = take_to_the_end(tree, score=0.3)
     assert root_result(failed).success == "failed"
+
+
+def test_the_package_checker_reports_a_sequencing_idref_to_nothing() -> None:
+    broken = manifest_xml(
+        "3rd",
+        items=zip_item(inner='<imsss:sequencing IDRef="shared_rules"/>'),
+        resources=zip_resource(version="3rd", files=["index.html"]),
+    )
+
+    report = validate_package(io.BytesIO(zip_package(broken)))
+
+    assert not report.valid
+    # Named once, by the organization reader (the sequencing reader would say the same).
+    problem = next(p for p in report.errors if p.code == "P4-unresolved-sequencing-idref")
+    assert "S2-idref-unknown" not in {p.code for p in report.errors}
+    assert "shared_rules" in problem.message
+    assert "sequencingCollection" in problem.message

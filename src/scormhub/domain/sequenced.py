@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from scormhub.domain.enrollments import find_launch, roll_up_enrollment
-from scormhub.domain.errors import NotFound
+from scormhub.domain.errors import DomainError
 from scormhub.domain.scorm.sequencing.definitions import ActivityTreeDefinition
 from scormhub.domain.scorm.sequencing.process import NAVIGATION_KINDS, Sequencer
 from scormhub.domain.scorm.sequencing.runtime import (
@@ -106,10 +106,16 @@ def view_of(sequencer: Sequencer) -> NavigationView:
     )
 
 
+class NotSequenced(DomainError):
+    """The course plays its SCOs from a plain list: there are no navigation requests to process."""
+
+
 async def _tree(course: Course, trees: ActivityTrees) -> ActivityTreeDefinition:
     tree = await trees.for_course(course)
     if tree is None:
-        raise NotFound("sequencing")
+        raise NotSequenced(
+            "This course has no SCORM 2004 sequencing: open its lessons from the list in the player."
+        )
     return tree
 
 

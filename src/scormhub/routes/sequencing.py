@@ -84,6 +84,8 @@ class NavigationController(Controller):
             view = await sequenced.current_view(token, uow=deps.uow(), trees=deps.activity_trees())
         except (NotFound, CourseNotAvailable):
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
+        except sequenced.NotSequenced:
+            return Response(content={"sequencing": None}, status_code=200)
         return Response(content={"sequencing": view.to_json()}, status_code=200)
 
     @post("", status_code=200, request_max_body_size=MAX_NAV_BYTES, opt={"checks_own_input": True})
@@ -117,8 +119,8 @@ class NavigationController(Controller):
             )
         except (NotFound, CourseNotAvailable):
             raise NotFoundException("This learning link is not valid. Ask for a new one.") from None
-        except SequencingConflict as conflict:
-            return _answer(as_form, token, 409, message=str(conflict))
+        except (SequencingConflict, sequenced.NotSequenced) as refused:
+            return _answer(as_form, token, 409, message=str(refused))
         if result.changed is not None:
             await _queue_sync(deps, result.changed)
         url = f"/play/{token}/exit" if result.ended else f"/play/{token}"

@@ -21,6 +21,7 @@ from scormhub.domain.scorm.manifest import (
 from scormhub.domain.scorm.organization import CompletionThreshold, Item, ScormType
 from scormhub.domain.scorm.package import Sco
 from scormhub.domain.scorm.paths import href_problem, package_path
+from scormhub.domain.scorm.sequencing.parse import check_sequencing
 
 _MAX_LAUNCH_URL = 2000
 
@@ -76,6 +77,8 @@ class ManifestReader:
         self.outline.mastery_score = next(
             (score for item in launchables if (score := _mastery_percent(item)) is not None), None
         )
+        if self.outline.standard == "scorm2004":
+            check_sequencing(self.root, self.findings)  # IDRef loops (the tree reader reports unknown ones)
         return self.outline
 
     # P4: the root element and version (§1.1).

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from xml.etree.ElementTree import Element
 
+from scormhub.domain.scorm.findings import Findings
 from scormhub.domain.scorm.manifest import (
     NS_ADLCP2004,
     NS_ADLNAV,
@@ -72,6 +73,19 @@ def _int(element: Element, name: str, default: int) -> int:
         return int((element.get(name) or "").strip())
     except ValueError:
         return default
+
+
+def check_sequencing(manifest: Element, findings: Findings) -> None:
+    """The checker's view: sequencing the player could not use is an error the admin can fix."""
+    try:
+        read_activity_tree(manifest)
+    except SequencingManifestError as problem:
+        # The organization reader already names an item's unknown IDRef (P4); one error is enough.
+        named = problem.code == "S2-idref-unknown" and any(
+            e.code == "P4-unresolved-sequencing-idref" for e in findings.errors
+        )
+        if not named:
+            findings.error(problem.code, str(problem))
 
 
 def read_activity_tree(manifest: Element) -> ActivityTreeDefinition:
