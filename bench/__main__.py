@@ -28,6 +28,7 @@ MODULES = [
     "reports",
     "certificates",
     "sequencing",
+    "automation",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

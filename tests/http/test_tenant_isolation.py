@@ -123,6 +123,37 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/app/sync/{item_id:uuid}/retry"): Probe(
         "session", "/app/sync/{v.outbox_id}/retry", form={}, destructive=True
     ),
+    # Bulk enrollment (course-scoped; a run of another workspace is not found even under one's own course)
+    ("GET", "/app/courses/{course_id:uuid}/bulk"): Probe("session", COURSE + "/bulk"),
+    ("POST", "/app/courses/{course_id:uuid}/bulk/preview"): Probe(
+        "session", COURSE + "/bulk/preview", form={}
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/bulk/preview-tag"): Probe(
+        "session", COURSE + "/bulk/preview-tag", form={"tag": "nobody-has-this"}
+    ),
+    ("GET", "/app/courses/{course_id:uuid}/bulk/{run_id:uuid}"): Probe(
+        "session", "/app/courses/{a.course.id}/bulk/{v.bulk_run_id}", control=COURSE + "/bulk/{v.bulk_run_id}"
+    ),
+    ("POST", "/app/courses/{course_id:uuid}/bulk/{run_id:uuid}/start"): Probe(
+        "session",
+        "/app/courses/{a.course.id}/bulk/{v.bulk_run_id}/start",
+        control=COURSE + "/bulk/{v.bulk_run_id}/start",
+        form={},
+        destructive=True,
+    ),
+    # Settings → Webhooks
+    ("POST", "/app/settings/webhooks/{endpoint_id:uuid}/test"): Probe(
+        "session", "/app/settings/webhooks/{v.webhook_endpoint_id}/test", form={}
+    ),
+    ("POST", "/app/settings/webhooks/{endpoint_id:uuid}/delete"): Probe(
+        "session", "/app/settings/webhooks/{v.webhook_endpoint_id}/delete", form={}, destructive=True
+    ),
+    ("POST", "/app/settings/webhooks/deliveries/{delivery_id:uuid}/retry"): Probe(
+        "session",
+        "/app/settings/webhooks/deliveries/{v.webhook_delivery_id}/retry",
+        form={},
+        destructive=True,
+    ),
     # Exports run as jobs
     ("GET", "/app/reports/exports/{export_id:uuid}"): Probe("session", "/app/reports/exports/{v.export_id}"),
     ("GET", "/app/reports/exports/{export_id:uuid}/download"): Probe(

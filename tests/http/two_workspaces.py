@@ -29,6 +29,7 @@ from litestar import Litestar
 from appserver import CONTENT, csrf_of, login_link_token, serving
 from scormhub.app import create_app
 from scormhub.domain import enrollments as cases
+from scormhub.domain.automation.model import AutomationEvent, BulkRow, BulkRun, NewDelivery, WebhookEndpoint
 from scormhub.domain.model import (
     Course,
     CrmKind,
@@ -41,6 +42,7 @@ from scormhub.domain.model import (
     WorkspaceKind,
     WriteKind,
 )
+from scormhub.domain.ports.automation import AttemptRecord
 from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.exports import ExportFiles
@@ -73,6 +75,9 @@ class Tenant:
     postback_password: str
     certificate_id: str = ""  # the public id of the enrollment's certificate
     login_token: str = ""  # a fresh one-time login link (standalone workspace only)
+    webhook_endpoint_id: UUID | None = None  # Settings → Webhooks: an endpoint with a failed delivery
+    webhook_delivery_id: UUID | None = None
+    bulk_run_id: UUID | None = None  # a bulk enrollment preview of the course
 
     @property
     def sco(self) -> str:
@@ -207,6 +212,7 @@ async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tena
             )
         )
         await uow.commit()
+    endpoint_id, delivery_id, run_id = await automation_rows(deps, workspace.id, course.id, marker)
     export_id = uuid.uuid4()
     files = ExportFiles(deps.settings.data_dir)
     name = f"learners_{marker}.csv"
@@ -229,7 +235,40 @@ async def build_tenant(app: Litestar, workspace: Workspace, marker: str) -> Tena
         postback_user=user,
         postback_password=password,
         certificate_id=certificate_id,
+        webhook_endpoint_id=endpoint_id,
+        webhook_delivery_id=delivery_id,
+        bulk_run_id=run_id,
     )
+
+
+async def automation_rows(
+    deps: Any, workspace_id: UUID, course_id: UUID, marker: str
+) -> tuple[UUID, UUID, UUID]:
+    """A webhook endpoint with a failed delivery, and a bulk enrollment preview, for the probes."""
+    now = deps.clock.now()
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        workspace_id=workspace_id,
+        url=f"https://{marker.lower()}.example.com/hooks",
+        events=frozenset({AutomationEvent.LEARNER_ENROLLED}),
+        secret_enc=deps.cipher.encrypt("whsec_" + marker),
+        created_at=now,
+    )
+    run = BulkRun(uuid.uuid4(), workspace_id, course_id, "csv", f"{marker}.csv", "preview", now)
+    async with PiccoloUnitOfWork() as uow:
+        await uow.automation.add_endpoint(endpoint)
+        await uow.automation.add_deliveries(
+            workspace_id,
+            [NewDelivery(endpoint.id, "test", f"msg-{marker}", {"event": "test"}, f"k-{marker}")],
+            now,
+        )
+        [delivery] = await uow.automation.recent_deliveries(workspace_id)
+        await uow.automation.record_attempt(
+            delivery.id, AttemptRecord("failed", now, error=f"{marker} said no")
+        )
+        await uow.bulk.create_run(run, [BulkRow(1, marker, "Learner", f"bulk-{marker.lower()}@example.com")])
+        await uow.commit()
+    return endpoint.id, delivery.id, run.id
 
 
 async def complete_with_certificate(app: Litestar, session: str, enrollment: Enrollment) -> str:

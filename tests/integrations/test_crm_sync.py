@@ -524,7 +524,10 @@ async def test_a_refused_write_is_tried_again_when_its_backoff_ends_not_at_the_n
     crm = FakeCrm(outage=1)
     deps = SimpleNamespace(
         uow=PiccoloUnitOfWork,
-        crm=SimpleNamespace(writer=lambda _workspace: asyncio.sleep(0, crm)),
+        crm=SimpleNamespace(
+            writer=lambda _workspace: asyncio.sleep(0, crm),
+            trigger_sender=lambda _workspace: asyncio.sleep(0, None),  # a standalone workspace: no triggers
+        ),
         throttle=NoWait(),
         clock=clock,
         settings=SimpleNamespace(outbox_lease_s=300),

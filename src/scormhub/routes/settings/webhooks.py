@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from scormhub.bootstrap import Deps
 from scormhub.domain.automation import webhooks as cases
 from scormhub.domain.automation.model import EVENT_LABELS
-from scormhub.domain.errors import DomainError, NotFound
+from scormhub.domain.errors import DomainError
 from scormhub.domain.model import Workspace
 from scormhub.domain.sync import enqueue_webhooks
 from scormhub.routes.providers import DepsDep, WorkspaceDep
@@ -81,10 +81,8 @@ class WebhookSettingsController(Controller):
         workspace: WorkspaceDep,
         endpoint_id: FromPath[UUID],
     ) -> Redirect:
-        try:
-            await cases.delete_endpoint(workspace.id, endpoint_id, uow=deps.uow())
-        except NotFound as gone:
-            return redirect_with_flash(request, PAGE, error=str(gone))
+        # Another workspace's endpoint, or one already deleted: NotFound is the app's 404 page.
+        await cases.delete_endpoint(workspace.id, endpoint_id, uow=deps.uow())
         return redirect_with_flash(request, PAGE, notice="Endpoint deleted. Nothing more is sent to it.")
 
     @post("/{endpoint_id:uuid}/test")
@@ -95,10 +93,7 @@ class WebhookSettingsController(Controller):
         workspace: WorkspaceDep,
         endpoint_id: FromPath[UUID],
     ) -> Redirect:
-        try:
-            await cases.send_test_event(workspace.id, endpoint_id, uow=deps.uow(), clock=deps.clock)
-        except NotFound as gone:
-            return redirect_with_flash(request, PAGE, error=str(gone))
+        await cases.send_test_event(workspace.id, endpoint_id, uow=deps.uow(), clock=deps.clock)
         await enqueue_webhooks(workspace.id, jobs=deps.jobs)
         return redirect_with_flash(
             request, PAGE, notice="Test event queued; its delivery shows in the log below."
@@ -112,10 +107,7 @@ class WebhookSettingsController(Controller):
         workspace: WorkspaceDep,
         delivery_id: FromPath[UUID],
     ) -> Redirect:
-        try:
-            await cases.retry_delivery(workspace.id, delivery_id, uow=deps.uow(), clock=deps.clock)
-        except NotFound as gone:
-            return redirect_with_flash(request, PAGE, error=str(gone))
+        await cases.retry_delivery(workspace.id, delivery_id, uow=deps.uow(), clock=deps.clock)
         await enqueue_webhooks(workspace.id, jobs=deps.jobs)
         return redirect_with_flash(request, PAGE, notice="Delivery queued again.")
 
