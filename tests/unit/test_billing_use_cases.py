@@ -144,7 +144,7 @@ async def test_a_registration_past_the_allowance_is_queued_with_its_charge_and_h
     free = await world.enroll("a@example.com")
     paid = await world.enroll("b@example.com")
     with pytest.raises(RegistrationOnHold):
-        await cases.find_launch(paid.enrollment.launch_token, uow=world.uow())
+        await cases.find_launch(paid.enrollment.launch_token, uow=world.uow(), opening=True)
     outcome = await world.charge()
     twice = await world.charge()
 
@@ -154,7 +154,7 @@ async def test_a_registration_past_the_allowance_is_queued_with_its_charge_and_h
     assert outcome.charged == 1
     assert twice.charged == 0
     assert [c.event_id for _, c in world.wallet.charges] == [f"reg_{paid.enrollment.id}"]
-    await cases.find_launch(paid.enrollment.launch_token, uow=world.uow())  # launchable now
+    await cases.find_launch(paid.enrollment.launch_token, uow=world.uow(), opening=True)  # launchable now
 
 
 async def test_a_server_error_backs_off_then_the_same_event_id_goes_out_again() -> None:

@@ -324,12 +324,17 @@ class CommitReply:
     sync_needed: Enrollment | None = None
 
 
-async def find_launch(launch_token: str, *, uow: UnitOfWork) -> tuple[Enrollment, Course]:
+async def find_launch(
+    launch_token: str, *, uow: UnitOfWork, opening: bool = False
+) -> tuple[Enrollment, Course]:
+    """`opening`: the learner opens the course (the player page), which a registration whose charge has
+    not gone through may not (RegistrationOnHold). Commits and content need no second look: nothing plays
+    without the page."""
     async with uow:
         enrollment = await uow.enrollments.get_by_launch_token(launch_token)
         if enrollment is None:
             raise NotFound("launch")
-        if await launch_held(uow, enrollment.id):
+        if opening and await launch_held(uow, enrollment.id):
             raise RegistrationOnHold()
         course = await uow.courses.get(enrollment.workspace_id, enrollment.course_id)
         if course is not None:  # the learner plays their own version, maybe an older one

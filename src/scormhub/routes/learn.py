@@ -73,7 +73,7 @@ class PlayerController(Controller):
         self, token: FromPath[str], request: Request[Any, Any, Any], deps: DepsDep
     ) -> Response[Any]:
         try:
-            enrollment, held = await cases.find_launch(token, uow=deps.uow())
+            enrollment, held = await cases.find_launch(token, uow=deps.uow(), opening=True)
         except NotFound:
             review = await _review_course(deps, token)
             if review is None:
