@@ -49,8 +49,12 @@ async def test_the_sync_log_lists_what_was_sent(admin: httpx.AsyncClient, app: L
 
     assert page.status_code == 200
     assert "3 sent" in page.text
-    assert "add tags: scorm_completed, scorm_passed, scorm_score_80_89" in page.text
-    assert "training record" in page.text
+    tags = "scorm_completed, scorm_passed, scorm_score_80_89"
+    assert f'Add tags<br><span class="muted small">{tags}</span>' in page.text
+    assert "Training record" in page.text
+    # People, not CRM ids: the learner each write was for.
+    assert f'<span class="primary-text">{enrollment.learner_name}</span>' in page.text
+    assert f">{enrollment.contact_id}<" not in page.text
 
 
 async def test_turning_notes_off_stops_new_notes_but_keeps_tags(
