@@ -12,7 +12,7 @@ from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
-from scormhub.jobs.system import probe_worker, remove_stale_uploads
+from scormhub.jobs.system import probe_worker, remove_orphan_objects, remove_stale_uploads
 
 # Every task the worker knows, by name. Jobs are enqueued by these names through the JobQueue port.
 TASKS: tuple[Callable[..., Any], ...] = (
@@ -31,6 +31,7 @@ TASKS: tuple[Callable[..., Any], ...] = (
     install_agency_location,
     provision_crm,
     remove_stale_uploads,
+    remove_orphan_objects,
 )
 
 
@@ -47,6 +48,7 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
+        CronJob(remove_orphan_objects, cron="17 * * * *", unique=True),  # hourly: it lists the storage
     )
 
 
