@@ -197,3 +197,23 @@ async def test_the_clean_up_job_removes_only_objects_no_course_names_once_they_a
     assert not any(key.startswith(f"scormhub/content/{gone_id}/") for key in after)
     assert f"scormhub/content/{kept_id}/shared/launchpage.html" in after
     assert sum(1 for key in after if key.startswith("scormhub/packages/")) == 1, "the kept course's package"
+
+
+async def test_an_upload_while_storage_is_down_is_refused_with_a_clear_message_and_keeps_nothing(
+    admin: httpx.AsyncClient, app: Litestar, settings: Settings, s3_server: S3Server, bucket: str
+) -> None:
+    storage = app.state.deps.storage
+    working = storage.store
+    storage.store = S3ObjectStore(bucket=bucket, prefix="scormhub", client=_client_for("http://127.0.0.1:9"))
+    try:
+        refused = await post_package(admin, GOLF_12.read_bytes())
+    finally:
+        storage.store = working
+    listing = await admin.get("/app/courses")
+    accepted = await post_package(admin, GOLF_12.read_bytes())
+
+    assert refused.status_code == 503
+    assert "Course storage is not answering, so the package was not kept." in refused.text
+    assert "Golf Explained" not in listing.text, "no course was made"
+    assert not list((settings.data_dir / "uploads").glob("*.zip")), "no working copy left behind"
+    assert accepted.status_code == 303, "the next upload works without a restart"

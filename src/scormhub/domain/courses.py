@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
+from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, ImportStatus
 from scormhub.domain.scorm.package import PackageLimits, PackageReport
 
@@ -261,5 +261,7 @@ async def delete_course(
             await engines.for_kind(course.engine).delete_course(course)
         await uow.courses.delete(workspace_id, course_id)
         await uow.commit()
-    await storage.delete(course.package_key)
+    # The course is gone; should storage be down, the clean-up job removes its package later.
+    with contextlib.suppress(StorageUnavailable):
+        await storage.delete(course.package_key)
     return course

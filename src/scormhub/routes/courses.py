@@ -77,6 +77,14 @@ class CourseController(Controller):
             )
         except UploadRefused as refused:
             return _upload_error(request, workspace, deps, refused.status, str(refused))
+        except StorageUnavailable:
+            return _upload_error(
+                request,
+                workspace,
+                deps,
+                503,
+                "Course storage is not answering, so the package was not kept. Try again in a minute.",
+            )
         except PackageTooLarge as too_large:
             return _upload_error(request, workspace, deps, 413, str(too_large))
         except PackageRejected as rejected:
