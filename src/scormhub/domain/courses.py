@@ -119,6 +119,21 @@ class PackageTooLarge(DomainError):
         self.limit_bytes = limit_bytes
 
 
+class StorageQuotaExceeded(DomainError):
+    """The package would take the workspace past its storage quota: nothing was stored."""
+
+    def __init__(self, needed: int, used: int, quota: int) -> None:
+        super().__init__(
+            f"This course takes {_mb(needed)} once unpacked, and this workspace already uses {_mb(used)} of "
+            f"its {_mb(quota)} of course storage. Delete courses you no longer need, or ask your "
+            "administrator to raise SCORMHUB_STORAGE_QUOTA_MB."
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 # --- use cases ---------------------------------------------------------------------------------------
 
 
@@ -132,8 +147,13 @@ async def upload_course(
     storage: PackageStorage,
     jobs: JobQueue,
     clock: Clock,
+    quota_bytes: int | None = None,
+    used_bytes: int = 0,
 ) -> Course:
     """Store, validate and register an uploaded package, then queue its import.
+
+    With a quota, a package whose unpacked size would take the workspace (`used_bytes` already) past it
+    is refused before it reaches storage.
 
     Validation happens before anything reaches an engine; a rejected or oversized package leaves nothing
     behind. If queueing fails after the course is saved, the stuck-import recovery picks it up.
@@ -143,6 +163,10 @@ async def upload_course(
         report = await storage.inspect(stored_key, limits)
         if not report.valid:
             raise PackageRejected(report)
+        if quota_bytes is not None:
+            needed = await storage.unpacked_bytes(stored_key, report, limits)
+            if used_bytes + needed > quota_bytes:
+                raise StorageQuotaExceeded(needed, used_bytes, quota_bytes)
         report, size = await storage.settle(stored_key, report, limits)
         async with uow:
             workspace = await uow.workspaces.get(workspace_id)

@@ -15,7 +15,7 @@ from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
-from scormhub.domain.courses import PackageRejected, PackageTooLarge
+from scormhub.domain.courses import PackageRejected, PackageTooLarge, StorageQuotaExceeded
 from scormhub.domain.errors import NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.model import CourseStatus, Workspace
 from scormhub.partials.courses import course_or_404 as _course
@@ -65,6 +65,7 @@ class CourseController(Controller):
             )
         upload = StreamedUpload(request=request, secret=settings.secret_key)
         try:
+            used = await course_storage_used(deps, workspace)
             course = await course_cases.upload_course(
                 workspace_id=workspace.id,
                 upload=upload,
@@ -74,6 +75,8 @@ class CourseController(Controller):
                 storage=deps.storage,
                 jobs=deps.jobs,
                 clock=deps.clock,
+                quota_bytes=settings.storage_quota_bytes,
+                used_bytes=used,
             )
         except UploadRefused as refused:
             return _upload_error(request, workspace, deps, refused.status, str(refused))
@@ -87,6 +90,8 @@ class CourseController(Controller):
             )
         except PackageTooLarge as too_large:
             return _upload_error(request, workspace, deps, 413, str(too_large))
+        except StorageQuotaExceeded as full:
+            return _upload_error(request, workspace, deps, 413, str(full))
         except PackageRejected as rejected:
             return _upload_error(
                 request,
@@ -206,6 +211,13 @@ CONTENT_UNAVAILABLE = (
     "<p style='font:16px sans-serif;margin:2em'>This course's content is temporarily unavailable. "
     "Your progress is saved. Try again in a minute.</p>"
 )
+
+
+async def course_storage_used(deps: Deps, workspace: Workspace) -> int:
+    """The unpacked bytes the workspace's courses take in storage (the quota's usage)."""
+    async with deps.uow() as uow:
+        course_ids = [course.id for course in await uow.courses.list_for_workspace(workspace.id)]
+    return await deps.storage.stored_course_bytes(course_ids)
 
 
 def _page(
