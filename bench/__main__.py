@@ -17,7 +17,17 @@ from pathlib import Path
 from bench import summary
 from bench.report import Section, machine, now_utc
 
-MODULES = ["packages", "sync", "postbacks", "crm_latency", "pages", "memory", "reports", "certificates"]
+MODULES = [
+    "packages",
+    "sync",
+    "postbacks",
+    "crm_latency",
+    "pages",
+    "memory",
+    "reports",
+    "certificates",
+    "content",
+]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 _BLOCK = re.compile(r"<!-- bench:(?P<key>[\w-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=key) -->\n", re.S)
