@@ -29,6 +29,7 @@ MODULES = [
     "certificates",
     "sequencing",
     "automation",
+    "content",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

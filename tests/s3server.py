@@ -50,7 +50,20 @@ class S3Server:
         )
 
     def new_bucket(self, name: str) -> str:
-        self.client().create_bucket(Bucket=name)  # type: ignore[attr-defined]
+        """A bucket that takes writes: SeaweedFS grows a new bucket's volumes on its first writes, and
+        answers InternalError until they exist (seconds, on a loaded machine)."""
+        client = self.client()
+        client.create_bucket(Bucket=name)  # type: ignore[attr-defined]
+
+        def writable() -> bool:
+            try:
+                client.put_object(Bucket=name, Key=".probe", Body=b"ok")  # type: ignore[attr-defined]
+            except (BotoCoreError, ClientError):
+                return False
+            return True
+
+        wait_until(writable, f"bucket {name} to take writes", timeout_s=90)
+        client.delete_object(Bucket=name, Key=".probe")  # type: ignore[attr-defined]
         return name
 
 
@@ -108,8 +121,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             f"-s3.port={s3}",
             f"-s3.port.grpc={grpc[3]}",
             f"-s3.config={config}",
-            "-master.volumeSizeLimitMB=256",
-            "-volume.max=30",
+            # Each bucket is a collection that grows volumes of its own (sparse files): room for many buckets.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=2000",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

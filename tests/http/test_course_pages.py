@@ -301,3 +301,24 @@ async def test_another_workspaces_course_is_a_404_on_every_course_route(
         assert standalone is not None
         remaining = await uow.courses.list_for_workspace(standalone.id)
     assert [c.status for c in remaining] == [CourseStatus.READY]
+
+
+async def test_a_workspace_at_its_storage_quota_is_told_so_and_keeps_nothing_more(
+    db: str, settings: Settings
+) -> None:
+    one_mb = dataclasses.replace(settings, storage_quota_mb=1)  # Golf 1.2 unpacks to ~0.45 MB
+    app = create_app(one_mb)
+    async with serving(app) as client:
+        from appserver import login_link_token
+
+        await client.get(f"/login/{await login_link_token()}")
+        for _ in range(2):
+            await import_now(app, (await post_package(client, GOLF_12.read_bytes())).headers["location"])
+        refused = await post_package(client, GOLF_12.read_bytes())
+        settings_page = await client.get("/app/settings")
+
+    assert refused.status_code == 413
+    assert "This course takes 0.4 MB once unpacked, and this workspace already uses 0.9 MB" in refused.text
+    assert "SCORMHUB_STORAGE_QUOTA_MB" in refused.text
+    assert len(stored_packages(settings)) == 2, "the refused package was not kept"
+    assert "0.9 MB of 1 MB" in settings_page.text

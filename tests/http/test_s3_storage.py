@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from litestar import Litestar
+from movable_clock import MovableClock
 from test_course_pages import GOLF_12, import_now, post_package
 
 from appserver import CONTENT
 from s3server import S3Server
 from scormhub.domain.errors import StorageUnavailable
+from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.objects.s3 import S3ObjectStore
+from scormhub.jobs.system import remove_orphan_objects
 from scormhub.settings import Settings
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hkdf-0123456789"
@@ -158,3 +162,58 @@ def _client_for(endpoint: str) -> object:
         region_name="us-east-1",
         config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
     )
+
+
+async def test_the_clean_up_job_removes_only_objects_no_course_names_once_they_are_an_hour_old(
+    admin: httpx.AsyncClient, app: Litestar, clock: MovableClock, s3_server: S3Server, bucket: str
+) -> None:
+    kept_url = (await post_package(admin, GOLF_12.read_bytes())).headers["location"]
+    await import_now(app, kept_url)
+    gone_url = (await post_package(admin, GOLF_12.read_bytes())).headers["location"]
+    await import_now(app, gone_url)
+    kept_id, gone_id = kept_url.rsplit("/", 1)[1], gone_url.rsplit("/", 1)[1]
+    # A delete killed after the database commit, before storage; an upload killed before its course.
+    async with PiccoloUnitOfWork() as uow:
+        gone = await uow.courses.find_by_id(uuid.UUID(gone_id))
+        assert gone is not None
+        await uow.courses.delete(gone.workspace_id, gone.id)
+        await uow.commit()
+    abandoned = "scormhub/packages/" + "ab" * 16 + ".zip"
+    s3_server.client().put_object(Bucket=bucket, Key=abandoned, Body=b"PK\x03\x04")  # type: ignore[attr-defined]
+    before = keys_in(s3_server, bucket)
+
+    young = await remove_orphan_objects({"deps": app.state.deps})  # type: ignore[typeddict-item]
+    clock.offset = timedelta(hours=2)
+    old = await remove_orphan_objects({"deps": app.state.deps})  # type: ignore[typeddict-item]
+    again = await remove_orphan_objects({"deps": app.state.deps})  # type: ignore[typeddict-item]
+    after = keys_in(s3_server, bucket)
+
+    assert young == {"packages": 0, "courses": 0, "content_files": 0}, "an upload in progress is left alone"
+    assert (old["packages"], old["courses"]) == (2, 1), "the deleted course's and the abandoned upload's"
+    assert old["content_files"] > 0
+    assert again == {"packages": 0, "courses": 0, "content_files": 0}
+    assert abandoned in before
+    assert abandoned not in after
+    assert not any(key.startswith(f"scormhub/content/{gone_id}/") for key in after)
+    assert f"scormhub/content/{kept_id}/shared/launchpage.html" in after
+    assert sum(1 for key in after if key.startswith("scormhub/packages/")) == 1, "the kept course's package"
+
+
+async def test_an_upload_while_storage_is_down_is_refused_with_a_clear_message_and_keeps_nothing(
+    admin: httpx.AsyncClient, app: Litestar, settings: Settings, s3_server: S3Server, bucket: str
+) -> None:
+    storage = app.state.deps.storage
+    working = storage.store
+    storage.store = S3ObjectStore(bucket=bucket, prefix="scormhub", client=_client_for("http://127.0.0.1:9"))
+    try:
+        refused = await post_package(admin, GOLF_12.read_bytes())
+    finally:
+        storage.store = working
+    listing = await admin.get("/app/courses")
+    accepted = await post_package(admin, GOLF_12.read_bytes())
+
+    assert refused.status_code == 503
+    assert "Course storage is not answering, so the package was not kept." in refused.text
+    assert "Golf Explained" not in listing.text, "no course was made"
+    assert not list((settings.data_dir / "uploads").glob("*.zip")), "no working copy left behind"
+    assert accepted.status_code == 303, "the next upload works without a restart"

@@ -222,9 +222,9 @@ async def test_hostile_values_are_shown_as_text_on_every_page(world: World, name
 
     if url.startswith(("/play/", "/enroll/")):
         async with client_for(world.app) as learner:
-            response = await learner.get(url, headers=headers)
+            response = await learner.get(url, headers=headers, follow_redirects=True)
     else:
-        response = await world.admin.get(url, headers=headers)
+        response = await world.admin.get(url, headers=headers, follow_redirects=True)
 
     assert response.status_code == 200, (name, response.status_code)
     for raw in RAW:

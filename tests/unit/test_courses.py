@@ -12,7 +12,12 @@ from fakes.system import FakeClock, FakeJobs
 from fakes.uow import FakeStore, FakeUnitOfWork
 
 from scormhub.domain import courses
-from scormhub.domain.courses import MAX_IMPORT_ATTEMPTS, PackageRejected, PackageTooLarge
+from scormhub.domain.courses import (
+    MAX_IMPORT_ATTEMPTS,
+    PackageRejected,
+    PackageTooLarge,
+    StorageQuotaExceeded,
+)
 from scormhub.domain.errors import EngineUnavailable, NotFound
 from scormhub.domain.model import CourseStatus, EngineKind, ImportState, ImportStatus
 from scormhub.domain.scorm.package import PackageLimits, PackageReport, Problem
@@ -47,7 +52,28 @@ async def upload(store: FakeStore, clock: FakeClock, jobs: FakeJobs, storage: Fa
         storage=storage,
         jobs=jobs,
         clock=clock,
+        quota_bytes=kwargs.get("quota_bytes"),  # type: ignore[arg-type]
+        used_bytes=int(kwargs.get("used_bytes", 0)),  # type: ignore[arg-type]
     )
+
+
+async def test_a_package_that_would_pass_the_storage_quota_is_refused_before_it_is_stored(world) -> None:
+    store, clock, jobs = world
+    storage = FakeStorage()
+    storage.unpacked = {"key1": 300 * 1024 * 1024}
+    quota = 2048 * 1024 * 1024
+
+    with pytest.raises(StorageQuotaExceeded) as refused:
+        await upload(store, clock, jobs, storage, quota_bytes=quota, used_bytes=1900 * 1024 * 1024)
+    settled_when_refused, kept_when_refused = list(storage.settled), dict(storage.blobs)
+    fits = await upload(store, clock, jobs, storage, quota_bytes=quota, used_bytes=1700 * 1024 * 1024)
+
+    assert "takes 300.0 MB once unpacked" in str(refused.value)
+    assert "already uses 1900.0 MB of its 2048.0 MB" in str(refused.value)
+    assert "SCORMHUB_STORAGE_QUOTA_MB" in str(refused.value)
+    assert settled_when_refused == [], "the refused package never reached storage"
+    assert kept_when_refused == {}, "and its upload was discarded"
+    assert fits.status is CourseStatus.PROCESSING
 
 
 async def test_an_accepted_upload_becomes_a_processing_course_with_its_import_queued(world) -> None:

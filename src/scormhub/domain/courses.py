@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable
+from scormhub.domain.errors import DomainError, NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.model import Course, CourseStatus, EngineKind, ImportState, ImportStatus
 from scormhub.domain.scorm.package import PackageLimits, PackageReport
 from scormhub.domain.version_rules import HashingUpload, first_version
@@ -121,6 +121,21 @@ class PackageTooLarge(DomainError):
         self.limit_bytes = limit_bytes
 
 
+class StorageQuotaExceeded(DomainError):
+    """The package would take the workspace past its storage quota: nothing was stored."""
+
+    def __init__(self, needed: int, used: int, quota: int) -> None:
+        super().__init__(
+            f"This course takes {_mb(needed)} once unpacked, and this workspace already uses {_mb(used)} of "
+            f"its {_mb(quota)} of course storage. Delete courses you no longer need, or ask your "
+            "administrator to raise SCORMHUB_STORAGE_QUOTA_MB."
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 # --- use cases ---------------------------------------------------------------------------------------
 
 
@@ -134,8 +149,13 @@ async def upload_course(
     storage: PackageStorage,
     jobs: JobQueue,
     clock: Clock,
+    quota_bytes: int | None = None,
+    used_bytes: int = 0,
 ) -> Course:
     """Store, validate and register an uploaded package, then queue its import.
+
+    With a quota, a package whose unpacked size would take the workspace (`used_bytes` already) past it
+    is refused before it reaches storage.
 
     Validation happens before anything reaches an engine; a rejected or oversized package leaves nothing
     behind. If queueing fails after the course is saved, the stuck-import recovery picks it up.
@@ -146,6 +166,10 @@ async def upload_course(
         report = await storage.inspect(stored_key, limits)
         if not report.valid:
             raise PackageRejected(report)
+        if quota_bytes is not None:
+            needed = await storage.unpacked_bytes(stored_key, report, limits)
+            if used_bytes + needed > quota_bytes:
+                raise StorageQuotaExceeded(needed, used_bytes, quota_bytes)
         report, size = await storage.settle(stored_key, report, limits)
         async with uow:
             workspace = await uow.workspaces.get(workspace_id)
@@ -265,5 +289,7 @@ async def delete_course(
             await engines.for_kind(course.engine).delete_course(course)
         await uow.courses.delete(workspace_id, course_id)
         await uow.commit()
-    await storage.delete(course.package_key)
+    # The course is gone; should storage be down, the clean-up job removes its package later.
+    with contextlib.suppress(StorageUnavailable):
+        await storage.delete(course.package_key)
     return course

@@ -15,6 +15,7 @@ import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from uuid import UUID
 
 import anyio
 
@@ -130,6 +131,21 @@ class PackageStore:
     async def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
         await self.store.delete(self.object_key(key))
+
+    async def unpacked_bytes(self, key: str, report: PackageReport, limits: PackageLimits) -> int:
+        return await anyio.to_thread.run_sync(_unpacked_bytes, self.path(key), report, limits)
+
+    async def stored_course_bytes(self, course_ids: list[UUID]) -> int:
+        total = 0
+        for course_id in course_ids:
+            async for item in self.store.list(f"content/{course_id}/"):
+                total += item.size
+        return total
+
+
+def _unpacked_bytes(path: Path, report: PackageReport, limits: PackageLimits) -> int:
+    with zipfile.ZipFile(path) as archive:
+        return sum(info.file_size for info, _ in plan_extraction(archive, report, limits=limits))
 
 
 class FilesystemPackageStorage(PackageStore):

@@ -14,7 +14,7 @@ from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
-from scormhub.jobs.system import probe_worker, remove_stale_uploads
+from scormhub.jobs.system import probe_worker, remove_orphan_objects, remove_stale_uploads
 from scormhub.jobs.versions import import_course_version, recover_stalled_versions
 from scormhub.jobs.webhooks import deliver_due_webhooks, deliver_webhooks
 
@@ -63,6 +63,7 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(charge_due_usage, cron=every, unique=True),
         CronJob(reconcile_charges, cron="17 3 * * *", unique=True),  # daily, off the hour
         CronJob(recover_stalled_versions, cron=every, unique=True),
+        CronJob(remove_orphan_objects, cron="17 * * * *", unique=True),  # hourly: it lists the storage
     )
 
 

@@ -17,7 +17,7 @@ from litestar.response import File, Redirect, Stream, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import courses as course_cases
-from scormhub.domain.courses import PackageRejected, PackageTooLarge
+from scormhub.domain.courses import PackageRejected, PackageTooLarge, StorageQuotaExceeded
 from scormhub.domain.errors import NotFound, ServiceUnavailable, StorageUnavailable
 from scormhub.domain.listing import parse_list_query
 from scormhub.domain.model import CourseStatus, Workspace
@@ -92,6 +92,7 @@ class CourseController(Controller):
             )
         upload = StreamedUpload(request=request, secret=settings.secret_key)
         try:
+            used = await course_storage_used(deps, workspace)
             course = await course_cases.upload_course(
                 workspace_id=workspace.id,
                 upload=upload,
@@ -101,11 +102,23 @@ class CourseController(Controller):
                 storage=deps.storage,
                 jobs=deps.jobs,
                 clock=deps.clock,
+                quota_bytes=settings.storage_quota_bytes,
+                used_bytes=used,
             )
         except UploadRefused as refused:
             return _upload_error(request, workspace, deps, refused.status, str(refused))
+        except StorageUnavailable:
+            return _upload_error(
+                request,
+                workspace,
+                deps,
+                503,
+                "Course storage is not answering, so the package was not kept. Try again in a minute.",
+            )
         except PackageTooLarge as too_large:
             return _upload_error(request, workspace, deps, 413, str(too_large))
+        except StorageQuotaExceeded as full:
+            return _upload_error(request, workspace, deps, 413, str(full))
         except PackageRejected as rejected:
             return _upload_error(
                 request,
@@ -235,6 +248,13 @@ CONTENT_UNAVAILABLE = (
     "<p style='font:16px sans-serif;margin:2em'>This course's content is temporarily unavailable. "
     "Your progress is saved. Try again in a minute.</p>"
 )
+
+
+async def course_storage_used(deps: Deps, workspace: Workspace) -> int:
+    """The unpacked bytes the workspace's courses take in storage (the quota's usage)."""
+    async with deps.uow() as uow:
+        course_ids = [course.id for course in await uow.courses.list_for_workspace(workspace.id)]
+    return await deps.storage.stored_course_bytes(course_ids)
 
 
 def _page(

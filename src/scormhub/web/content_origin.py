@@ -8,7 +8,8 @@ that split, decided on the Host header before any route runs:
 
 - content origin: only `/play/{token}/…` (each route authorised by the token in its path) and `/static/…`;
   a request carrying the admin session cookie, or for any other path, is a 404; cookies are neither read
-  (the header is dropped) nor set (Set-Cookie is dropped); the loose content CSP replaces the app's.
+  (the header is dropped) nor set (Set-Cookie is dropped); package files get the loose content CSP in
+  place of the app's strict one (which the player page keeps).
   Learner pages under the token (exit, certificate) are answered on the app's origin, by a redirect.
 - app origin: package files are never served (404); the player page redirects to the content origin.
   Runtime endpoints (commit, …) still answer there: they read no cookie, the token authorises them, and
@@ -34,7 +35,8 @@ from litestar.types import (
 from scormhub.settings import Settings
 from scormhub.web.sessions import SESSION_COOKIE
 
-_PLAYER_PAGE = re.compile(r"^/play/[^/]+/?$")
+# Launch tokens, review and preview passes all have this shape; anything else is for the app to refuse.
+_PLAYER_PAGE = re.compile(r"^/play/[A-Za-z0-9_-]{43}/?$")
 _PACKAGE_FILES = re.compile(r"^/play/[^/]+/content(/|$)")
 # Learner pages under a launch token: the exit page (and its result) and the certificate download.
 _LEARNER_PAGES = re.compile(r"^/play/[^/]+/(exit|certificate)(/|$)")
@@ -112,15 +114,19 @@ class ContentOriginMiddleware:
             await _redirect(send, self.app_origin + _path_and_query(scope), self._csp)
             return
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"cookie"]
+        # The package's own files get the loose policy; the player page around them (ours) and the
+        # runtime endpoints keep the app's strict one, so a hostile course title cannot run there.
+        dropped = (
+            (b"set-cookie", b"content-security-policy") if _PACKAGE_FILES.match(path) else (b"set-cookie",)
+        )
+        added = [self._csp] if _PACKAGE_FILES.match(path) else []
 
         async def send_content(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
-                    (name, value)
-                    for name, value in message.get("headers", ())
-                    if name.lower() not in (b"set-cookie", b"content-security-policy")
+                    (name, value) for name, value in message.get("headers", ()) if name.lower() not in dropped
                 ]
-                message["headers"] = [*headers, self._csp]
+                message["headers"] = [*headers, *added]
             await send(message)
 
         await self.app(scope, receive, send_content)

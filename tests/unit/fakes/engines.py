@@ -53,6 +53,8 @@ class FakeStorage:
         self.blobs: dict[str, bytes] = {}
         self.report = report
         self.settled: list[str] = []
+        self.unpacked: dict[str, int] = {}
+        self.course_bytes: dict[UUID, int] = {}
 
     async def write(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[str, int]:
         data = bytearray()
@@ -75,6 +77,12 @@ class FakeStorage:
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(key, None)
+
+    async def unpacked_bytes(self, key: str, report: PackageReport, limits: PackageLimits) -> int:
+        return self.unpacked.get(key, len(self.blobs[key]))
+
+    async def stored_course_bytes(self, course_ids: list[UUID]) -> int:
+        return sum(self.course_bytes.get(course_id, 0) for course_id in course_ids)
 
 
 class FakeEngine:

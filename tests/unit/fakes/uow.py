@@ -130,6 +130,9 @@ class FakeCourseRepository:
     async def find_by_id(self, course_id: UUID) -> Course | None:
         return self.staged.get(course_id)
 
+    async def package_keys_in_use(self, keys: list[str]) -> set[str]:
+        return {c.package_key for c in self.staged.values() if c.package_key in keys}
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         return next((c for c in self.staged.values() if c.self_enroll_token == token), None)
 

@@ -59,6 +59,14 @@ class PackageStorage(Protocol):
         """Remove a package; a missing key is fine (deletes are retried)."""
         ...
 
+    async def unpacked_bytes(self, key: str, report: PackageReport, limits: PackageLimits) -> int:
+        """What a validated package takes once unpacked (the entries validation accepted)."""
+        ...
+
+    async def stored_course_bytes(self, course_ids: list[UUID]) -> int:
+        """What these courses' unpacked content takes in storage now (the quota's usage)."""
+        ...
+
 
 class DeliveryEngine(Protocol):
     """Where courses are imported and played: SCORM Cloud, or the built-in player."""

@@ -81,6 +81,10 @@ class CourseRepository(Protocol):
         """Any workspace's course: only for ids we signed ourselves (a review pass)."""
         ...
 
+    async def package_keys_in_use(self, keys: list[str]) -> set[str]:
+        """Which of these storage keys a course (of any workspace) still names: for storage clean-up."""
+        ...
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         """The course a public self-enrollment link names (the token is the only key)."""
         ...

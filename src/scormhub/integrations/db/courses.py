@@ -117,6 +117,10 @@ class PiccoloCourseRepository:
         row = await CourseRow.select().where(CourseRow.id == course_id).output(load_json=True).first()
         return _course(row) if row else None
 
+    async def package_keys_in_use(self, keys: list[str]) -> set[str]:
+        rows = await CourseRow.select(CourseRow.package_key).where(CourseRow.package_key.is_in(keys))
+        return {row["package_key"] for row in rows}
+
     async def get_by_enroll_token(self, token: str) -> Course | None:
         row = (
             await CourseRow.select()

@@ -11,9 +11,10 @@ from litestar.response import Redirect, Template
 
 from scormhub.domain.crm_writes import SyncSettings
 from scormhub.domain.enrollments import plan_usage
-from scormhub.domain.errors import DomainError
+from scormhub.domain.errors import DomainError, StorageUnavailable
 from scormhub.domain.sync import save_sync_settings
 from scormhub.partials.billing import billing_context
+from scormhub.routes.courses import course_storage_used
 from scormhub.routes.providers import DepsDep, UowDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash
 from scormhub.web.guards import admin_guard, current_admin
@@ -28,6 +29,10 @@ class SettingsController(Controller):
         self, request: Request[Any, Any, Any], deps: DepsDep, uow: UowDep, workspace: WorkspaceDep
     ) -> Template:
         usage = await plan_usage(workspace, uow=deps.uow())
+        try:
+            storage_used: int | None = await course_storage_used(deps, workspace)
+        except StorageUnavailable:
+            storage_used = None  # the page still opens; the line says storage is not answering
         messages = flashed(request)
         crm_error = messages.get("crm_error")
         try:
@@ -45,6 +50,8 @@ class SettingsController(Controller):
                 "workspace": workspace,
                 "nav": "settings",
                 "usage": usage,
+                "storage_used_mb": None if storage_used is None else round(storage_used / 1048576, 1),
+                "storage_quota_mb": deps.settings.storage_quota_mb,
                 "provisioned": provisioned,
                 "crm_error": crm_error,
                 "connection": connection,
