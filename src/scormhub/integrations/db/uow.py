@@ -16,7 +16,9 @@ from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.engine_accounts import PiccoloEngineAccountRepository
 from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, PiccoloScoStateRepository
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
+from scormhub.integrations.db.learners import PiccoloLearnerStore
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
+from scormhub.integrations.db.mail import PiccoloMailOutbox
 from scormhub.integrations.db.workspaces import PiccoloWorkspaceRepository
 
 
@@ -35,6 +37,8 @@ class PiccoloUnitOfWork:
         self.engine_accounts = PiccoloEngineAccountRepository()
         self.inbox = PiccoloInboxRepository()
         self.certificates = PiccoloCertificateRepository()
+        self.mail = PiccoloMailOutbox()  # issue 23: the mail outbox
+        self.learners = PiccoloLearnerStore()  # issue 23: portal, due dates, reminders, recertification
         self._transaction: Any = None
         self._committed = False
 
