@@ -27,6 +27,7 @@ from scormhub.domain.ports import (
     RequestLimits,
     ReviewPasses,
 )
+from scormhub.domain.ports.learners import MailTransport
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
 from scormhub.integrations.builtin_engine import BuiltinEngine
@@ -35,6 +36,7 @@ from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
 from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
+from scormhub.integrations.db.learners import mails_through_crm
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.client import build_client as build_highlevel_client
@@ -48,6 +50,14 @@ from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.mail import (
+    CrmMailer,
+    CrmMailTransport,
+    LogTransport,
+    MailRouter,
+    SmtpConfig,
+    SmtpTransport,
+)
 from scormhub.integrations.postback_credentials import PostbackCredentials
 from scormhub.integrations.render_pool import RenderPool
 from scormhub.integrations.report_exports import PostgresReportExports
@@ -278,6 +288,18 @@ class Deps:
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
+
+    def mail_transport(self) -> MailTransport:
+        """Issue 23: through the CRM where a HighLevel location granted it, else SMTP, else the log."""
+        fallback: SmtpTransport | LogTransport = LogTransport()
+        if self.settings.smtp_url:
+            fallback = SmtpTransport(SmtpConfig.parse(self.settings.smtp_url), self.settings.mail_from)
+
+        async def mailer_for(workspace_id: UUID) -> CrmMailer | None:
+            crm = await self.crm.writer(workspace_id)
+            return crm if isinstance(crm, HighLevelCrm) else None
+
+        return MailRouter(fallback, CrmMailTransport(mailer_for), mails_through_crm)
 
 
 def build_deps(

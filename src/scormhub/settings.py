@@ -82,6 +82,9 @@ class Settings:
     highlevel_rate_limit: int = 100  # requests per location per highlevel_rate_window_s
     highlevel_rate_window_s: int = 10
     highlevel_scopes: str = DEFAULT_HIGHLEVEL_SCOPES
+    # Issue 23: outgoing mail. Unset: messages go to the log and the delivery log page (development).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "SCORM Hub <no-reply@localhost>"
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -164,6 +167,8 @@ class Settings:
             highlevel_rate_limit=reader.integer("HIGHLEVEL_RATE_LIMIT", 100, minimum=1, maximum=10_000),
             highlevel_rate_window_s=reader.integer("HIGHLEVEL_RATE_WINDOW_S", 10, minimum=1, maximum=3600),
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
+            smtp_url=_check_smtp_url(reader.optional("SCORMHUB_SMTP_URL")),
+            mail_from=reader.text("SCORMHUB_MAIL_FROM", "SCORM Hub <no-reply@localhost>"),
         )
 
 
@@ -220,6 +225,16 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(name, f"an absolute http(s) URL such as https://example.com, got {raw!r}")
         return raw.rstrip("/")
+
+
+def _check_smtp_url(url: str | None) -> str | None:
+    parts = urlsplit(url) if url else None
+    if parts is not None and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+        # The value is not echoed: it may hold a password.
+        raise ConfigError(
+            "SCORMHUB_SMTP_URL", "an smtp:// (STARTTLS) or smtps:// (TLS) URL, e.g. smtp://user:pass@host:587"
+        )
+    return url
 
 
 def _check_database_url(url: str) -> str:

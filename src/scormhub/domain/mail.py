@@ -72,7 +72,7 @@ async def deliver_due(
             return Delivered(sent, retrying, failed)
         for mail in claimed:
             try:
-                await transport.send(mail.workspace_id, mail.message)
+                used = await transport.send(mail.workspace_id, mail.message)
             except MailRefused as refused:
                 async with uow() as tx:
                     await tx.mail.mark_failed(mail.id, str(refused)[:1000])
@@ -93,7 +93,7 @@ async def deliver_due(
                     await tx.commit()
                 continue
             async with uow() as tx:
-                await tx.mail.mark_sent(mail.id, clock.now(), transport.name)
+                await tx.mail.mark_sent(mail.id, clock.now(), used)
                 await tx.commit()
             sent += 1
 

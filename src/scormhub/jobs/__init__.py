@@ -9,6 +9,7 @@ from saq import CronJob
 
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
+from scormhub.jobs.learners import deliver_mail, learner_pass
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
@@ -31,6 +32,8 @@ TASKS: tuple[Callable[..., Any], ...] = (
     install_agency_location,
     provision_crm,
     remove_stale_uploads,
+    deliver_mail,
+    learner_pass,
 )
 
 
@@ -47,6 +50,10 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_enrollments, cron="*/5 * * * *", unique=True),
         CronJob(sweep_inbox, cron=every, unique=True),
         CronJob(remove_stale_uploads, cron=every, unique=True),
+        # Issue 23: mail that is due (retries come back this way), and the learner pass every 10 minutes
+        # (reminders are due at day offsets; each is raised once however often or widely this runs).
+        CronJob(deliver_mail, cron=every, unique=True),
+        CronJob(learner_pass, cron="*/10 * * * *", unique=True),
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 from uuid import UUID
 
 from scormhub.domain.learner_model import (
@@ -23,7 +24,9 @@ class MailTransport(Protocol):
 
     name: str
 
-    async def send(self, workspace_id: UUID, message: MailMessage) -> None: ...
+    async def send(self, workspace_id: UUID, message: MailMessage) -> str:
+        """The name of the transport that took it (shown in the delivery log)."""
+        ...
 
 
 class MailOutbox(Protocol):
@@ -115,8 +118,13 @@ class LearnerUnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepository: ...
 
-    async def __aenter__(self) -> LearnerUnitOfWork: ...
+    async def __aenter__(self) -> Self: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     async def commit(self) -> None: ...

@@ -24,9 +24,6 @@ from scormhub.integrations.db.tables import LearnerEventRow, LearnerLinkRow
 
 DEFAULT_OFFSETS = "'{-7,1}'::int[]"
 DEFAULT_NOTICE_DAYS = 30
-_INSERT_EVENT = (
-    "INSERT INTO learner_event (id, workspace_id, kind, dedupe_key, enrollment_id, payload, occurred_at) "
-)
 
 
 def _event(row: dict[str, Any]) -> LearnerEvent:
@@ -222,8 +219,9 @@ class PiccoloLearnerStore:
         # A reminder's moment is due_at + offset days; it is raised once that moment has come, unless it
         # had already passed when the due date was set. Negative or zero offsets are "due soon".
         rows = await LearnerEventRow.raw(
-            # Only constants are joined in; every value is a parameter.
-            _INSERT_EVENT + "SELECT gen_random_uuid(), e.workspace_id, "  # noqa: S608
+            "INSERT INTO learner_event "  # noqa: S608 - only constants are joined in; values are parameters
+            "(id, workspace_id, kind, dedupe_key, enrollment_id, payload, occurred_at) "
+            "SELECT gen_random_uuid(), e.workspace_id, "
             "CASE WHEN o.off <= 0 THEN 'course_due_soon' ELSE 'course_overdue' END, "
             "'due:' || e.id || ':' || floor(extract(epoch FROM e.due_at))::bigint || ':' || o.off, e.id, "
             f"{_EVENT_PAYLOAD}, 'due_at', e.due_at, 'offset_days', o.off), {{}} "
@@ -242,8 +240,9 @@ class PiccoloLearnerStore:
     async def raise_expiry_events(self, now: datetime) -> list[LearnerEvent]:
         # Expiring: the notice period has begun (the learner is re-enrolled, once per certificate).
         expiring = await LearnerEventRow.raw(
-            _INSERT_EVENT
-            + "SELECT gen_random_uuid(), cert.workspace_id, 'certificate_expiring', 'expiring:' || cert.id, "  # noqa: S608
+            "INSERT INTO learner_event "  # noqa: S608 - only constants are joined in
+            "(id, workspace_id, kind, dedupe_key, enrollment_id, payload, occurred_at) "
+            "SELECT gen_random_uuid(), cert.workspace_id, 'certificate_expiring', 'expiring:' || cert.id, "
             "e.id, "
             f"{_EVENT_PAYLOAD}, 'certificate_id', cert.id, 'expires_at', cert.expires_at), {{}} "
             "FROM certificate cert JOIN enrollment e ON e.id = cert.enrollment_id "
@@ -261,8 +260,9 @@ class PiccoloLearnerStore:
         # Expired: past its expiry, unless the learner has since completed the course again (re-enrolled
         # and recertified), in which case they hold a newer certificate and nothing expired for them.
         expired = await LearnerEventRow.raw(
-            _INSERT_EVENT  # noqa: S608
-            + "SELECT gen_random_uuid(), cert.workspace_id, 'certificate_expired', 'expired:' || cert.id, "
+            "INSERT INTO learner_event "  # noqa: S608 - only constants are joined in
+            "(id, workspace_id, kind, dedupe_key, enrollment_id, payload, occurred_at) "
+            "SELECT gen_random_uuid(), cert.workspace_id, 'certificate_expired', 'expired:' || cert.id, "
             "e.id, "
             f"{_EVENT_PAYLOAD}, 'certificate_id', cert.id, 'expires_at', cert.expires_at, "
             f"'record', {_RECORD}), "
@@ -319,3 +319,14 @@ class PiccoloLearnerStore:
         # The built-in player starts the new attempt from the beginning.
         await LearnerEventRow.raw("DELETE FROM sco_state WHERE enrollment_id = {}", enrollment_id)
         return True
+
+
+async def mails_through_crm(workspace_id: UUID) -> bool:
+    """Whether a workspace's learner mail goes through its CRM: a connected HighLevel location that granted
+    the conversations scope."""
+    rows = await LearnerLinkRow.raw(
+        "SELECT 1 FROM crm_connection WHERE workspace_id = {} AND status = 'connected' "
+        "AND ' ' || scope || ' ' LIKE '% conversations/message.write %'",
+        workspace_id,
+    )
+    return bool(rows)
