@@ -41,15 +41,16 @@ class PiccoloMailOutbox:
     ) -> bool:
         # ON CONFLICT on the key: a pass run twice, or by two workers, queues the message once.
         rows = await MailOutboxRow.raw(
-            "INSERT INTO mail_outbox (id, workspace_id, idempotency_key, kind, to_address, contact_id, "
-            "subject, text_body, html_body, status, attempts, next_attempt_at, created_at) "
-            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, 'pending', 0, {}, {}) "
+            "INSERT INTO mail_outbox (id, workspace_id, idempotency_key, kind, to_address, sender_name, "
+            "contact_id, subject, text_body, html_body, status, attempts, next_attempt_at, created_at) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 'pending', 0, {}, {}) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             uuid.uuid4(),
             workspace_id,
             idempotency_key[:200],
             kind,
             message.to[:254],
+            message.sender_name[:200],
             message.contact_id,
             message.subject,
             message.text,

@@ -328,6 +328,7 @@ class MailOutboxRow(Table, tablename="mail_outbox"):
     idempotency_key = Varchar(length=200, unique=True)
     kind = Varchar(length=40)
     to_address = Varchar(length=254)
+    sender_name = Varchar(length=200, null=True, default=None)
     contact_id = Varchar(length=100, null=True, default=None)
     subject = Text()
     text_body = Text()

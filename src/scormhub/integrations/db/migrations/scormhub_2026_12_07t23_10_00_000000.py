@@ -28,6 +28,7 @@ STATEMENTS = (
     " idempotency_key varchar(200) NOT NULL UNIQUE,"
     " kind varchar(40) NOT NULL,"
     " to_address varchar(254) NOT NULL,"
+    " sender_name varchar(200) NULL,"
     " contact_id varchar(100) NULL,"
     " subject text NOT NULL,"
     " text_body text NOT NULL,"
