@@ -73,7 +73,8 @@ async def test_a_message_arrives_once_with_a_plain_text_part_and_the_workspace_b
     assert "Acme" in received["From"]
     assert "https://hub.test/x?a=1&b=2" in text_part(received)
     assert "<b>not bold</b>" in text_part(received)  # plain text is shown as typed
-    assert "#FF5500" in html_part(received) and "&lt;b&gt;not bold&lt;/b&gt;" in html_part(received)
+    assert "#FF5500" in html_part(received)
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html_part(received)
     assert (await log_of(workspace))["ada@example.com"][:2] == (MailStatus.SENT, 1)
 
 
@@ -88,7 +89,8 @@ async def test_greylisting_is_retried_later_with_a_growing_delay_and_then_delive
     await mail.deliver_due(uow=PiccoloUnitOfWork, transport=transport, clock=clock)
     status, attempts, error = (await log_of(workspace))["grey@example.com"]
     assert (status, attempts) == (MailStatus.PENDING, 1)
-    assert error is not None and "451" in error
+    assert error is not None
+    assert "451" in error
     # Not due again straight away.
     assert (await mail.deliver_due(uow=PiccoloUnitOfWork, transport=transport, clock=clock)).sent == 0
 
@@ -130,7 +132,9 @@ async def test_a_refusal_fails_the_message_visibly_and_an_operator_retry_sends_i
 
     assert outcome.failed == 1
     status, _, error = (await log_of(workspace))["nobody@example.com"]
-    assert status is MailStatus.FAILED and error is not None and "550" in error
+    assert status is MailStatus.FAILED
+    assert error is not None
+    assert "550" in error
     async with PiccoloUnitOfWork() as uow:
         [row] = await uow.mail.recent(workspace, limit=1)
         assert await uow.mail.retry_now(workspace, row.id, clock.now())
