@@ -84,6 +84,8 @@ class LearnerStore(Protocol):
         """False when the enrollment is not this workspace's."""
         ...
 
+    async def due_dates(self, workspace_id: UUID, enrollment_ids: list[UUID]) -> dict[UUID, datetime]: ...
+
     async def raise_due_events(self, now: datetime) -> list[LearnerEvent]:
         """Record every due-soon / overdue reminder whose moment has come and that was not raised before;
         returns only the ones this call recorded (a racing caller gets the others)."""

@@ -22,7 +22,7 @@ from scormhub.domain.learner_model import (
 )
 from scormhub.integrations.db.tables import LearnerEventRow, LearnerLinkRow
 
-DEFAULT_OFFSETS = "'{-7,1}'::int[]"
+DEFAULT_OFFSETS = "ARRAY[-7, 1]"  # no braces: Piccolo reads {} as a parameter
 DEFAULT_NOTICE_DAYS = 30
 
 
@@ -185,6 +185,17 @@ class PiccoloLearnerStore:
             workspace_id,
         )
         return bool(rows)
+
+    async def due_dates(self, workspace_id: UUID, enrollment_ids: list[UUID]) -> dict[UUID, datetime]:
+        if not enrollment_ids:
+            return {}
+        rows = await LearnerLinkRow.raw(
+            "SELECT id, due_at FROM enrollment WHERE workspace_id = {} AND id = ANY({}::uuid[]) "
+            "AND due_at IS NOT NULL",
+            workspace_id,
+            enrollment_ids,
+        )
+        return {row["id"]: row["due_at"] for row in rows}
 
     async def validity_days(self, workspace_id: UUID, course_id: UUID) -> int | None:
         rows = await LearnerLinkRow.raw(
