@@ -46,6 +46,7 @@ from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
+from scormhub.routes.learner_admin import LearnerAdminController
 from scormhub.routes.portal import PortalController
 from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.reports import ReportsController
@@ -122,6 +123,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             verify_certificate,
             HighLevelController,
             PortalController,
+            LearnerAdminController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

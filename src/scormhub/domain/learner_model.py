@@ -120,3 +120,15 @@ class PortalCourse:
     @property
     def started(self) -> bool:
         return self.last_access_at is not None or self.completion != "not_started"
+
+
+@dataclass(frozen=True)
+class DueRow:
+    """One line of the due-dates report."""
+
+    enrollment_id: UUID
+    learner_name: str
+    learner_email: str
+    course_title: str
+    due_at: datetime
+    completion: str

@@ -186,9 +186,15 @@ async def verify_certificate(
             status_code=404,
             headers=headers,
         )
+    # Issue 23: a certificate of a course with a validity period shows its expiry, and "expired" after it.
+    async with deps.uow() as uow:
+        expires_at = await uow.learners.certificate_expiry(certificate.id)
+    state = "revoked" if certificate.revoked else "valid"
+    if state == "valid" and expires_at is not None and deps.clock.now() >= expires_at:
+        state = "expired"
     return Template(
         template_name="pages/certificates/verify.html",
-        context={"state": "revoked" if certificate.revoked else "valid", "certificate": certificate},
+        context={"state": state, "certificate": certificate, "expires_at": expires_at},
         headers=headers,
     )
 

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from scormhub.domain.learner_model import (
+    DueRow,
     LearnerEvent,
     LearnerLink,
     LearnerSettings,
@@ -85,6 +86,12 @@ class LearnerStore(Protocol):
         ...
 
     async def due_dates(self, workspace_id: UUID, enrollment_ids: list[UUID]) -> dict[UUID, datetime]: ...
+
+    async def due_report(
+        self, workspace_id: UUID, state: str, now: datetime, *, limit: int
+    ) -> list[DueRow]: ...
+
+    async def certificate_expiry(self, certificate_id: str) -> datetime | None: ...
 
     async def raise_due_events(self, now: datetime) -> list[LearnerEvent]:
         """Record every due-soon / overdue reminder whose moment has come and that was not raised before;

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from scormhub.domain.learner_model import (
+    DueRow,
     LearnerEvent,
     LearnerEventKind,
     LearnerLink,
@@ -196,6 +197,37 @@ class PiccoloLearnerStore:
             enrollment_ids,
         )
         return {row["id"]: row["due_at"] for row in rows}
+
+    async def due_report(self, workspace_id: UUID, state: str, now: datetime, *, limit: int) -> list[DueRow]:
+        """Enrollments with a due date, not completed: "overdue", "due_soon" (within DUE_SOON_DAYS) or all."""
+        condition = {
+            "overdue": "AND e.due_at < {} ",
+            "due_soon": "AND e.due_at >= {} AND e.due_at <= {}::timestamptz + interval '7 days' ",
+        }.get(state, "AND {}::timestamptz IS NOT NULL ")
+        params: list[Any] = [workspace_id, now] + ([now] if state == "due_soon" else [])
+        rows = await LearnerLinkRow.raw(
+            "SELECT e.id, e.learner_name, e.learner_email, e.completion, e.due_at, c.title "
+            "FROM enrollment e JOIN course c ON c.id = e.course_id AND c.workspace_id = e.workspace_id "
+            "WHERE e.workspace_id = {} AND e.due_at IS NOT NULL AND e.completion <> 'completed' "
+            + condition
+            + f"ORDER BY e.due_at LIMIT {int(limit)}",
+            *params,
+        )
+        return [
+            DueRow(
+                row["id"],
+                row["learner_name"],
+                row["learner_email"],
+                row["title"],
+                row["due_at"],
+                row["completion"],
+            )
+            for row in rows
+        ]
+
+    async def certificate_expiry(self, certificate_id: str) -> datetime | None:
+        rows = await LearnerLinkRow.raw("SELECT expires_at FROM certificate WHERE id = {}", certificate_id)
+        return rows[0]["expires_at"] if rows else None
 
     async def validity_days(self, workspace_id: UUID, course_id: UUID) -> int | None:
         rows = await LearnerLinkRow.raw(
