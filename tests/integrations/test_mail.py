@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 
 from scormhub.domain import mail
-from scormhub.domain.learner_model import MailStatus
 from scormhub.domain.mail import compose
 from scormhub.domain.model import Branding
+from scormhub.domain.model_learners import MailStatus
 from scormhub.domain.workspaces import ensure_standalone_workspace
 from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.uow import PiccoloUnitOfWork

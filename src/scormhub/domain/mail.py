@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scormhub.domain.errors import DomainError
-from scormhub.domain.learner_model import MailMessage
 from scormhub.domain.model import Branding
+from scormhub.domain.model_learners import MailMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from scormhub.domain.learner_model import LearnerLink, PortalCourse
 from scormhub.domain.mail import sign_in_message
+from scormhub.domain.model_learners import LearnerLink, PortalCourse
 
 if TYPE_CHECKING:
     from collections.abc import Callable

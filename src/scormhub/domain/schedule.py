@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from scormhub.domain.errors import DomainError
-from scormhub.domain.learner_model import LearnerEvent, LearnerEventKind
 from scormhub.domain.mail import due_soon_message, expired_message, overdue_message, recertify_message
 from scormhub.domain.model import CrmWrite, WriteKind
+from scormhub.domain.model_learners import LearnerEvent, LearnerEventKind
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

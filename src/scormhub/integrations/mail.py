@@ -19,8 +19,8 @@ from uuid import UUID
 import aiosmtplib
 
 from scormhub.domain.errors import CrmAuthExpired, CrmRejected, DomainError, ServiceUnavailable
-from scormhub.domain.learner_model import MailMessage
 from scormhub.domain.mail import MailDeferred, MailRefused
+from scormhub.domain.model_learners import MailMessage
 
 log = logging.getLogger("scormhub.mail")
 

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from scormhub.domain import schedule
-from scormhub.domain.learner_model import LearnerSettings
+from scormhub.domain.model_learners import LearnerSettings
 from scormhub.partials.courses import course_or_404
 from scormhub.routes.providers import DepsDep, WorkspaceDep
 from scormhub.web.flash import flashed, redirect_with_flash

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from scormhub.domain.learner_model import (
+from scormhub.domain.model_learners import (
     DueRow,
     LearnerEvent,
     LearnerLink,

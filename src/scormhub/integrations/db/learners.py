@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.learner_model import (
+from scormhub.domain.model_learners import (
     DueRow,
     LearnerEvent,
     LearnerEventKind,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from scormhub.domain.learner_model import MailMessage, MailStatus, QueuedMail
+from scormhub.domain.model_learners import MailMessage, MailStatus, QueuedMail
 from scormhub.integrations.db.tables import MailOutboxRow
 
 

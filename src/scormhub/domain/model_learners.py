@@ -1,5 +1,6 @@
-"""Value types of the learner side (issue 23): emails, portal links, due dates, certificate expiry and the
-events they raise. Kept apart from `domain.model` so the shared module stays as it is."""
+"""Entities and value objects of the learner side (issue 23), beside `domain.model`: emails, portal links,
+due dates, certificate expiry and the events they raise. A module of its own so `domain.model` stays
+within the size limit; like it, it imports only the standard library, and ports may speak in it."""
 
 from __future__ import annotations
 
