@@ -218,3 +218,32 @@ async def test_bad_input_gets_a_clear_answer_never_a_server_error(
     assert "name@example.com" in visible(not_email)
     assert nowhere.status_code == 404
     assert odd_token.status_code in (400, 404)
+
+
+async def test_self_enrollment_with_an_enrolled_address_emails_a_link_instead_of_trusting_it(
+    admin: httpx.AsyncClient, learner: httpx.AsyncClient, app: Litestar, mailbox: tuple[Mailbox, str]
+) -> None:
+    course = await ready_course(admin, app)
+    enrollment = await enroll_directly(course, "Ada", "Lovelace", "ada@example.com")
+    workspace = await standalone()
+    form = f"/enroll/{course.self_enroll_token}"
+    await learner.get(form)
+
+    answer = await learner.post(
+        form,
+        data={
+            "first_name": "Ada",
+            "last_name": "L",
+            "email": "ada@example.com",
+            "_csrf_token": csrf_of(learner),
+        },
+    )
+
+    # The typed address gets no access to Ada's progress: a review pass, as before.
+    assert answer.status_code == 303
+    assert enrollment.launch_token not in answer.headers["location"]
+    # Ada's own mailbox gets the proof, which leads to her course.
+    path = await link_from_mail(app, mailbox[0], "ada@example.com")
+    assert (await sign_in(learner, path)).status_code == 303
+    portal_page = await learner.get(f"/learn/{workspace.id}")
+    assert f"/play/{enrollment.launch_token}" in portal_page.text

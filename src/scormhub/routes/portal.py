@@ -86,18 +86,7 @@ class PortalController(Controller):
                 email=email,
                 status=429,
             )
-        branding = await deps.brandings.load(workspace.id, workspace.name)
-        queued = await portal.request_link(
-            workspace.id,
-            email,
-            uow=deps.uow,
-            limits=deps.request_limits,
-            clock=deps.clock,
-            branding=branding,
-            link_url=lambda token: f"{deps.settings.public_url}/learn/{workspace.id}/link/{token}",
-        )
-        if queued:
-            await deps.jobs.enqueue("deliver_mail", key="deliver_mail")
+        await send_sign_in_link(deps, workspace, email)
         # The same page whether or not the address is known, or was already sent its budget of links.
         return Template(
             template_name="pages/portal/sent.html",
@@ -150,6 +139,23 @@ class PortalController(Controller):
         response: Response[Any] = Redirect(path=f"/learn/{workspace_id}", status_code=303)
         response.delete_cookie(PORTAL_COOKIE, path=f"/learn/{workspace_id}")
         return response
+
+
+async def send_sign_in_link(deps: Deps, workspace: Workspace, email: str) -> bool:
+    """Email `email` a portal sign-in link if it is enrolled here (within its budget); True when queued."""
+    branding = await deps.brandings.load(workspace.id, workspace.name)
+    queued = await portal.request_link(
+        workspace.id,
+        email,
+        uow=deps.uow,
+        limits=deps.request_limits,
+        clock=deps.clock,
+        branding=branding,
+        link_url=lambda token: f"{deps.settings.public_url}/learn/{workspace.id}/link/{token}",
+    )
+    if queued:
+        await deps.jobs.enqueue("deliver_mail", key="deliver_mail")
+    return queued
 
 
 async def _workspace(deps: Deps, workspace_id: UUID) -> Workspace | None:
