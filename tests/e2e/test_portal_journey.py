@@ -77,6 +77,7 @@ async def test_a_learner_signs_in_with_an_emailed_link_sees_two_courses_and_a_ce
     first_id = await _upload(page, BASIC_12)
     first_title = (await page.get_by_role("heading", level=1).text_content() or "").strip()
     await _enroll_new_contact(page, "Eleanor", "Shellstrop", email)
+    await page.goto(f"{mail_server.base_url}/app/courses")
     second_id = await _upload(page, MINIMUM_12)
     second_title = (await page.get_by_role("heading", level=1).text_content() or "").strip()
     await _enroll_new_contact(page, "Eleanor", "Shellstrop", email)
