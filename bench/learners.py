@@ -61,8 +61,13 @@ async def _measure(url: str) -> list[list[str]]:
     await engine().start_connection_pool(min_size=1, max_size=8)
     try:
         workspace = await _seed(conn)
+        # From the seeding, not from the pass's own query: one reminder for each enrollment due in 6 days
+        # (a week before), two for each a day overdue (a week before and a day after), and one email per
+        # certificate in its notice period (re-enrolled) or past expiry.
         expected = await conn.fetchval(
-            "SELECT (SELECT count(*) FROM enrollment WHERE due_at IS NOT NULL AND completion <> 'completed') "
+            "SELECT (SELECT count(*) FILTER (WHERE due_at > now()) "
+            "+ 2 * count(*) FILTER (WHERE due_at <= now()) "
+            "FROM enrollment WHERE due_at IS NOT NULL) "
             "+ (SELECT count(*) FROM certificate WHERE expires_at < now() + interval '30 days')"
         )
         first_s, first = await _timed_pass()
@@ -201,8 +206,8 @@ async def _portal(conn: asyncpg.Connection, workspace_id: UUID) -> list[float]:
     )
     await conn.executemany(
         "INSERT INTO certificate (id, workspace_id, enrollment_id, snapshot, issued_at, expires_at) "
-        "VALUES (md5($1::text), $2, $1, '{}'::jsonb, $3, $3::timestamptz + interval '365 days')",
-        [(row["id"], workspace_id, now) for row in rows[::2]],
+        "VALUES ($1, $2, $3, '{}'::jsonb, $4, $4::timestamptz + interval '365 days')",
+        [(secrets.token_urlsafe(16), workspace_id, row["id"], now) for row in rows[::2]],
     )
     session = secrets.token_urlsafe(32)
     await conn.execute(

@@ -16,7 +16,7 @@ from uuid import UUID
 from scormhub.domain.errors import DomainError
 from scormhub.domain.mail import due_soon_message, expired_message, overdue_message, recertify_message
 from scormhub.domain.model import CrmWrite, WriteKind
-from scormhub.domain.model_learners import LearnerEvent, LearnerEventKind
+from scormhub.domain.model_learners import LearnerEvent, LearnerEventKind, MailMessage
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -139,9 +139,9 @@ async def daily_pass(
         return brandings[event.workspace_id]
 
     now = clock.now()
-    reminders = re_enrolled = expired = 0
     async with uow() as tx:
         due_events = await tx.learners.raise_due_events(now)
+        mails: list[tuple[UUID, str, str, MailMessage]] = []
         for event in due_events:
             due_at = datetime.fromisoformat(str(event.payload["due_at"]))
             compose = due_soon_message if event.kind is LearnerEventKind.COURSE_DUE_SOON else overdue_message
@@ -154,37 +154,42 @@ async def daily_pass(
                 url=play_url(str(event.payload["launch_token"])),
                 contact_id=event.contact_id,
             )
-            await tx.mail.queue(
-                event.workspace_id, event.kind.value, f"mail:{event.dedupe_key}", message, now
-            )
-            reminders += 1
+            mails.append((event.workspace_id, event.kind.value, f"mail:{event.dedupe_key}", message))
+        await tx.mail.queue_many(mails, now)
         await tx.commit()
+    reminders = len(due_events)
     crm_workspaces: set[UUID] = set()
     async with uow() as tx:
-        for event in await tx.learners.raise_expiry_events(now):
+        events = await tx.learners.raise_expiry_events(now)
+        mails = []
+        renew: list[tuple[UUID, UUID]] = []
+        expired = 0
+        for event in events:
             expires_at = datetime.fromisoformat(str(event.payload["expires_at"]))
-            args = {
-                "to": event.learner_email,
-                "name": event.learner_name,
-                "course": event.course_title,
-                "expires_at": expires_at,
-                "url": play_url(str(event.payload["launch_token"])),
-                "contact_id": event.contact_id,
-            }
+            look = await branding(event)
+            url = play_url(str(event.payload["launch_token"]))
             if event.kind is LearnerEventKind.CERTIFICATE_EXPIRING:
-                if await tx.learners.re_enroll(event.workspace_id, event.enrollment_id, now):
-                    re_enrolled += 1
-                message = recertify_message(await branding(event), **args)  # type: ignore[arg-type]
+                renew.append((event.workspace_id, event.enrollment_id))
+                tell = recertify_message
             else:
-                message = expired_message(await branding(event), **args)  # type: ignore[arg-type]
+                tell = expired_message
                 await tx.outbox.add_new(
                     event.workspace_id, event.enrollment_id, expiry_writes(event, expires_at), now
                 )
                 crm_workspaces.add(event.workspace_id)
                 expired += 1
-            await tx.mail.queue(
-                event.workspace_id, event.kind.value, f"mail:{event.dedupe_key}", message, now
+            message = tell(
+                look,
+                to=event.learner_email,
+                name=event.learner_name,
+                course=event.course_title,
+                expires_at=expires_at,
+                url=url,
+                contact_id=event.contact_id,
             )
+            mails.append((event.workspace_id, event.kind.value, f"mail:{event.dedupe_key}", message))
+        re_enrolled = await tx.learners.re_enroll_many(renew, now)
+        await tx.mail.queue_many(mails, now)
         await tx.commit()
     for workspace_id in crm_workspaces:
         await enqueue_crm_push(workspace_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -31,6 +32,10 @@ class MailTransport(Protocol):
 
 
 class MailOutbox(Protocol):
+    async def queue_many(self, items: Sequence[tuple[UUID, str, str, MailMessage]], now: datetime) -> int:
+        """`queue` for (workspace, kind, key, message) items at once; how many were new."""
+        ...
+
     async def queue(
         self, workspace_id: UUID, kind: str, idempotency_key: str, message: MailMessage, now: datetime
     ) -> bool:
@@ -102,8 +107,9 @@ class LearnerStore(Protocol):
         """Certificates entering their notice period (expiring) or past their expiry (expired), once."""
         ...
 
-    async def re_enroll(self, workspace_id: UUID, enrollment_id: UUID, now: datetime) -> bool:
-        """Archive the current attempt (and free its certificate to stay verifiable) and start anew."""
+    async def re_enroll_many(self, targets: Sequence[tuple[UUID, UUID]], now: datetime) -> int:
+        """Archive each (workspace, enrollment)'s current attempt with its certificate (which stays
+        verifiable) and start anew; how many were re-enrolled."""
         ...
 
     async def validity_days(self, workspace_id: UUID, course_id: UUID) -> int | None: ...

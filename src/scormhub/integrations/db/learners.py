@@ -8,8 +8,8 @@ own insert won: the loser's insert waits on the unique key, then skips the row.
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -320,48 +320,45 @@ class PiccoloLearnerStore:
         )
         return [_event(row) for row in (*expiring, *expired)]
 
-    async def re_enroll(self, workspace_id: UUID, enrollment_id: UUID, now: datetime) -> bool:
-        """The current attempt goes to enrollment_attempt with its certificate (which moves off the
-        enrollment, so the next completion gets a certificate of its own); progress starts again, due by
-        the old certificate's expiry."""
-        attempt_id = uuid.uuid4()
-        archived = await LearnerEventRow.raw(
-            "INSERT INTO enrollment_attempt "
+    async def re_enroll_many(self, targets: Sequence[tuple[UUID, UUID]], now: datetime) -> int:
+        """Each (workspace, enrollment)'s current attempt goes to enrollment_attempt with its certificate
+        (which moves off the enrollment, so the next completion gets a certificate of its own, while the old
+        one stays verifiable); progress starts again, due by the old certificate's expiry. Set-based."""
+        if not targets:
+            return 0
+        workspaces = [workspace for workspace, _ in targets]
+        enrollments = [enrollment for _, enrollment in targets]
+        rows = await LearnerEventRow.raw(
+            "WITH target AS (SELECT * FROM unnest({}::uuid[], {}::uuid[]) AS t(ws, id)), "
+            "archived AS (INSERT INTO enrollment_attempt "
             "(id, workspace_id, enrollment_id, snapshot, certificate_id, archived_at) "
-            "SELECT {}, e.workspace_id, e.id, jsonb_build_object('completion', e.completion, "
+            "SELECT gen_random_uuid(), e.workspace_id, e.id, jsonb_build_object('completion', e.completion, "
             "'success', e.success, 'score_percent', e.score_percent, 'total_seconds', e.total_seconds, "
             "'completed_at', e.completed_at, 'first_access_at', e.first_access_at, "
             "'last_access_at', e.last_access_at), cert.id, {} "
-            "FROM enrollment e LEFT JOIN certificate cert ON cert.enrollment_id = e.id "
-            "WHERE e.id = {} AND e.workspace_id = {} RETURNING certificate_id",
-            attempt_id,
-            now,
-            enrollment_id,
-            workspace_id,
-        )
-        if not archived:
-            return False
-        expiry = await LearnerEventRow.raw(
-            "UPDATE certificate SET enrollment_id = {} WHERE enrollment_id = {} AND workspace_id = {} "
-            "RETURNING expires_at",
-            attempt_id,
-            enrollment_id,
-            workspace_id,
-        )
-        due_at = expiry[0]["expires_at"] if expiry else now + timedelta(days=DEFAULT_NOTICE_DAYS)
-        await LearnerEventRow.raw(
-            "UPDATE enrollment SET completion = 'not_started', success = 'unknown', score_raw = NULL, "
+            "FROM enrollment e JOIN target t ON t.id = e.id AND t.ws = e.workspace_id "
+            "LEFT JOIN certificate cert ON cert.enrollment_id = e.id "
+            "RETURNING id, enrollment_id, certificate_id), "
+            "moved AS (UPDATE certificate cert SET enrollment_id = a.id FROM archived a "
+            "WHERE cert.id = a.certificate_id RETURNING a.enrollment_id, cert.expires_at) "
+            "UPDATE enrollment e SET completion = 'not_started', success = 'unknown', score_raw = NULL, "
             "score_percent = NULL, total_seconds = 0, completed_at = NULL, updated_at = {}, "
-            "due_at = {}, due_set_at = {} WHERE id = {} AND workspace_id = {}",
+            "due_at = coalesce(m.expires_at, {}::timestamptz + make_interval(days => {})), due_set_at = {} "
+            "FROM archived a LEFT JOIN moved m ON m.enrollment_id = a.enrollment_id "
+            "WHERE e.id = a.enrollment_id RETURNING e.id",
+            workspaces,
+            enrollments,
             now,
-            due_at,
             now,
-            enrollment_id,
-            workspace_id,
+            now,
+            DEFAULT_NOTICE_DAYS,
+            now,
         )
-        # The built-in player starts the new attempt from the beginning.
-        await LearnerEventRow.raw("DELETE FROM sco_state WHERE enrollment_id = {}", enrollment_id)
-        return True
+        # The built-in player starts each new attempt from the beginning.
+        await LearnerEventRow.raw(
+            "DELETE FROM sco_state WHERE enrollment_id = ANY({}::uuid[])", [row["id"] for row in rows]
+        )
+        return len(rows)
 
 
 async def mails_through_crm(workspace_id: UUID) -> bool:

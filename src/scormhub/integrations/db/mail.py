@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from scormhub.domain.model_learners import MailMessage, MailStatus, QueuedMail
 from scormhub.integrations.db.tables import MailOutboxRow
+
+QUEUE_CHUNK = 2000
 
 
 def _queued(row: dict[str, Any]) -> QueuedMail:
@@ -59,6 +62,33 @@ class PiccoloMailOutbox:
             now,
         )
         return bool(rows)
+
+    async def queue_many(self, items: Sequence[tuple[UUID, str, str, MailMessage]], now: datetime) -> int:
+        """`queue` for many messages at once (the daily pass): one INSERT per chunk, not per message."""
+        added = 0
+        for start in range(0, len(items), QUEUE_CHUNK):
+            chunk = items[start : start + QUEUE_CHUNK]
+            rows = await MailOutboxRow.raw(
+                "INSERT INTO mail_outbox (id, workspace_id, kind, idempotency_key, to_address, sender_name, "
+                "contact_id, subject, text_body, html_body, status, attempts, next_attempt_at, created_at) "
+                "SELECT gen_random_uuid(), w, k, key, t, s, c, subj, txt, htm, 'pending', 0, {}, {} "
+                "FROM unnest({}::uuid[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], "
+                "{}::text[], {}::text[], {}::text[]) AS m(w, k, key, t, s, c, subj, txt, htm) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                now,
+                now,
+                [workspace for workspace, _, _, _ in chunk],
+                [kind for _, kind, _, _ in chunk],
+                [key[:200] for _, _, key, _ in chunk],
+                [message.to[:254] for _, _, _, message in chunk],
+                [message.sender_name[:200] for _, _, _, message in chunk],
+                [message.contact_id for _, _, _, message in chunk],
+                [message.subject for _, _, _, message in chunk],
+                [message.text for _, _, _, message in chunk],
+                [message.html for _, _, _, message in chunk],
+            )
+            added += len(rows)
+        return added
 
     async def claim_due(self, now: datetime, *, limit: int, lease_s: float) -> list[QueuedMail]:
         rows = await MailOutboxRow.raw(
