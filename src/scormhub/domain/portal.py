@@ -119,20 +119,14 @@ async def redeem_link(
     return session, link
 
 
-async def signed_in_email(
+async def signed_in_courses(
     workspace_id: UUID, session: str | None, *, uow: Callable[[], LearnerUnitOfWork], clock: Clock
-) -> str | None:
+) -> tuple[str, list[PortalCourse]] | None:
+    """The signed-in learner's email and courses in one transaction (the portal's home page), or None."""
     if not session or not TOKEN_SHAPE.match(session):
         return None
     async with uow() as tx:
         found = await tx.learners.session(hash_token(session), clock.now())
-    if found is None or found[0] != workspace_id:
-        return None
-    return found[1]
-
-
-async def my_courses(
-    workspace_id: UUID, email: str, *, uow: Callable[[], LearnerUnitOfWork]
-) -> list[PortalCourse]:
-    async with uow() as tx:
-        return await tx.learners.portal_courses(workspace_id, email)
+        if found is None or found[0] != workspace_id:
+            return None
+        return found[1], await tx.learners.portal_courses(workspace_id, found[1])

@@ -40,13 +40,13 @@ class PortalController(Controller):
         workspace = await _workspace(deps, workspace_id)
         if workspace is None:
             return _no_portal()
-        email = await portal.signed_in_email(
+        signed_in = await portal.signed_in_courses(
             workspace_id, request.cookies.get(PORTAL_COOKIE), uow=deps.uow, clock=deps.clock
         )
-        if email is None:
+        if signed_in is None:
             return _form(workspace)
+        email, courses = signed_in
         now = deps.clock.now()
-        courses = await portal.my_courses(workspace_id, email, uow=deps.uow)
         # Display strings are made here, not in the template: a learner may have hundreds of courses, and
         # a Jinja include or nested conditionals per row cost more than the query (bench/learners.py).
         rows = [_row(course, now) for course in courses]
