@@ -15,6 +15,7 @@ from test_enrollment_pages import enroll_directly, enrollments_of, ready_course,
 
 from appserver import csrf_of
 from learner_rows import complete, issue_certificate
+from pdf_text import read_pdf
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.jobs.learners import deliver_mail
 
@@ -96,6 +97,7 @@ async def test_validity_is_checked_saved_and_the_verification_page_shows_expiry_
     certificate = await issue_certificate(enrollment.workspace_id, enrollment.id, clock.now())
 
     valid = await admin.get(f"/certificates/{certificate.id}")
+    pdf = await admin.get(f"/app/enrollments/{enrollment.id}/certificate")
     clock.offset += timedelta(days=31)
     expired = await admin.get(f"/certificates/{certificate.id}")
 
@@ -105,6 +107,8 @@ async def test_validity_is_checked_saved_and_the_verification_page_shows_expiry_
     expiry = (certificate.issued_at + timedelta(days=30)).date().isoformat()
     assert "Valid certificate" in visible(valid)
     assert f"Valid until {expiry}" in visible(valid)
+    assert pdf.status_code == 200
+    assert read_pdf(pdf.content).has(f"valid until {expiry}")
     assert "Certificate expired" in visible(expired)
     assert f"Expired on {expiry}" in visible(expired)
 

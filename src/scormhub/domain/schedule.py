@@ -163,6 +163,7 @@ async def daily_pass(
         events = await tx.learners.raise_expiry_events(now)
         mails = []
         renew: list[tuple[UUID, UUID]] = []
+        crm_writes: list[tuple[UUID, UUID, CrmWrite]] = []
         expired = 0
         for event in events:
             expires_at = datetime.fromisoformat(str(event.payload["expires_at"]))
@@ -173,9 +174,10 @@ async def daily_pass(
                 tell = recertify_message
             else:
                 tell = expired_message
-                await tx.outbox.add_new(
-                    event.workspace_id, event.enrollment_id, expiry_writes(event, expires_at), now
-                )
+                crm_writes += [
+                    (event.workspace_id, event.enrollment_id, write)
+                    for write in expiry_writes(event, expires_at)
+                ]
                 crm_workspaces.add(event.workspace_id)
                 expired += 1
             message = tell(
@@ -189,6 +191,7 @@ async def daily_pass(
             )
             mails.append((event.workspace_id, event.kind.value, f"mail:{event.dedupe_key}", message))
         re_enrolled = await tx.learners.re_enroll_many(renew, now)
+        await tx.learners.queue_crm_writes(crm_writes, now)
         await tx.mail.queue_many(mails, now)
         await tx.commit()
     for workspace_id in crm_workspaces:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from scormhub.domain.model import CrmWrite
 from scormhub.domain.model_learners import (
     DueRow,
     LearnerEvent,
@@ -17,7 +18,6 @@ from scormhub.domain.model_learners import (
     PortalCourse,
     QueuedMail,
 )
-from scormhub.domain.ports.persistence import OutboxRepository
 
 
 class MailTransport(Protocol):
@@ -107,6 +107,10 @@ class LearnerStore(Protocol):
         """Certificates entering their notice period (expiring) or past their expiry (expired), once."""
         ...
 
+    async def queue_crm_writes(self, writes: Sequence[tuple[UUID, UUID, CrmWrite]], now: datetime) -> int:
+        """Into the CRM outbox (delivered by push_to_crm), each once by its idempotency key."""
+        ...
+
     async def re_enroll_many(self, targets: Sequence[tuple[UUID, UUID]], now: datetime) -> int:
         """Archive each (workspace, enrollment)'s current attempt with its certificate (which stays
         verifiable) and start anew; how many were re-enrolled."""
@@ -129,9 +133,6 @@ class LearnerUnitOfWork(Protocol):
 
     @property
     def learners(self) -> LearnerStore: ...
-
-    @property
-    def outbox(self) -> OutboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

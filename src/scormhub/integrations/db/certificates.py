@@ -22,6 +22,7 @@ def _certificate(row: dict[str, Any]) -> Certificate:
         snapshot=CertificateSnapshot.from_dict(snapshot),
         issued_at=row["issued_at"],
         revoked_at=row["revoked_at"],
+        expires_at=row.get("expires_at"),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from scormhub.domain.model import CrmWrite
 from scormhub.domain.model_learners import (
     DueRow,
     LearnerEvent,
@@ -319,6 +320,29 @@ class PiccoloLearnerStore:
             now,
         )
         return [_event(row) for row in (*expiring, *expired)]
+
+    async def queue_crm_writes(self, writes: Sequence[tuple[UUID, UUID, CrmWrite]], now: datetime) -> int:
+        """(workspace, enrollment, write) rows into the CRM outbox in one statement: what
+        OutboxRepository.add_new does per write, for the thousands an expiry day can bring. push_to_crm
+        delivers them like any other (same table, same idempotency keys)."""
+        if not writes:
+            return 0
+        rows = await LearnerEventRow.raw(
+            "INSERT INTO outbox (id, workspace_id, enrollment_id, kind, contact_id, payload, "
+            "idempotency_key, status, attempts, next_attempt_at, created_at) "
+            "SELECT gen_random_uuid(), w, e, k, c, p::jsonb, key, 'pending', 0, {}, {} "
+            "FROM unnest({}::uuid[], {}::uuid[], {}::text[], {}::text[], {}::text[], {}::text[]) "
+            "AS t(w, e, k, c, p, key) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            now,
+            now,
+            [workspace for workspace, _, _ in writes],
+            [enrollment for _, enrollment, _ in writes],
+            [write.kind.value for _, _, write in writes],
+            [write.contact_id for _, _, write in writes],
+            [json.dumps(write.payload) for _, _, write in writes],
+            [write.idempotency_key for _, _, write in writes],
+        )
+        return len(rows)
 
     async def re_enroll_many(self, targets: Sequence[tuple[UUID, UUID]], now: datetime) -> int:
         """Each (workspace, enrollment)'s current attempt goes to enrollment_attempt with its certificate

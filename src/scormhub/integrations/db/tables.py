@@ -290,6 +290,8 @@ class CertificateRow(Table, tablename="certificate"):
     snapshot = JSONB()
     issued_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    # Added by migration 2026-12-07T23:10 (issue 23): from the course's validity at issue; NULL never.
+    expires_at = Timestamptz(null=True, default=None)
 
 
 TABLES: tuple[type[Table], ...] = (
