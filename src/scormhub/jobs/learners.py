@@ -9,7 +9,7 @@ from scormhub.domain import mail, schedule, sync
 from scormhub.domain.model import Branding
 from scormhub.jobs.context import JobContext
 
-DELIVER_KEY = "deliver_mail"
+DELIVER_MAIL = "deliver_mail"
 
 
 async def deliver_mail(ctx: JobContext) -> dict[str, Any]:
@@ -37,5 +37,6 @@ async def learner_pass(ctx: JobContext) -> dict[str, Any]:
         enqueue_crm_push=push,
     )
     if result.reminders or result.re_enrolled or result.expired:
-        await deps.jobs.enqueue(DELIVER_KEY, key=DELIVER_KEY)
+        # No key: SAQ may refuse a key it has just finished; two senders are safe (each claims its own).
+        await deps.jobs.enqueue(DELIVER_MAIL)
     return {"reminders": result.reminders, "re_enrolled": result.re_enrolled, "expired": result.expired}

@@ -48,7 +48,7 @@ class LearnerAdminController(Controller):
             retried = await uow.mail.retry_now(workspace.id, mail_id, deps.clock.now())
             await uow.commit()
         if retried:
-            await deps.jobs.enqueue("deliver_mail", key="deliver_mail")
+            await deps.jobs.enqueue("deliver_mail")  # no key: a sender may be running; claims keep it once
             return redirect_with_flash(request, "/app/mail", notice="The message will be sent again.")
         return redirect_with_flash(request, "/app/mail", error="Only a failed message can be retried.")
 

@@ -151,7 +151,7 @@ async def send_sign_in_link(deps: Deps, workspace: Workspace, email: str) -> boo
         link_url=lambda token: f"{deps.settings.public_url}/learn/{workspace.id}/link/{token}",
     )
     if queued:
-        await deps.jobs.enqueue("deliver_mail", key="deliver_mail")
+        await deps.jobs.enqueue("deliver_mail")  # no key: a sender may be running; claims keep it once
     return queued
 
 
