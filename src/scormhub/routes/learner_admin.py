@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -45,6 +46,8 @@ class LearnerAdminController(Controller):
         self, mail_id: FromPath[UUID], request: Request[Any, Any, Any], deps: DepsDep, workspace: WorkspaceDep
     ) -> Response[Any]:
         async with deps.uow() as uow:
+            if not await uow.mail.exists(workspace.id, mail_id):
+                raise NotFoundException()  # another workspace's message does not exist for this one
             retried = await uow.mail.retry_now(workspace.id, mail_id, deps.clock.now())
             await uow.commit()
         if retried:

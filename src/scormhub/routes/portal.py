@@ -133,6 +133,8 @@ class PortalController(Controller):
 
     @post("/sign-out")
     async def sign_out(self, workspace_id: FromPath[UUID], deps: DepsDep) -> Response[Any]:
+        if await _workspace(deps, workspace_id) is None:
+            return _no_portal()
         response: Response[Any] = Redirect(path=f"/learn/{workspace_id}", status_code=303)
         response.delete_cookie(PORTAL_COOKIE, path=f"/learn/{workspace_id}")
         return response

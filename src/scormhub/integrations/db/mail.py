@@ -128,6 +128,12 @@ class PiccoloMailOutbox:
             mail_id,
         )
 
+    async def exists(self, workspace_id: UUID, mail_id: UUID) -> bool:
+        rows = await MailOutboxRow.raw(
+            "SELECT 1 FROM mail_outbox WHERE id = {} AND workspace_id = {}", mail_id, workspace_id
+        )
+        return bool(rows)
+
     async def retry_now(self, workspace_id: UUID, mail_id: UUID, now: datetime) -> bool:
         rows = await MailOutboxRow.raw(
             "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = {} "
