@@ -49,7 +49,9 @@ from scormhub.routes.health import healthz
 from scormhub.routes.highlevel import HighLevelController
 from scormhub.routes.hooks import scorm_cloud_postback
 from scormhub.routes.learn import EnrollController, PlayerController
+from scormhub.routes.learner_admin import LearnerAdminController
 from scormhub.routes.overrides import OverrideController
+from scormhub.routes.portal import PortalController
 from scormhub.routes.providers import PROVIDERS
 from scormhub.routes.questions import QuestionReportController
 from scormhub.routes.reports import ReportsController
@@ -143,6 +145,8 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             WorkflowController,
             WebhookSettingsController,
             BulkEnrollmentController,
+            PortalController,
+            LearnerAdminController,
             # htmx fragments with a URL of their own (pages compose the rest by calling partials/).
             CourseStatusPartial,
             ScormCloudStatusPartial,

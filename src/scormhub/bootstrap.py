@@ -28,6 +28,7 @@ from scormhub.domain.ports import (
     ReviewPasses,
 )
 from scormhub.domain.ports.automation import TaggedContacts, WebhookSender
+from scormhub.domain.ports.learners import MailTransport
 from scormhub.domain.scorm.package import PackageLimits
 from scormhub.integrations.activity_trees import ManifestActivityTrees
 from scormhub.integrations.branding import HttpLogoSource, PostgresBrandingStore
@@ -37,6 +38,7 @@ from scormhub.integrations.clock import SystemClock
 from scormhub.integrations.crm_throttle import PostgresThrottle, ThrottleLimiter
 from scormhub.integrations.crypto import ReviewPass, SecretBox
 from scormhub.integrations.db.database import configured_url, engine
+from scormhub.integrations.db.learners import mails_through_crm
 from scormhub.integrations.db.uow import PiccoloUnitOfWork
 from scormhub.integrations.engines import Engines
 from scormhub.integrations.highlevel.billing import HighLevelBilling
@@ -54,6 +56,14 @@ from scormhub.integrations.inbox import PostbackInbox
 from scormhub.integrations.inbox_drains import InboxDrains
 from scormhub.integrations.jobqueue import SaqJobQueue, create_queue
 from scormhub.integrations.local_crm import LocalContactBook
+from scormhub.integrations.mail import (
+    CrmMailer,
+    CrmMailTransport,
+    LogTransport,
+    MailRouter,
+    SmtpConfig,
+    SmtpTransport,
+)
 from scormhub.integrations.objects import build_object_store
 from scormhub.integrations.objects.filesystem import FilesystemObjectStore
 from scormhub.integrations.postback_credentials import PostbackCredentials
@@ -354,6 +364,18 @@ class Deps:
 
     def postback_url(self, workspace_id: UUID) -> str:
         return f"{self.settings.public_url}/hooks/scorm-cloud/{workspace_id}"
+
+    def mail_transport(self) -> MailTransport:
+        """Issue 23: through the CRM where a HighLevel location granted it, else SMTP, else the log."""
+        fallback: SmtpTransport | LogTransport = LogTransport()
+        if self.settings.smtp_url:
+            fallback = SmtpTransport(SmtpConfig.parse(self.settings.smtp_url), self.settings.mail_from)
+
+        async def mailer_for(workspace_id: UUID) -> CrmMailer | None:
+            crm = await self.crm.writer(workspace_id)
+            return crm if isinstance(crm, HighLevelCrm) else None
+
+        return MailRouter(fallback, CrmMailTransport(mailer_for), mails_through_crm)
 
 
 def package_store(settings: Settings) -> PackageStore:

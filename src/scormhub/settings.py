@@ -101,6 +101,9 @@ class Settings:
     # The marketplace plans by HighLevel planId: trial limit, or live with a free monthly allowance and a
     # per-registration price on a usage meter (HIGHLEVEL_PLANS, see domain.model_billing.parse_plans).
     highlevel_plans: PlanCatalog = field(default_factory=PlanCatalog)
+    # Issue 23: outgoing mail. Unset: messages go to the log and the delivery log page (development).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "SCORM Hub <no-reply@localhost>"
 
     @property
     def highlevel_app_id(self) -> str | None:
@@ -207,6 +210,8 @@ class Settings:
             highlevel_scopes=reader.text("HIGHLEVEL_SCOPES", DEFAULT_HIGHLEVEL_SCOPES),
             highlevel_workflow_key=reader.optional("HIGHLEVEL_WORKFLOW_KEY"),
             highlevel_plans=_plans(reader),
+            smtp_url=_check_smtp_url(reader.optional("SCORMHUB_SMTP_URL")),
+            mail_from=reader.text("SCORMHUB_MAIL_FROM", "SCORM Hub <no-reply@localhost>"),
         )
 
 
@@ -285,6 +290,16 @@ def _check_content_url(url: str, public_url: str) -> str:
         raise ConfigError(
             "SCORMHUB_CONTENT_URL",
             f"an origin without a path, such as https://content.example.com, got {url!r}",
+        )
+    return url
+
+
+def _check_smtp_url(url: str | None) -> str | None:
+    parts = urlsplit(url) if url else None
+    if parts is not None and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+        # The value is not echoed: it may hold a password.
+        raise ConfigError(
+            "SCORMHUB_SMTP_URL", "an smtp:// (STARTTLS) or smtps:// (TLS) URL, e.g. smtp://user:pass@host:587"
         )
     return url
 

@@ -255,6 +255,34 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/hooks/scorm-cloud/{workspace_id:uuid}"): Probe(
         "webhook", "/hooks/scorm-cloud/{v.workspace.id}", json={"id": "{v.enrollment.id}"}, expect=401
     ),
+    # Issue 23. A course's certificate validity and the delivery log are the session's workspace's.
+    ("GET", "/app/courses/{course_id:uuid}/validity"): Probe("session", COURSE + "/validity"),
+    ("POST", "/app/courses/{course_id:uuid}/validity"): Probe(
+        "session", COURSE + "/validity", form={"validity_days": "30"}, destructive=True
+    ),
+    ("POST", "/app/mail/{mail_id:uuid}/retry"): Probe(
+        "session", "/app/mail/{v.course.id}/retry", form={}, control=None
+    ),
+    # The learner portal's address holds the workspace id, shared like an enrollment link; no other id
+    # opens a portal (the sign-in link itself is a one-time token, tested in test_portal.py).
+    ("GET", "/learn/{workspace_id:uuid}"): Probe(
+        "public-id", "/learn/{v.course.id}", control="/learn/{v.workspace.id}"
+    ),
+    ("POST", "/learn/{workspace_id:uuid}/link"): Probe(
+        "public-id",
+        "/learn/{v.course.id}/link",
+        control="/learn/{v.workspace.id}/link",
+        form={"email": "eve@example.com"},
+    ),
+    ("GET", "/learn/{workspace_id:uuid}/link/{token:str}"): Probe(
+        "public-id", "/learn/{v.course.id}/link/probe", control="/learn/{v.workspace.id}/link/probe"
+    ),
+    ("POST", "/learn/{workspace_id:uuid}/link/{token:str}"): Probe(
+        "public-id", "/learn/{v.course.id}/link/probe", form={}, control=None
+    ),
+    ("POST", "/learn/{workspace_id:uuid}/sign-out"): Probe(
+        "public-id", "/learn/{v.course.id}/sign-out", form={}, control="/learn/{v.workspace.id}/sign-out"
+    ),
     # Paths that hold no id at all.
     ("GET", "/static/{file_path:path}"): Probe("not-an-id", "/static/css/app.css"),
     ("GET", "/schema/{path:str}"): Probe("not-an-id", "/schema/openapi.json"),

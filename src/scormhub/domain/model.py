@@ -343,6 +343,8 @@ class Certificate:
     snapshot: CertificateSnapshot
     issued_at: datetime
     revoked_at: datetime | None = None
+    # Stamped at issue from the course's validity (issue 23); None: it never expires.
+    expires_at: datetime | None = None
 
     @property
     def revoked(self) -> bool:

@@ -89,7 +89,7 @@ def _render(certificate: Certificate, branding: Branding, verify_url: str) -> by
     footer = [
         _Block(f"Certificate ID: {certificate.id}", 9, 6, 1, grey, 0),
         _Block(f"Verify at {verify_url}", 9, 6, 1, grey, 0),
-        _Block(f"Issued {certificate.issued_at.date().isoformat()}", 8, 6, 1, grey, 0),
+        _Block(_issued_line(certificate), 8, 6, 1, grey, 0),
     ]
     # Each text gets one font: DejaVu Sans, or the CJK fallback (subset to this document) when that
     # shows more of it; right-to-left text comes back in visual order.
@@ -136,6 +136,13 @@ def _render(certificate: Certificate, branding: Branding, verify_url: str) -> by
     out = io.BytesIO()
     b.PDF.write(what=document, where_to=out)
     return out.getvalue()
+
+
+def _issued_line(certificate: Certificate) -> str:
+    issued = f"Issued {certificate.issued_at.date().isoformat()}"
+    if certificate.expires_at is None:
+        return issued
+    return f"{issued} · valid until {certificate.expires_at.date().isoformat()}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from scormhub.jobs.billing import charge_due_usage, charge_usage, reconcile_char
 from scormhub.jobs.bulk import bulk_enroll
 from scormhub.jobs.courses import import_course, recover_stuck_imports
 from scormhub.jobs.highlevel import install_agency_location, process_crm_webhook, provision_crm
+from scormhub.jobs.learners import deliver_mail, learner_pass
 from scormhub.jobs.postbacks import process_inbox, sweep_inbox
 from scormhub.jobs.reports import export_report
 from scormhub.jobs.sync import push_due_writes, push_to_crm, reconcile_enrollments, sync_all, sync_enrollment
@@ -43,6 +44,8 @@ TASKS: tuple[Callable[..., Any], ...] = (
     reconcile_charges,
     import_course_version,
     recover_stalled_versions,
+    deliver_mail,
+    learner_pass,
 )
 
 
@@ -64,6 +67,10 @@ def cron_jobs(recovery_interval_s: int = 60) -> tuple[CronJob[Any], ...]:
         CronJob(reconcile_charges, cron="17 3 * * *", unique=True),  # daily, off the hour
         CronJob(recover_stalled_versions, cron=every, unique=True),
         CronJob(remove_orphan_objects, cron="17 * * * *", unique=True),  # hourly: it lists the storage
+        # Issue 23: mail that is due (retries come back this way), and the learner pass every 10 minutes
+        # (reminders are due at day offsets; each is raised once however often or widely this runs).
+        CronJob(deliver_mail, cron=every, unique=True),
+        CronJob(learner_pass, cron="*/10 * * * *", unique=True),
     )
 
 

@@ -12,6 +12,7 @@ from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
 from scormhub.domain.listing import ListQuery, parse_list_query
 from scormhub.domain.model import Course, Workspace
+from scormhub.domain.schedule import due_badge
 from scormhub.web.htmx import vary_on_htmx
 
 PAGE_SIZE = 25
@@ -34,8 +35,20 @@ async def enrolled_context(
     async with deps.uow() as uow:
         listed = await uow.listings.enrollments(workspace.id, course.id, query)
         everyone = await uow.enrollments.count_for_course(workspace.id, course.id)
+        rows = listed.items
+        due_dates = await uow.learners.due_dates(workspace.id, [row.id for row in rows])
     usage = await cases.plan_usage(workspace, uow=deps.uow())
+    now = deps.clock.now()
     return {
+        # Issue 23: each row's due date and its "due soon" / "overdue" badge (partials/enrollments/due_badge).
+        "due": {
+            row.id: {
+                "due_at": due_dates[row.id],
+                "due_badge": due_badge(due_dates[row.id], row.completion.value, now),
+            }
+            for row in rows
+            if row.id in due_dates
+        },
         "course": course,
         "enrollments": listed.items,
         "total": everyone,

@@ -196,11 +196,18 @@ async def verify_certificate(
             headers=headers,
         )
     branding = await certificate_branding(deps, certificate)
+    # Issue 23: a certificate of a course with a validity period shows its expiry, and "expired" after it.
+    async with deps.uow() as uow:
+        expires_at = await uow.learners.certificate_expiry(certificate.id)
+    state = "revoked" if certificate.revoked else "valid"
+    if state == "valid" and expires_at is not None and deps.clock.now() >= expires_at:
+        state = "expired"
     return Template(
         template_name="pages/certificates/verify.html",
         context={
-            "state": "revoked" if certificate.revoked else "valid",
+            "state": state,
             "certificate": certificate,
+            "expires_at": expires_at,
             "brand": certificate_brand(certificate, branding),
         },
         headers=headers,

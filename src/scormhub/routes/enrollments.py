@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from scormhub.bootstrap import Deps
 from scormhub.domain import enrollments as cases
+from scormhub.domain import schedule
 from scormhub.domain.contacts import ContactExists, InvalidInput, add_contact, clean_name, normalize_email
 from scormhub.domain.enrollments import CourseNotAvailable, PlanLimitReached
 from scormhub.domain.errors import DomainError, EngineAccountLimit, NotFound
@@ -88,6 +89,9 @@ class EnrollmentController(Controller):
         message: str | None = None
         error: str | None = None
         try:
+            # Checked before anyone is enrolled: a due date in the past is refused, with nothing changed.
+            due_raw = str(form.get("due_date", ""))[:20]
+            due_at = schedule.parse_due_date(due_raw, now=deps.clock.now())
             if form.get("contact_id"):
                 contact_id = str(form.get("contact_id"))
             else:
@@ -115,6 +119,13 @@ class EnrollmentController(Controller):
                     f"{who} is enrolled. This registration is past the month's free ones: the learner can "
                     "start once its charge goes through (Settings → Account mode)."
                 )
+            if due_at is not None:
+                await schedule.set_due_date(
+                    workspace.id, result.enrollment.id, due_raw, uow=deps.uow, clock=deps.clock
+                )
+                message = f"{message[:-1]}, due by {due_at.date().isoformat()}."
+        except schedule.BadSchedule as bad:
+            error = str(bad)
         except InvalidInput as bad:
             error = str(bad)
         except (PlanLimitReached, EngineAccountLimit) as full:

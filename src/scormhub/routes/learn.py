@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -36,6 +37,7 @@ from scormhub.domain.errors import (
     ServiceUnavailable,
 )
 from scormhub.domain.model import Course, CourseStatus, EngineKind, Enrollment
+from scormhub.domain.portal import normalise_email
 from scormhub.domain.ports import RequestLimits
 from scormhub.domain.postbacks import sync_registration
 from scormhub.domain.scorm.launch_data import SCORM12_API_SETTINGS
@@ -43,6 +45,7 @@ from scormhub.domain.sequencing_commits import SequencingConflict
 from scormhub.domain.themes import LearnerBrand
 from scormhub.routes.brand import brand_for
 from scormhub.routes.courses import serve_content
+from scormhub.routes.portal import send_sign_in_link
 from scormhub.routes.providers import DepsDep, UowDep
 from scormhub.routes.sequencing import sequenced_player
 from scormhub.web.htmx import vary_on_htmx, wants_fragment
@@ -333,7 +336,19 @@ class EnrollController(Controller):
                 },
                 status_code=503,
             )
+        if isinstance(result, ReviewOnly):
+            # An enrolled address without this browser's proof: typing it proves nothing, so its progress
+            # is reached through a sign-in link emailed to it (issue 23); the answer itself stays the same.
+            await _email_resume_link(deps, result.course.workspace_id, values["email"])
         return _enrolled_answer(deps, request, token, result)
+
+
+async def _email_resume_link(deps: Deps, workspace_id: UUID, raw_email: str) -> None:
+    email = normalise_email(raw_email)
+    async with deps.uow() as uow:
+        workspace = await uow.workspaces.get(workspace_id)
+    if email is not None and workspace is not None:
+        await send_sign_in_link(deps, workspace, email)
 
 
 def _enrolled_answer(

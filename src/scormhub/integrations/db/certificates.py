@@ -22,6 +22,7 @@ def _certificate(row: dict[str, Any]) -> Certificate:
         snapshot=CertificateSnapshot.from_dict(snapshot),
         issued_at=row["issued_at"],
         revoked_at=row["revoked_at"],
+        expires_at=row.get("expires_at"),
     )
 
 
@@ -30,13 +31,19 @@ class PiccoloCertificateRepository:
         # A concurrent insert for the same enrollment waits on the unique index, then does nothing; the
         # read after it sees the winner's committed row (READ COMMITTED takes a new snapshot per statement).
         rows = await CertificateRow.raw(
-            "INSERT INTO certificate (id, workspace_id, enrollment_id, snapshot, issued_at, revoked_at) "
-            "VALUES ({}, {}, {}, {}::jsonb, {}, NULL) ON CONFLICT (enrollment_id) DO NOTHING RETURNING *",
+            "INSERT INTO certificate (id, workspace_id, enrollment_id, snapshot, issued_at, revoked_at, "
+            "expires_at) VALUES ({}, {}, {}, {}::jsonb, {}, NULL, "
+            # The expiry is stamped from the course's validity at issue and never moves after (issue 23).
+            "(SELECT {}::timestamptz + make_interval(days => c.validity_days) FROM enrollment e "
+            "JOIN course c ON c.id = e.course_id WHERE e.id = {})) "
+            "ON CONFLICT (enrollment_id) DO NOTHING RETURNING *",
             certificate.id,
             certificate.workspace_id,
             certificate.enrollment_id,
             json.dumps(certificate.snapshot.to_dict()),
             certificate.issued_at,
+            certificate.issued_at,
+            certificate.enrollment_id,
         )
         if rows:
             return _certificate(rows[0])

@@ -309,6 +309,8 @@ class CertificateRow(Table, tablename="certificate"):
     snapshot = JSONB()
     issued_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    # Added by migration 2026-12-07T23:10 (issue 23): from the course's validity at issue; NULL never.
+    expires_at = Timestamptz(null=True, default=None)
 
 
 class TriggerSubscriptionRow(Table, tablename="trigger_subscription"):
@@ -500,3 +502,83 @@ class UsageChargeRow(Table, tablename="usage_charge"):
     charged_at = Timestamptz(null=True, default=None)
     reconcile_flag = Text(null=True, default=None)
     created_at = Timestamptz()
+
+
+# --- Learners (issue 23): created by migration 2026-12-07T23:10 with raw DDL; read by raw queries in
+# integrations/db/learners.py and integrations/db/mail.py. Declared so they are bound to the engine.
+
+
+class MailOutboxRow(Table, tablename="mail_outbox"):
+    """Every email to send, stored in the transaction that decided it; deliver_mail sends them."""
+
+    id = UUID(primary_key=True)
+    workspace_id = UUID()
+    idempotency_key = Varchar(length=200, unique=True)
+    kind = Varchar(length=40)
+    to_address = Varchar(length=254)
+    sender_name = Varchar(length=200, null=True, default=None)
+    contact_id = Varchar(length=100, null=True, default=None)
+    subject = Text()
+    text_body = Text()
+    html_body = Text()
+    status = Varchar(length=10, default="pending")  # pending | sent | failed
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    transport = Varchar(length=20, null=True, default=None)
+    next_attempt_at = Timestamptz()
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class LearnerLinkRow(Table, tablename="learner_link"):
+    token_hash = Varchar(length=64, primary_key=True)
+    workspace_id = UUID()
+    email = Varchar(length=254)
+    next_path = Varchar(length=300, null=True, default=None)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class LearnerSessionRow(Table, tablename="learner_session"):
+    token_hash = Varchar(length=64, primary_key=True)
+    workspace_id = UUID()
+    email = Varchar(length=254)
+    expires_at = Timestamptz()
+
+
+class LearnerEventRow(Table, tablename="learner_event"):
+    id = UUID(primary_key=True)
+    workspace_id = UUID()
+    kind = Varchar(length=40)
+    dedupe_key = Varchar(length=200, unique=True)
+    enrollment_id = UUID(null=True, default=None)
+    payload = JSONB()
+    occurred_at = Timestamptz()
+    published_at = Timestamptz(null=True, default=None)
+
+
+class LearnerSettingsRow(Table, tablename="learner_settings"):
+    workspace_id = UUID(primary_key=True)
+    reminder_offsets = Array(base_column=Integer())
+    recert_notice_days = Integer(default=30)
+
+
+class EnrollmentAttemptRow(Table, tablename="enrollment_attempt"):
+    id = UUID(primary_key=True)
+    workspace_id = UUID()
+    enrollment_id = UUID()
+    snapshot = JSONB()
+    certificate_id = Varchar(length=40, null=True, default=None)
+    archived_at = Timestamptz()
+
+
+TABLES = (
+    *TABLES,
+    MailOutboxRow,
+    LearnerLinkRow,
+    LearnerSessionRow,
+    LearnerEventRow,
+    LearnerSettingsRow,
+    EnrollmentAttemptRow,
+)

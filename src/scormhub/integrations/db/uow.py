@@ -19,8 +19,10 @@ from scormhub.integrations.db.database import engine
 from scormhub.integrations.db.engine_accounts import PiccoloEngineAccountRepository
 from scormhub.integrations.db.enrollments import PiccoloEnrollmentRepository, PiccoloScoStateRepository
 from scormhub.integrations.db.inbox import PiccoloInboxRepository
+from scormhub.integrations.db.learners import PiccoloLearnerStore
 from scormhub.integrations.db.listings import PiccoloListings
 from scormhub.integrations.db.login_tokens import PiccoloLoginTokenRepository
+from scormhub.integrations.db.mail import PiccoloMailOutbox
 from scormhub.integrations.db.overrides import PiccoloResultOverrideRepository
 from scormhub.integrations.db.questions import PiccoloQuestionAnswerRepository
 from scormhub.integrations.db.sequencing import PiccoloSequencingStateRepository
@@ -51,6 +53,8 @@ class PiccoloUnitOfWork:
         self.result_overrides = PiccoloResultOverrideRepository()
         self.question_answers = PiccoloQuestionAnswerRepository()
         self.course_versions = PiccoloCourseVersionRepository()
+        self.mail = PiccoloMailOutbox()  # issue 23: the mail outbox
+        self.learners = PiccoloLearnerStore()  # issue 23: portal, due dates, reminders, recertification
         self._transaction: Any = None
         self._committed = False
 

@@ -17,6 +17,7 @@ import httpx
 from scormhub.domain.model import Contact, RateLimit
 from scormhub.integrations.highlevel.client import HighLevelClient, RequestLimiter, TokenSource
 from scormhub.integrations.highlevel.contacts import HighLevelContacts
+from scormhub.integrations.highlevel.messages import send_email
 from scormhub.integrations.highlevel.provisioning import ProvisionStore, SchemaProvisioner
 from scormhub.integrations.highlevel.writes import HighLevelWrites, RecordRefs
 
@@ -98,6 +99,10 @@ class HighLevelCrm:
         self, contact_id: str, record_key: str, properties: Mapping[str, Any]
     ) -> None:
         await self._writes.upsert_training_record(contact_id, record_key, properties)
+
+    async def send_email(self, contact_id: str, *, subject: str, text: str, html: str) -> None:
+        """Email the contact through the location's conversations (issue 23's CRM mail transport)."""
+        await send_email(self._api, contact_id, subject=subject, text=text, html=html)
 
     async def upsert_company_summary(self, company_key: str, properties: Mapping[str, Any]) -> None:
         await self._writes.upsert_company_summary(company_key, properties)
