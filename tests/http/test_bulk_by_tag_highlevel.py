@@ -17,7 +17,8 @@ from appserver import serving
 from scormhub.app import create_app
 from scormhub.bootstrap import Deps
 from scormhub.domain import bulk_enrollment
-from scormhub.domain.enrollments import go_live
+from scormhub.domain.billing.plans import set_operator_plan
+from scormhub.domain.model import PlanMode
 from scormhub.settings import Settings
 
 
@@ -46,7 +47,8 @@ async def test_every_contact_with_the_tag_is_found_page_by_page_and_enrolled_onc
 ) -> None:
     deps: Deps = app.state.deps
     workspace = await workspace_of(deps)
-    await go_live(workspace, uow=deps.uow())  # 250 learners: past the trial's 10
+    # 250 learners: past the trial's 10, so the workspace is on a live plan without a limit.
+    await set_operator_plan(workspace.id, PlanMode.LIVE, None, uow=deps.uow(), clock=deps.clock)
     course = await add_course(deps, workspace, "Excel 101")
     for n in range(250):
         contact = fake.add_contact(f"C{n}", "Tagged", f"c{n}@example.com")
