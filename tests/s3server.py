@@ -121,6 +121,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             f"-s3.port={s3}",
             f"-s3.port.grpc={grpc[3]}",
             f"-s3.config={config}",
+            # Its Iceberg and Lance catalogs listen on fixed ports: off, so two suites (or xdist workers)
+            # can each run a server.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             # Each bucket is a collection that grows volumes of its own (sparse files): room for many buckets.
             "-master.volumeSizeLimitMB=64",
             "-volume.max=2000",

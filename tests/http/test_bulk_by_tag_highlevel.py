@@ -48,7 +48,7 @@ async def test_every_contact_with_the_tag_is_found_page_by_page_and_enrolled_onc
     deps: Deps = app.state.deps
     workspace = await workspace_of(deps)
     # 250 learners: past the trial's 10, so the workspace is on a live plan without a limit.
-    await set_operator_plan(workspace.id, PlanMode.LIVE, None, uow=deps.uow(), clock=deps.clock)
+    await set_operator_plan(workspace, PlanMode.LIVE, None, uow=deps.uow(), clock=deps.clock)
     course = await add_course(deps, workspace, "Excel 101")
     for n in range(250):
         contact = fake.add_contact(f"C{n}", "Tagged", f"c{n}@example.com")

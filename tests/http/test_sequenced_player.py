@@ -177,6 +177,6 @@ async def test_a_sco_that_terminates_without_a_request_leaves_the_learner_to_cho
     assert ended.json()["deliver"] is None
     assert ended.json()["ended"] is False
     assert ended.json()["sequencing"]["continue"] is True
-    page = await admin.get(f"/play/{enrollment.launch_token}")
+    page = await admin.get(f"{CONTENT}/play/{enrollment.launch_token}")
     assert "Choose what to do next" in page.text
     assert 'id="sco-frame"' not in page.text

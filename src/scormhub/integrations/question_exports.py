@@ -11,7 +11,6 @@ import io
 from typing import Any
 
 import anyio
-import xlsxwriter
 
 from scormhub.domain.questions import QuestionReport, export_rows
 from scormhub.integrations.exports import neutralise
@@ -37,6 +36,9 @@ def question_csv(report: QuestionReport) -> bytes:
 
 def _xlsx(report: QuestionReport) -> bytes:
     questions_header, questions, answers_header, answers = export_rows(report)
+    # Imported here, not at the top: the web process never loads xlsxwriter (tests/http/test_reports.py).
+    import xlsxwriter
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
     bold = book.add_format({"bold": True})
