@@ -30,6 +30,7 @@ MODULES = [
     "sequencing",
     "automation",
     "content",
+    "learners",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
