@@ -147,6 +147,9 @@ def embedded_server(
             # Nothing listens there: calls to HighLevel fail fast, and the pages must say so and go on.
             "HIGHLEVEL_API_URL": "http://127.0.0.1:9",
             "SCORMHUB_FRAME_ANCESTORS": f"'self' {parent_origin}",
+            # The CRM frames the app as localhost (another site than the parent's 127.0.0.1), which is the
+            # development default's content origin: content goes elsewhere (these journeys play nothing).
+            "SCORMHUB_CONTENT_URL": "http://content.invalid",
         },
     ) as server:
         yield server
