@@ -6,7 +6,8 @@ admin's session cookie and could read admin pages with it; on a host of their ow
 reaches them and the browser's same-origin policy keeps them out of the app's pages. This middleware is
 that split, decided on the Host header before any route runs:
 
-- content origin: only `/play/{token}/…` (each route authorised by the token in its path) and `/static/…`;
+- content origin: only `/play/{token}/…` (each route authorised by the token in its path), `/static/…`
+  and the organization's public theme and logo (`/brand/{workspace}/…`);
   a request carrying the admin session cookie, or for any other path, is a 404; cookies are neither read
   (the header is dropped) nor set (Set-Cookie is dropped); package files get the loose content CSP in
   place of the app's strict one (which the player page keeps).
@@ -40,7 +41,8 @@ _PLAYER_PAGE = re.compile(r"^/play/[A-Za-z0-9_-]{43}/?$")
 _PACKAGE_FILES = re.compile(r"^/play/[^/]+/content(/|$)")
 # Learner pages under a launch token: the exit page (and its result) and the certificate download.
 _LEARNER_PAGES = re.compile(r"^/play/[^/]+/(exit|certificate)(/|$)")
-_CONTENT_PATHS = re.compile(r"^/(play/[^/]+|static/)")
+# The organization's public look (theme.css, logo) too: the player page is a branded learner page.
+_CONTENT_PATHS = re.compile(r"^/(play/[^/]+|static/|brand/[0-9a-fA-F-]{36}/(theme\.css|logo)$)")
 _NOT_FOUND = (
     b"<!doctype html><title>Not found</title><h1>Not found</h1>"
     b"<p>There is nothing here. Check the link, or go back.</p>"
